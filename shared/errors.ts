@@ -1,0 +1,115 @@
+/**
+ * The one catalogue of Tabmesh error codes. Every error that crosses a module
+ * boundary or the wire carries one of these stable codes; messages are for
+ * people and may change, codes may not. `docs/PROTOCOL.md` lists them all.
+ */
+export const ErrorCode = {
+  // --- Frames and messages (any channel) ---
+  /** The frame exceeds the channel's size cap. */
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  /** The frame is not the kind the channel carries (e.g. binary on a text channel). */
+  BAD_FRAME: 'BAD_FRAME',
+  /** The frame is not valid JSON. */
+  BAD_JSON: 'BAD_JSON',
+  /** The message's `v` is not a protocol version this side speaks. */
+  VERSION_UNSUPPORTED: 'VERSION_UNSUPPORTED',
+  /** The message's `t` is not a type this channel carries. */
+  UNKNOWN_TYPE: 'UNKNOWN_TYPE',
+  /** A field is missing, of the wrong type, out of range or over its cap. */
+  BAD_FIELD: 'BAD_FIELD',
+
+  // --- Identity ---
+  /** A string that should be a peer ID is not one (syntax, checksum or key). */
+  BAD_PEER_ID: 'BAD_PEER_ID',
+  /** A signature is malformed, non-canonical, or does not verify. */
+  BAD_SIGNATURE: 'BAD_SIGNATURE',
+
+  // --- Peer records ---
+  RECORD_TOO_LARGE: 'RECORD_TOO_LARGE',
+  RECORD_MALFORMED: 'RECORD_MALFORMED',
+  RECORD_BAD_SIGNATURE: 'RECORD_BAD_SIGNATURE',
+  RECORD_EXPIRED: 'RECORD_EXPIRED',
+  /** Issued later than now plus the allowed clock skew. */
+  RECORD_FUTURE_DATED: 'RECORD_FUTURE_DATED',
+  /** Expiry minus issue time exceeds the maximum record lifetime. */
+  RECORD_LIFETIME_TOO_LONG: 'RECORD_LIFETIME_TOO_LONG',
+  /** A sequence number equal to or older than one already held. */
+  RECORD_STALE: 'RECORD_STALE',
+
+  // --- Registration with a signaling server ---
+  /** A message that needs a registered connection came before registration. */
+  NOT_REGISTERED: 'NOT_REGISTERED',
+  /** A second `register` on a connection. */
+  ALREADY_REGISTERED: 'ALREADY_REGISTERED',
+  /** The answer came after the challenge expired. */
+  CHALLENGE_EXPIRED: 'CHALLENGE_EXPIRED',
+  /** No valid answer within the registration timeout. */
+  REGISTRATION_TIMEOUT: 'REGISTRATION_TIMEOUT',
+  /** The record's peer ID is not the ID being registered. */
+  ID_MISMATCH: 'ID_MISMATCH',
+  /** The record's network is not the network being joined. */
+  NETWORK_MISMATCH: 'NETWORK_MISMATCH',
+
+  // --- Relay ---
+  /** No peer with that ID is registered in this network on this server. */
+  UNKNOWN_PEER: 'UNKNOWN_PEER',
+  /** The recipient's outgoing buffer is full; the message was dropped. */
+  RECIPIENT_BUSY: 'RECIPIENT_BUSY',
+  /** The sender exceeded its message rate; the message was dropped. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The sender kept flooding while throttled; the connection is closed. */
+  FLOODING: 'FLOODING',
+
+  // --- Connection admission and lifetime ---
+  /** The page's Origin is not on the server's allow-list. */
+  ORIGIN_REFUSED: 'ORIGIN_REFUSED',
+  /** Too many connections from one IP address. */
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  /** The server holds its maximum number of peers. */
+  SERVER_FULL: 'SERVER_FULL',
+  /** The same peer ID registered again on a newer connection. */
+  REPLACED: 'REPLACED',
+  /** The server is shutting down. */
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The peer stopped answering heartbeats. */
+  HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
+  /** Wrong path for the WebSocket endpoint. */
+  NOT_FOUND: 'NOT_FOUND',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** True when `value` is one of the catalogue's codes. */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && CODES.has(value);
+}
+
+/** An error with a stable code. Messages never echo raw untrusted input. */
+export class TabmeshError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TabmeshError';
+    this.code = code;
+  }
+}
+
+/** The outcome of parsing or checking untrusted input: a value or a typed error. */
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: TabmeshError };
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(code: ErrorCode, message: string): Result<T> {
+  return { ok: false, error: new TabmeshError(code, message) };
+}
+
+/** Unwraps a result, throwing its error. For callers that prefer exceptions. */
+export function unwrap<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw result.error;
+}

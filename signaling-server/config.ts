@@ -1,0 +1,216 @@
+/**
+ * Command-line flags and environment variables for `tabmesh-signal`, parsed
+ * and validated into SignalingServerOptions. Flags win over environment.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULTS } from './defaults.js';
+import { normalizeOrigin } from './admission.js';
+import { LOG_LEVELS, type LogLevel } from './logger.js';
+import type { SignalingServerOptions } from './server.js';
+
+/** Each setting: flag, environment variable, kind, and help text. */
+const SETTINGS = {
+  port: { env: 'PORT', kind: 'int', help: `Port to listen on (0 = any free port). Default ${DEFAULTS.port}.` },
+  host: { env: 'HOST', kind: 'string', help: `Address to bind. Default ${DEFAULTS.host}; 0.0.0.0 for all interfaces.` },
+  origins: {
+    env: 'TABMESH_ORIGINS',
+    kind: 'list',
+    help: `Comma-separated page origins allowed to connect: 'self', 'localhost', '*' or exact origins. Default ${DEFAULTS.origins.join(',')}.`,
+  },
+  'max-peers': { env: 'TABMESH_MAX_PEERS', kind: 'int', help: `Most open connections. Default ${DEFAULTS.maxPeers}.` },
+  'max-per-ip': {
+    env: 'TABMESH_MAX_PER_IP',
+    kind: 'int',
+    help: `Most open connections from one IP address. Default ${DEFAULTS.maxConnectionsPerIp}.`,
+  },
+  'max-frame-bytes': {
+    env: 'TABMESH_MAX_FRAME_BYTES',
+    kind: 'int',
+    help: `Largest WebSocket frame. Default ${DEFAULTS.maxFrameBytes}.`,
+  },
+  rate: { env: 'TABMESH_RATE', kind: 'number', help: `Messages per second per connection. Default ${DEFAULTS.rate}.` },
+  burst: { env: 'TABMESH_BURST', kind: 'int', help: `Burst of messages per connection. Default ${DEFAULTS.burst}.` },
+  'sample-size': {
+    env: 'TABMESH_SAMPLE_SIZE',
+    kind: 'int',
+    help: `Peer records in a bootstrap sample (max 32). Default ${DEFAULTS.sampleSize}.`,
+  },
+  'registration-timeout-ms': {
+    env: 'TABMESH_REGISTRATION_TIMEOUT_MS',
+    kind: 'int',
+    help: `Time to answer the challenge. Default ${DEFAULTS.registrationTimeoutMs}.`,
+  },
+  'heartbeat-ms': {
+    env: 'TABMESH_HEARTBEAT_MS',
+    kind: 'int',
+    help: `Ping interval; a client silent for one interval is dropped. Default ${DEFAULTS.heartbeatIntervalMs}.`,
+  },
+  'shutdown-grace-ms': {
+    env: 'TABMESH_SHUTDOWN_GRACE_MS',
+    kind: 'int',
+    help: `Time clients get to leave on shutdown. Default ${DEFAULTS.shutdownGraceMs}.`,
+  },
+  'server-name': {
+    env: 'TABMESH_SERVER_NAME',
+    kind: 'string',
+    help: `Name bound into registrations. Default ${DEFAULTS.serverName}.`,
+  },
+  static: { env: 'TABMESH_STATIC', kind: 'string', help: 'Folder served at / . Default: the built page.' },
+  'no-static': {
+    env: 'TABMESH_NO_STATIC',
+    kind: 'bool',
+    help: 'Serve no page, only signaling and operations endpoints.',
+  },
+  'trust-proxy': {
+    env: 'TABMESH_TRUST_PROXY',
+    kind: 'bool',
+    help: 'Take client addresses from X-Forwarded-For (set it behind exactly one reverse proxy).',
+  },
+  'log-level': { env: 'LOG_LEVEL', kind: 'string', help: `One of ${LOG_LEVELS.join(', ')}. Default info.` },
+} as const;
+
+type Name = keyof typeof SETTINGS;
+
+export class UsageError extends Error {}
+
+export interface CliConfig {
+  readonly options: SignalingServerOptions;
+  readonly logLevel: LogLevel;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+export function usage(): string {
+  const lines = Object.entries(SETTINGS).map(([flag, s]) => {
+    const value = s.kind === 'bool' ? '' : ' <value>';
+    return `  --${flag}${value}\n      ${s.help} (env ${s.env})`;
+  });
+  return ['Usage: tabmesh-signal [options]', '', 'Options:', ...lines, '  --help, --version', ''].join('\n');
+}
+
+function parseValue(name: Name, raw: string): number | string | string[] | boolean {
+  const kind = SETTINGS[name].kind;
+  switch (kind) {
+    case 'int': {
+      if (!/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number, got '${raw}'`);
+      return Number(raw);
+    }
+    case 'number': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value) || value <= 0)
+        throw new UsageError(`--${name} must be a positive number`);
+      return value;
+    }
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    case 'bool':
+      if (['1', 'true', 'yes', ''].includes(raw)) return true;
+      if (['0', 'false', 'no'].includes(raw)) return false;
+      throw new UsageError(`--${name} must be true or false`);
+    case 'string':
+      return raw;
+  }
+}
+
+export function parseCli(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CliConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(
+          Object.entries(SETTINGS).map(([flag, s]) => [
+            flag,
+            { type: s.kind === 'bool' ? 'boolean' : 'string' } as const,
+          ]),
+        ),
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const get = (name: Name): ReturnType<typeof parseValue> | undefined => {
+    const flag = values[name];
+    if (flag !== undefined) return typeof flag === 'boolean' ? flag : parseValue(name, flag);
+    const fromEnv = env[SETTINGS[name].env];
+    return fromEnv === undefined ? undefined : parseValue(name, fromEnv);
+  };
+  const num = (name: Name): number | undefined => {
+    const value = get(name);
+    return typeof value === 'number' ? value : undefined;
+  };
+  const str = (name: Name): string | undefined => {
+    const value = get(name);
+    return typeof value === 'string' ? value : undefined;
+  };
+  const options = compact<SignalingServerOptions>({
+    port: num('port'),
+    host: str('host'),
+    origins: ((v) => (Array.isArray(v) ? v : undefined))(get('origins')),
+    maxPeers: num('max-peers'),
+    maxConnectionsPerIp: num('max-per-ip'),
+    maxFrameBytes: num('max-frame-bytes'),
+    rate: num('rate'),
+    burst: num('burst'),
+    sampleSize: num('sample-size'),
+    registrationTimeoutMs: num('registration-timeout-ms'),
+    heartbeatIntervalMs: num('heartbeat-ms'),
+    shutdownGraceMs: num('shutdown-grace-ms'),
+    serverName: str('server-name'),
+    staticDir: get('no-static') === true ? null : str('static'),
+    trustProxy: get('trust-proxy') === true ? true : undefined,
+  });
+  validate(options);
+  const level = get('log-level') ?? 'info';
+  if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return {
+    options,
+    logLevel: level as LogLevel,
+    help: values['help'] === true,
+    version: values['version'] === true,
+  };
+}
+
+/** Drop the keys whose value is undefined (exactOptionalPropertyTypes forbids them). */
+function compact<T extends object>(fields: { [K in keyof T]?: T[K] | undefined }): T {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as T;
+}
+
+function validate(options: SignalingServerOptions): void {
+  const positive: [string, number | undefined][] = [
+    ['max-peers', options.maxPeers],
+    ['max-per-ip', options.maxConnectionsPerIp],
+    ['max-frame-bytes', options.maxFrameBytes],
+    ['burst', options.burst],
+    ['sample-size', options.sampleSize],
+    ['registration-timeout-ms', options.registrationTimeoutMs],
+    ['heartbeat-ms', options.heartbeatIntervalMs],
+  ];
+  for (const [flag, value] of positive) {
+    if (value !== undefined && value < 1) throw new UsageError(`--${flag} must be at least 1`);
+  }
+  if (options.port !== undefined && options.port > 65535) throw new UsageError('--port must be 0..65535');
+  if (options.sampleSize !== undefined && options.sampleSize > 32)
+    throw new UsageError('--sample-size must be at most 32');
+  if (options.maxFrameBytes !== undefined && options.maxFrameBytes < 1024) {
+    throw new UsageError('--max-frame-bytes must be at least 1024');
+  }
+  for (const origin of options.origins ?? []) {
+    if (['self', 'localhost', '*'].includes(origin)) continue;
+    try {
+      normalizeOrigin(origin);
+    } catch {
+      throw new UsageError(`--origins: '${origin}' is not an http(s) origin, 'self', 'localhost' or '*'`);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Every server default, in one place, each overridable by an option, a CLI
+ * flag and an environment variable (see cli.ts and the README).
+ */
+import { MAX_SIGNALING_FRAME_BYTES } from '../shared/limits.js';
+
+export const DEFAULTS = {
+  /** Port for `npm start` and the CLI. */
+  port: 8787,
+  /** Loopback only unless told otherwise: exposing a server is a decision. */
+  host: '127.0.0.1',
+  /** WebSocket endpoint path. */
+  path: '/ws',
+  /** Name bound into every registration signature. */
+  serverName: 'tabmesh',
+  /** Origins allowed to open the WebSocket: the server's own and any loopback page. */
+  origins: ['self', 'localhost'] as readonly string[],
+  /** Open WebSocket connections (registered or not) one server holds. */
+  maxPeers: 10_000,
+  /** Open connections from one IP address (a NAT may hide many tabs). */
+  maxConnectionsPerIp: 64,
+  /** Largest frame; ws closes oversize frames with 1009. */
+  maxFrameBytes: MAX_SIGNALING_FRAME_BYTES,
+  /** Sustained messages per second per connection (token bucket refill). */
+  rate: 20,
+  /** Token bucket size: a tab opening five connections sends ~60 signals at once. */
+  burst: 100,
+  /**
+   * Messages a throttled connection may still have dropped (the budget refills
+   * at `rate`) before it is closed for flooding.
+   */
+  floodAllowance: 200,
+  /** Records in a bootstrap sample. */
+  sampleSize: 16,
+  /** Time to answer the challenge. */
+  registrationTimeoutMs: 10_000,
+  /** Ping interval; a socket that misses one whole interval is dropped. */
+  heartbeatIntervalMs: 30_000,
+  /** Time clients get to close after a shutdown notice before being cut. */
+  shutdownGraceMs: 5_000,
+  /** Unsent bytes queued for one recipient before relays to it are refused. */
+  maxBufferedBytes: 1024 * 1024,
+  /** Networks named individually in /metrics; the rest are summed as `_other`. */
+  maxMetricNetworks: 100,
+} as const;

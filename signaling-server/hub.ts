@@ -1,0 +1,353 @@
+/**
+ * The transport-agnostic heart of the server: what each parsed client message
+ * does. Registration by challenge and response, relay with the sender stamped
+ * from the authenticated session, bootstrap samples, record updates, rate
+ * limits. Sockets are reached only through `Session.socket.send/close`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { ErrorCode, type TabmeshError } from '../shared/errors.js';
+import type { Ed25519 } from '../shared/identity/ed25519.js';
+import { Purpose, verifyFrom } from '../shared/identity/signing.js';
+import { CHALLENGE_NONCE_BYTES, MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
+import { CloseCode, registrationCloseCode } from '../shared/protocol/close-codes.js';
+import {
+  encodeServerMessage,
+  encodeSignalDelivery,
+  parseClientMessage,
+  registrationBytes,
+  type ClientMessage,
+  type RecordUpdate,
+  type RegisterMessage,
+  type ServerLimits,
+  type ServerMessage,
+  type SignalRequest,
+} from '../shared/protocol/signaling.js';
+import { TokenBucket } from '../shared/rate-limit.js';
+import { decodeRecord, verifyRecord } from '../shared/records.js';
+import type { Logger } from './logger.js';
+import type { ServerMetrics } from './metrics.js';
+import { Registry } from './registry.js';
+import { Session, SessionState } from './session.js';
+
+export interface HubConfig {
+  readonly serverName: string;
+  readonly rate: number;
+  readonly burst: number;
+  readonly floodAllowance: number;
+  readonly sampleSize: number;
+  readonly registrationTimeoutMs: number;
+  readonly maxBufferedBytes: number;
+  readonly maxFrameBytes: number;
+}
+
+export interface HubDeps {
+  readonly ed25519: Ed25519;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+/** Cost in tokens of a sample request (it makes the server do more than a relay). */
+const PEERS_REQUEST_COST = 5;
+
+export class Hub {
+  readonly registry: Registry<Session>;
+  readonly sessions = new Set<Session>();
+  /** Sessions still registering, swept for the registration timeout. */
+  private readonly pending = new Set<Session>();
+  private readonly limits: ServerLimits;
+
+  constructor(
+    private readonly config: HubConfig,
+    private readonly deps: HubDeps,
+  ) {
+    this.registry = new Registry<Session>(deps.random);
+    this.limits = {
+      maxFrameBytes: config.maxFrameBytes,
+      maxPayloadChars: MAX_SIGNAL_PAYLOAD_CHARS,
+      rate: config.rate,
+      burst: config.burst,
+    };
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** A new socket: make its session, send the challenge, wire its events. */
+  open(socket: WebSocket, address: string, onClose: (session: Session) => void): Session {
+    const now = this.deps.now();
+    const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
+    const deadline = now + this.config.registrationTimeoutMs;
+    const session = new Session(socket, address, deadline, nonce, this.config.rate, this.config.burst, now);
+    this.sessions.add(session);
+    this.pending.add(session);
+    socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
+    socket.on('pong', () => {
+      session.alive = true;
+    });
+    socket.on('error', (error) => {
+      // ws reports protocol errors (oversize frames, bad UTF-8) here before closing.
+      const code = (error as { code?: string }).code;
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.deps.metrics.refused(ErrorCode.FRAME_TOO_LARGE);
+      else this.deps.metrics.refused(ErrorCode.BAD_FRAME);
+      this.deps.logger.debug({ address, code }, 'socket error');
+    });
+    socket.on('close', () => {
+      this.drop(session);
+      onClose(session);
+    });
+    this.send(session, {
+      type: 'challenge',
+      nonce,
+      server: this.config.serverName,
+      now,
+      expires: deadline,
+    });
+    return session;
+  }
+
+  /** Forget a closed session. */
+  private drop(session: Session): void {
+    session.state = SessionState.Closed;
+    session.nonce = undefined;
+    this.sessions.delete(session);
+    this.pending.delete(session);
+    this.registry.remove(session);
+  }
+
+  /** Close sessions that have not registered in time. */
+  sweepRegistrations(): void {
+    const now = this.deps.now();
+    for (const session of this.pending) {
+      if (session.deadline <= now && session.state === SessionState.Pending) {
+        this.refuse(session, ErrorCode.REGISTRATION_TIMEOUT, 'no valid registration before the deadline');
+      }
+    }
+  }
+
+  /** One heartbeat round: drop sockets that missed the last ping, ping the rest. */
+  heartbeat(): void {
+    for (const session of this.sessions) {
+      if (!session.alive) {
+        this.deps.metrics.refused(ErrorCode.HEARTBEAT_TIMEOUT);
+        this.deps.logger.debug({ address: session.address }, 'heartbeat missed; dropping');
+        session.socket.terminate();
+        continue;
+      }
+      session.alive = false;
+      session.socket.ping();
+    }
+  }
+
+  private send(session: Session, message: ServerMessage): void {
+    session.socket.send(encodeServerMessage(message));
+  }
+
+  private error(session: Session, code: ErrorCode, message: string, ref?: number): void {
+    this.deps.metrics.refused(code);
+    this.send(session, ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
+  }
+
+  /** Tell the client why and close the connection. */
+  refuse(session: Session, code: ErrorCode, message: string, closeCode = registrationCloseCode(code)): void {
+    if (session.state === SessionState.Closed) return;
+    this.error(session, code, message);
+    this.pending.delete(session);
+    session.state = SessionState.Closed;
+    session.socket.close(closeCode, code);
+  }
+
+  private receive(session: Session, data: unknown, isBinary: boolean): void {
+    if (session.state === SessionState.Closed) return;
+    if (isBinary || !Buffer.isBuffer(data)) {
+      this.refuse(
+        session,
+        ErrorCode.BAD_FRAME,
+        'the signaling channel carries text frames only',
+        CloseCode.UNSUPPORTED_DATA,
+      );
+      return;
+    }
+    const parsed = parseClientMessage(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.badMessage(session, parsed.error);
+      return;
+    }
+    const message = parsed.value;
+    if (session.state !== SessionState.Registered) {
+      if (message.type === 'register' && session.state === SessionState.Pending) {
+        void this.register(session, message);
+      } else if (message.type === 'register') {
+        this.error(session, ErrorCode.ALREADY_REGISTERED, 'registration already under way');
+      } else {
+        this.refuse(session, ErrorCode.NOT_REGISTERED, 'register first');
+      }
+      return;
+    }
+    if (!this.admit(session, message)) return;
+    switch (message.type) {
+      case 'signal':
+        this.relay(session, message);
+        break;
+      case 'peers':
+        this.send(session, {
+          type: 'peers',
+          peers: this.sample(session, message.max),
+          ...(message.ref === undefined ? {} : { ref: message.ref }),
+        });
+        break;
+      case 'record':
+        void this.updateRecord(session, message);
+        break;
+      case 'register':
+        this.error(session, ErrorCode.ALREADY_REGISTERED, 'this connection is registered');
+        break;
+    }
+  }
+
+  /** A message that failed to parse: before registration it ends the connection. */
+  private badMessage(session: Session, error: TabmeshError): void {
+    if (session.state === SessionState.Registered) this.error(session, error.code, error.message);
+    else this.refuse(session, error.code, error.message);
+  }
+
+  /** The per-connection token bucket, with a drop budget that cuts off floods. */
+  private admit(session: Session, message: ClientMessage): boolean {
+    const now = this.deps.now();
+    if (session.bucket.take(now, message.type === 'peers' ? PEERS_REQUEST_COST : 1)) {
+      session.throttleReported = false;
+      return true;
+    }
+    session.floodBudget ??= new TokenBucket(this.config.rate, this.config.floodAllowance, now);
+    if (!session.floodBudget.take(now)) {
+      this.deps.logger.info({ address: session.address, id: session.id }, 'flooding; closing');
+      this.refuse(session, ErrorCode.FLOODING, 'kept sending while rate limited', CloseCode.FLOODING);
+      return false;
+    }
+    if (session.throttleReported) {
+      this.deps.metrics.refused(ErrorCode.RATE_LIMITED);
+    } else {
+      session.throttleReported = true;
+      const ref = 'ref' in message ? message.ref : undefined;
+      this.error(
+        session,
+        ErrorCode.RATE_LIMITED,
+        `over ${this.config.rate} messages/s; dropping until you slow down`,
+        ref,
+      );
+    }
+    return false;
+  }
+
+  private async register(session: Session, message: RegisterMessage): Promise<void> {
+    const nonce = session.nonce;
+    session.nonce = undefined; // one answer per challenge, right or wrong
+    session.state = SessionState.Verifying;
+    const now = this.deps.now();
+    if (nonce === undefined || now > session.deadline) {
+      this.refuse(session, ErrorCode.CHALLENGE_EXPIRED, 'the challenge has expired');
+      return;
+    }
+    const decoded = decodeRecord(message.record);
+    if (!decoded.ok) {
+      this.refuse(session, decoded.error.code, decoded.error.message);
+      return;
+    }
+    if (decoded.value.record.id !== message.id) {
+      this.refuse(session, ErrorCode.ID_MISMATCH, 'the record is not for the ID being registered');
+      return;
+    }
+    const signed = registrationBytes(nonce, this.config.serverName, message.network, message.id);
+    const [answer, record] = await Promise.all([
+      verifyFrom(this.deps.ed25519, message.id, Purpose.REGISTER, signed, message.signature),
+      verifyRecord(this.deps.ed25519, message.record, { now, network: message.network }),
+    ]);
+    if (session.closed) return; // the socket closed while we verified
+    if (!answer) {
+      this.refuse(session, ErrorCode.BAD_SIGNATURE, 'the challenge signature does not verify for this ID');
+      return;
+    }
+    if (!record.ok) {
+      this.refuse(session, record.error.code, record.error.message);
+      return;
+    }
+    this.pending.delete(session);
+    session.state = SessionState.Registered;
+    session.id = message.id;
+    session.network = message.network;
+    session.recordText = record.value.text;
+    session.recordSeq = record.value.record.seq;
+    session.recordExpiresAt = record.value.record.expiresAt;
+    const displaced = this.registry.add(session);
+    if (displaced !== undefined) {
+      this.deps.logger.debug({ id: session.id }, 'peer ID registered again; closing the older connection');
+      this.refuse(displaced, ErrorCode.REPLACED, 'this peer ID registered on a newer connection', CloseCode.REPLACED);
+    }
+    this.deps.metrics.registrations.inc();
+    this.send(session, {
+      type: 'welcome',
+      id: session.id,
+      network: session.network,
+      peers: this.sample(session, this.config.sampleSize),
+      limits: this.limits,
+    });
+  }
+
+  private sample(session: Session, max: number): string[] {
+    return this.registry.sample(session.network, max, session, this.deps.now()).map((entry) => entry.recordText);
+  }
+
+  private relay(session: Session, message: SignalRequest): void {
+    const target = this.registry.get(session.network, message.to);
+    if (target === undefined) {
+      this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
+      return;
+    }
+    if (target.socket.bufferedAmount > this.config.maxBufferedBytes) {
+      this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient is not reading; dropped', message.ref);
+      return;
+    }
+    target.socket.send(encodeSignalDelivery(session.id, message.payload));
+    this.deps.metrics.relayed.inc();
+  }
+
+  private async updateRecord(session: Session, message: RecordUpdate): Promise<void> {
+    const result = await verifyRecord(this.deps.ed25519, message.record, {
+      now: this.deps.now(),
+      network: session.network,
+    });
+    if (session.closed) return;
+    const ref = message.ref;
+    if (!result.ok) {
+      this.error(session, result.error.code, result.error.message, ref);
+      return;
+    }
+    const record = result.value.record;
+    if (record.id !== session.id) {
+      this.error(session, ErrorCode.ID_MISMATCH, 'a connection may only update its own record', ref);
+      return;
+    }
+    if (record.seq <= session.recordSeq) {
+      this.error(session, ErrorCode.RECORD_STALE, 'sequence number is not newer than the held record', ref);
+      return;
+    }
+    session.recordText = result.value.text;
+    session.recordSeq = record.seq;
+    session.recordExpiresAt = record.expiresAt;
+    this.send(session, ref === undefined ? { type: 'ok' } : { type: 'ok', ref });
+  }
+
+  /** Notify every client of shutdown and close them. */
+  goaway(retryAfterMs: number): void {
+    const notice = encodeServerMessage({ type: 'goaway', reason: ErrorCode.SHUTTING_DOWN, retryAfterMs });
+    for (const session of this.sessions) {
+      if (session.state === SessionState.Closed) continue;
+      session.state = SessionState.Closed;
+      session.socket.send(notice);
+      session.socket.close(CloseCode.GOING_AWAY, ErrorCode.SHUTTING_DOWN);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server instance so
+ * several servers in one process never share counters.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorCode } from '../shared/errors.js';
+
+export interface MetricsSource {
+  connections(): { pending: number; registered: number };
+  networkSizes(): [string, number][];
+  networkCount(): number;
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly registrations: Counter;
+  readonly relayed: Counter;
+  private readonly refusals: Counter<'reason'>;
+
+  constructor(source: MetricsSource, maxNetworks: number, processMetrics: boolean) {
+    const registers = [this.registry];
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tabmesh_process_' });
+    new Gauge({
+      name: 'tabmesh_connections',
+      help: 'Open WebSocket connections, by registration state.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { pending, registered } = source.connections();
+        this.set({ state: 'pending' }, pending);
+        this.set({ state: 'registered' }, registered);
+      },
+    });
+    new Gauge({
+      name: 'tabmesh_peers',
+      help: `Registered peers per network (the ${maxNetworks} largest by name; the rest summed as _other).`,
+      labelNames: ['network'],
+      registers,
+      collect() {
+        this.reset();
+        let other = 0;
+        source.networkSizes().forEach(([name, size], i) => {
+          if (i < maxNetworks) this.set({ network: name }, size);
+          else other += size;
+        });
+        if (other > 0) this.set({ network: '_other' }, other);
+      },
+    });
+    new Gauge({
+      name: 'tabmesh_networks',
+      help: 'Networks with at least one registered peer.',
+      registers,
+      collect() {
+        this.set(source.networkCount());
+      },
+    });
+    this.registrations = new Counter({
+      name: 'tabmesh_registrations_total',
+      help: 'Successful registrations.',
+      registers,
+    });
+    this.relayed = new Counter({
+      name: 'tabmesh_relayed_messages_total',
+      help: 'Signal messages relayed to a peer.',
+      registers,
+    });
+    this.refusals = new Counter({
+      name: 'tabmesh_refusals_total',
+      help: 'Refused connections, frames and messages, by error code.',
+      labelNames: ['reason'],
+      registers,
+    });
+  }
+
+  refused(reason: ErrorCode): void {
+    this.refusals.inc({ reason });
+  }
+
+  async refusalCount(reason: ErrorCode): Promise<number> {
+    const metric = await this.refusals.get();
+    return metric.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

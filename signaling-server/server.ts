@@ -1,0 +1,297 @@
+/**
+ * createSignalingServer(): HTTP (the page, /healthz, /metrics) and the
+ * WebSocket signaling endpoint on one port. Admission (path, Origin, per-IP
+ * cap, server capacity, shutdown) is decided on the upgrade request, before a
+ * WebSocket exists; everything after is the Hub's.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
+import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../shared/errors.js';
+import type { Ed25519 } from '../shared/identity/ed25519.js';
+import { AddressCounter, clientAddress, OriginPolicy } from './admission.js';
+import { DEFAULTS } from './defaults.js';
+import { createNodeEd25519 } from './ed25519-node.js';
+import { Hub } from './hub.js';
+import { createLogger, type Logger } from './logger.js';
+import { ServerMetrics } from './metrics.js';
+
+/** User settings. Every one is optional; DEFAULTS (defaults.ts) lists the values. */
+export interface SignalingServerOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly path?: string;
+  readonly serverName?: string;
+  readonly origins?: readonly string[];
+  readonly maxPeers?: number;
+  readonly maxConnectionsPerIp?: number;
+  readonly maxFrameBytes?: number;
+  readonly rate?: number;
+  readonly burst?: number;
+  readonly floodAllowance?: number;
+  readonly sampleSize?: number;
+  readonly registrationTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly shutdownGraceMs?: number;
+  readonly maxBufferedBytes?: number;
+  /** Take the client address from X-Forwarded-For (behind one reverse proxy). Default false. */
+  readonly trustProxy?: boolean;
+  /** Folder of the page to serve at `/`. Default: the built page, if there is one; `null` serves none. */
+  readonly staticDir?: string | null;
+  /** Expose Node process metrics (CPU, memory, event loop) in /metrics. Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** Collaborators, injectable for tests and embedding. */
+export interface SignalingServerDeps {
+  readonly logger?: Logger;
+  readonly ed25519?: Ed25519;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export interface SignalingServer {
+  /** Listen on the configured port and host (port 0 picks a free one). */
+  listen(): Promise<{ port: number; host: string; url: string }>;
+  /** For mounting on your own HTTP server: its 'request' and 'upgrade' handlers. */
+  readonly handleRequest: (request: IncomingMessage, response: ServerResponse) => void;
+  readonly handleUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Stop accepting, tell clients, close within shutdownGraceMs. Idempotent. */
+  close(): Promise<void>;
+  stats(): { connections: number; pending: number; peers: number; networks: number };
+  readonly metrics: ServerMetrics;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+/** The page built by `npm run build`, whether running from dist/ or from source. */
+function defaultStaticDir(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [resolve(here, '..', 'web'), resolve(here, '..', 'dist', 'web')]) {
+    if (existsSync(join(candidate, 'index.html')) && existsSync(join(candidate, 'assets'))) return candidate;
+  }
+  return undefined;
+}
+
+/** Refuse an upgrade with a plain HTTP response; no WebSocket is made. */
+function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode): void {
+  const body = `${code}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n` +
+      `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+}
+
+export function createSignalingServer(
+  options: SignalingServerOptions = {},
+  deps: SignalingServerDeps = {},
+): SignalingServer {
+  const config = {
+    port: options.port ?? DEFAULTS.port,
+    host: options.host ?? DEFAULTS.host,
+    path: options.path ?? DEFAULTS.path,
+    serverName: options.serverName ?? DEFAULTS.serverName,
+    maxPeers: options.maxPeers ?? DEFAULTS.maxPeers,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
+    rate: options.rate ?? DEFAULTS.rate,
+    burst: options.burst ?? DEFAULTS.burst,
+    floodAllowance: options.floodAllowance ?? DEFAULTS.floodAllowance,
+    sampleSize: options.sampleSize ?? DEFAULTS.sampleSize,
+    registrationTimeoutMs: options.registrationTimeoutMs ?? DEFAULTS.registrationTimeoutMs,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
+    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
+    maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+    trustProxy: options.trustProxy ?? false,
+  };
+  const logger = deps.logger ?? createLogger();
+  const now = deps.now ?? Date.now;
+  const origins = new OriginPolicy(options.origins ?? DEFAULTS.origins);
+  const perAddress = new AddressCounter(options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp);
+  const startedAt = now();
+
+  const metrics: ServerMetrics = new ServerMetrics(
+    {
+      // Called only when /metrics is scraped, after theHub exists.
+      connections: () => ({ pending: theHub.pendingCount, registered: theHub.registry.size }),
+      networkSizes: () => theHub.registry.networkSizes(),
+      networkCount: () => theHub.registry.networkCount,
+    },
+    DEFAULTS.maxMetricNetworks,
+    options.processMetrics ?? true,
+  );
+  const theHub: Hub = new Hub(config, {
+    ed25519: deps.ed25519 ?? createNodeEd25519(),
+    logger,
+    metrics,
+    now,
+    random: deps.random ?? Math.random,
+  });
+
+  // noServer: we decide admission ourselves; clientTracking off: the hub tracks sessions.
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: config.maxFrameBytes,
+    perMessageDeflate: false,
+  });
+
+  const staticDir = options.staticDir === null ? undefined : (options.staticDir ?? defaultStaticDir());
+  const serveStatic = staticDir === undefined ? undefined : sirv(staticDir, { etag: true, dev: false });
+  let closing: Promise<void> | undefined;
+
+  const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    const url = request.url ?? '/';
+    const pathname = url.split('?')[0];
+    response.setHeader('X-Content-Type-Options', 'nosniff');
+    if (pathname === '/healthz') {
+      const stats = server.stats();
+      response.writeHead(closing === undefined ? 200 : 503, { 'Content-Type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          status: closing === undefined ? 'ok' : 'shutting-down',
+          ...stats,
+          uptimeSeconds: Math.round((now() - startedAt) / 1000),
+        }),
+      );
+      return;
+    }
+    if (pathname === '/metrics') {
+      metrics.text().then(
+        (text) => {
+          response.writeHead(200, { 'Content-Type': metrics.contentType });
+          response.end(text);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'metrics collection failed');
+          response.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    const notFound = (): void => {
+      response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end(
+        serveStatic === undefined && pathname === '/'
+          ? 'Tabmesh signaling server. No page is built here: run `npm run build`.\n'
+          : 'Not found\n',
+      );
+    };
+    if (serveStatic !== undefined && (request.method === 'GET' || request.method === 'HEAD')) {
+      serveStatic(request, response, notFound);
+      return;
+    }
+    notFound();
+  };
+
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const refuse = (status: number, code: ErrorCode): void => {
+      metrics.refused(code);
+      logger.debug({ code, address: request.socket.remoteAddress }, 'upgrade refused');
+      refuseUpgrade(socket, status, code);
+    };
+    if ((request.url ?? '/').split('?')[0] !== config.path) return refuse(404, ErrorCode.NOT_FOUND);
+    if (closing !== undefined) return refuse(503, ErrorCode.SHUTTING_DOWN);
+    if (!origins.allows(request.headers.origin, request.headers.host)) return refuse(403, ErrorCode.ORIGIN_REFUSED);
+    if (theHub.sessions.size >= config.maxPeers) return refuse(503, ErrorCode.SERVER_FULL);
+    const address = clientAddress(request, config.trustProxy);
+    if (!perAddress.tryAcquire(address)) return refuse(429, ErrorCode.TOO_MANY_CONNECTIONS);
+    let released = false;
+    const release = (): void => {
+      if (!released) {
+        released = true;
+        perAddress.release(address);
+      }
+    };
+    socket.once('close', release);
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      theHub.open(ws, address, release);
+    });
+  };
+
+  const httpServer: Server = createServer(handleRequest);
+  httpServer.on('upgrade', handleUpgrade);
+  httpServer.on('clientError', (_error, socket) => {
+    metrics.refused(ErrorCode.BAD_FRAME);
+    socket.destroy();
+  });
+
+  const heartbeat = setInterval(() => theHub.heartbeat(), config.heartbeatIntervalMs);
+  const sweep = setInterval(
+    () => theHub.sweepRegistrations(),
+    Math.max(10, Math.min(1000, Math.floor(config.registrationTimeoutMs / 4))),
+  );
+  heartbeat.unref();
+  sweep.unref();
+
+  const server: SignalingServer = {
+    handleRequest,
+    handleUpgrade,
+    metrics,
+    listen() {
+      return new Promise((resolvePromise, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          httpServer.off('error', reject);
+          const address = httpServer.address() as AddressInfo;
+          const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          const info = { port: address.port, host: address.address, url: `http://${host}:${address.port}` };
+          logger.info({ ...info, ws: `ws://${host}:${address.port}${config.path}` }, 'listening');
+          resolvePromise(info);
+        });
+      });
+    },
+    stats() {
+      return {
+        connections: theHub.sessions.size,
+        pending: theHub.pendingCount,
+        peers: theHub.registry.size,
+        networks: theHub.registry.networkCount,
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        logger.info({ connections: theHub.sessions.size }, 'shutting down');
+        clearInterval(heartbeat);
+        clearInterval(sweep);
+        const stopped = new Promise<void>((done) => {
+          if (!httpServer.listening) done();
+          else httpServer.close(() => done());
+        });
+        httpServer.closeIdleConnections();
+        theHub.goaway(config.shutdownGraceMs);
+        const allClosed = new Promise<void>((done) => {
+          const check = (): void => {
+            if (theHub.sessions.size === 0) done();
+          };
+          for (const session of theHub.sessions) session.socket.once('close', check);
+          check();
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<'timeout'>((done) => {
+          timer = setTimeout(() => done('timeout'), config.shutdownGraceMs);
+        });
+        if ((await Promise.race([allClosed, grace])) === 'timeout') {
+          logger.warn({ remaining: theHub.sessions.size }, 'shutdown grace over; terminating the rest');
+          for (const session of theHub.sessions) session.socket.terminate();
+        }
+        clearTimeout(timer);
+        httpServer.closeAllConnections();
+        await stopped;
+        wss.close();
+        logger.info({}, 'stopped');
+      })();
+      return closing;
+    },
+  };
+  return server;
+}

@@ -1,0 +1,55 @@
+/**
+ * Per-connection state, kept in one small class (never monkey-patched onto the
+ * socket). Also the registry entry once registered.
+ */
+import type { WebSocket } from 'ws';
+import type { PeerId } from '../shared/identity/peer-id.js';
+import { TokenBucket } from '../shared/rate-limit.js';
+import type { RegistryEntry } from './registry.js';
+
+export enum SessionState {
+  /** Challenge sent, waiting for the answer. */
+  Pending,
+  /** Answer received, signatures being checked. */
+  Verifying,
+  Registered,
+  Closed,
+}
+
+export class Session implements RegistryEntry {
+  state = SessionState.Pending;
+  /** Cleared by each heartbeat ping, set by the pong. */
+  alive = true;
+  /** Challenge nonce; dropped once used, so an answer can never be replayed. */
+  nonce: Uint8Array | undefined;
+  // Set at registration; placeholders until then.
+  id = '' as PeerId;
+  network = '';
+  recordText = '';
+  recordSeq = 0;
+  recordExpiresAt = 0;
+  slot = -1;
+  /** Set when the current throttling episode has been reported to the client. */
+  throttleReported = false;
+  /** Drop budget, made on first throttle. */
+  floodBudget: TokenBucket | undefined;
+  readonly bucket: TokenBucket;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly address: string,
+    readonly deadline: number,
+    nonce: Uint8Array,
+    rate: number,
+    burst: number,
+    now: number,
+  ) {
+    this.nonce = nonce;
+    this.bucket = new TokenBucket(rate, burst, now);
+  }
+
+  /** A getter, so checks after an await are not narrowed away by the compiler. */
+  get closed(): boolean {
+    return this.state === SessionState.Closed;
+  }
+}
