@@ -1,0 +1,124 @@
+/**
+ * A signaling client for tests: real `ws` socket, every frame parsed with the
+ * shared codec, and waits that resolve on events (with a bound).
+ */
+import WebSocket, { type ClientOptions } from 'ws';
+import { unwrap } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import { Purpose, identityFromKeyPair, type Identity } from '../../shared/identity/signing.js';
+import {
+  encodeClientMessage,
+  parseServerMessage,
+  registrationBytes,
+  type ChallengeMessage,
+  type ClientMessage,
+  type ServerMessage,
+} from '../../shared/protocol/signaling.js';
+import { signRecord, type SignedRecord } from '../../shared/records.js';
+import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
+import { withTimeout } from './events.js';
+
+export const ed25519: Ed25519 = createNodeEd25519();
+const WAIT_MS = 5000;
+
+type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+export async function newIdentity(): Promise<Identity> {
+  return identityFromKeyPair(await ed25519.generate());
+}
+
+export async function newRecord(identity: Identity, network: string, seq = 1, now = Date.now()): Promise<SignedRecord> {
+  return signRecord(identity, { seq, network, now, endpoints: ['ws://127.0.0.1:8787/ws'] });
+}
+
+export class TestClient {
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly queue: ServerMessage[] = [];
+  private waiter: (() => void) | undefined;
+
+  constructor(url: string, options?: ClientOptions) {
+    this.socket = new WebSocket(url, options);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', () => resolve());
+      this.socket.once('error', reject);
+    });
+    this.closed = new Promise((resolve) => {
+      this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    this.socket.on('error', () => {
+      // Surfaced through `opened` / `closed`.
+    });
+    this.socket.on('message', (data: Buffer) => {
+      this.queue.push(unwrap(parseServerMessage(data.toString('utf8'))));
+      this.waiter?.();
+    });
+  }
+
+  /** The next message from the server (any type, or the given type, skipping nothing). */
+  async next<T extends ServerMessage['type']>(type?: T, ms = WAIT_MS): Promise<Of<T>> {
+    const message = await withTimeout(
+      new Promise<ServerMessage>((resolve) => {
+        const check = (): void => {
+          const head = this.queue.shift();
+          if (head !== undefined) {
+            this.waiter = undefined;
+            resolve(head);
+          }
+        };
+        this.waiter = check;
+        check();
+      }),
+      ms,
+      `a '${type ?? 'any'}' message`,
+    );
+    if (type !== undefined && message.type !== type) {
+      throw new Error(`expected '${type}', got ${JSON.stringify(message)}`);
+    }
+    return message as Of<T>;
+  }
+
+  /** Messages received and not yet taken. */
+  pending(): readonly ServerMessage[] {
+    return this.queue;
+  }
+
+  send(message: ClientMessage): void {
+    this.socket.send(encodeClientMessage(message));
+  }
+
+  sendRaw(data: string | Buffer, binary = false): void {
+    this.socket.send(data, { binary });
+  }
+
+  /** Answer the challenge as `identity` in `network`; returns the challenge. */
+  async answer(identity: Identity, network: string, record?: SignedRecord): Promise<ChallengeMessage> {
+    const challenge = await this.next('challenge');
+    const signed = registrationBytes(challenge.nonce, challenge.server, network, identity.id);
+    this.send({
+      type: 'register',
+      id: identity.id,
+      network,
+      record: (record ?? (await newRecord(identity, network))).bytes,
+      signature: await identity.sign(Purpose.REGISTER, signed),
+    });
+    return challenge;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Connect, register and return the client with its welcome. */
+export async function joined(
+  url: string,
+  network = 'test',
+  identity?: Identity,
+): Promise<{ client: TestClient; identity: Identity; welcome: Of<'welcome'> }> {
+  const id = identity ?? (await newIdentity());
+  const client = new TestClient(url);
+  await client.answer(id, network);
+  return { client, identity: id, welcome: await client.next('welcome') };
+}

@@ -1,0 +1,295 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toBase64url } from '../../shared/bytes.js';
+import { Reader, Writer, DecodeError } from '../../shared/canonical.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { peerIdFromPublicKey, type PeerId } from '../../shared/identity/peer-id.js';
+import { MAX_SAMPLE_SIZE, MAX_SIGNAL_PAYLOAD_CHARS, MAX_SIGNALING_FRAME_BYTES } from '../../shared/limits.js';
+import {
+  encodeClientMessage,
+  encodeServerMessage,
+  encodeSignalDelivery,
+  parseClientMessage,
+  parseServerMessage,
+  type ClientMessage,
+  type ServerMessage,
+} from '../../shared/protocol/signaling.js';
+import { RFC8032 } from '../helpers/ed25519-vectors.js';
+import { fromHex } from '../../shared/bytes.js';
+
+const RUNS = 10_000;
+const ID = peerIdFromPublicKey(fromHex(RFC8032[0].public));
+const ID2 = peerIdFromPublicKey(fromHex(RFC8032[1].public));
+const SIG = toBase64url(new Uint8Array(64));
+
+const frame = (body: Record<string, unknown>): string => JSON.stringify({ v: 1, ...body });
+
+describe('client message parser: hostile inputs', () => {
+  it.each<[string, string, ErrorCode]>([
+    ['not JSON', '{"v":1,', ErrorCode.BAD_JSON],
+    ['an array', '[1,2]', ErrorCode.BAD_FIELD],
+    ['null', 'null', ErrorCode.BAD_FIELD],
+    ['a string', '"signal"', ErrorCode.BAD_FIELD],
+    ['no version', JSON.stringify({ t: 'signal' }), ErrorCode.BAD_FIELD],
+    ['a string version', JSON.stringify({ v: '1', t: 'signal' }), ErrorCode.BAD_FIELD],
+    ['a fractional version', JSON.stringify({ v: 1.5, t: 'signal' }), ErrorCode.BAD_FIELD],
+    ['version 2', JSON.stringify({ v: 2, t: 'signal' }), ErrorCode.VERSION_UNSUPPORTED],
+    ['version 0', JSON.stringify({ v: 0, t: 'signal' }), ErrorCode.VERSION_UNSUPPORTED],
+    ['no type', frame({}), ErrorCode.BAD_FIELD],
+    ['an unknown type', frame({ t: 'hello' }), ErrorCode.UNKNOWN_TYPE],
+    ['a server-only type', frame({ t: 'welcome' }), ErrorCode.UNKNOWN_TYPE],
+    ['__proto__ as type', frame({ t: '__proto__' }), ErrorCode.UNKNOWN_TYPE],
+    ['signal without to', frame({ t: 'signal', payload: 'x' }), ErrorCode.BAD_FIELD],
+    ['signal to a malformed ID', frame({ t: 'signal', to: 'tm1abc', payload: 'x' }), ErrorCode.BAD_FIELD],
+    ['signal to an upper-case ID', frame({ t: 'signal', to: ID.toUpperCase(), payload: 'x' }), ErrorCode.BAD_FIELD],
+    ['signal with an object payload', frame({ t: 'signal', to: ID, payload: { a: 1 } }), ErrorCode.BAD_FIELD],
+    [
+      'signal with an oversized payload',
+      frame({ t: 'signal', to: ID, payload: 'x'.repeat(MAX_SIGNAL_PAYLOAD_CHARS + 1) }),
+      ErrorCode.BAD_FIELD,
+    ],
+    ['signal with a negative ref', frame({ t: 'signal', to: ID, payload: 'x', ref: -1 }), ErrorCode.BAD_FIELD],
+    ['signal with a huge ref', frame({ t: 'signal', to: ID, payload: 'x', ref: 2 ** 40 }), ErrorCode.BAD_FIELD],
+    ['register without sig', frame({ t: 'register', id: ID, network: 'n', record: 'AA' }), ErrorCode.BAD_FIELD],
+    [
+      'register with a short sig',
+      frame({ t: 'register', id: ID, network: 'n', record: 'AA', sig: 'AAAA' }),
+      ErrorCode.BAD_FIELD,
+    ],
+    [
+      'register with padded base64',
+      frame({ t: 'register', id: ID, network: 'n', record: 'AA==', sig: SIG }),
+      ErrorCode.BAD_FIELD,
+    ],
+    [
+      'register with a bad network',
+      frame({ t: 'register', id: ID, network: 'a b', record: 'AA', sig: SIG }),
+      ErrorCode.BAD_FIELD,
+    ],
+    [
+      'register with an oversized record',
+      frame({ t: 'register', id: ID, network: 'n', record: 'A'.repeat(2000), sig: SIG }),
+      ErrorCode.BAD_FIELD,
+    ],
+    ['peers asking for too many', frame({ t: 'peers', max: MAX_SAMPLE_SIZE + 1 }), ErrorCode.BAD_FIELD],
+    ['peers asking for none', frame({ t: 'peers', max: 0 }), ErrorCode.BAD_FIELD],
+    ['record without a record', frame({ t: 'record' }), ErrorCode.BAD_FIELD],
+    [
+      'an oversized frame',
+      frame({ t: 'signal', to: ID, payload: 'x'.repeat(MAX_SIGNALING_FRAME_BYTES) }),
+      ErrorCode.FRAME_TOO_LARGE,
+    ],
+  ])('refuses %s', (_what, text, code) => {
+    const result = parseClientMessage(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.code).toBe(code);
+      // Messages never echo the input back.
+      expect(result.error.message).not.toContain('xxxxxxxx');
+    }
+  });
+
+  it('builds fresh objects: unknown fields and prototype tricks do not flow on', () => {
+    const result = parseClientMessage(
+      JSON.stringify({ v: 1, t: 'signal', to: ID, payload: 'p', from: ID2, extra: 1, __proto__: { polluted: true } }),
+    );
+    expect(result).toEqual({ ok: true, value: { type: 'signal', to: ID, payload: 'p' } });
+  });
+});
+
+describe('server message parser: hostile inputs', () => {
+  it.each<[string, string]>([
+    ['a challenge with a short nonce', frame({ t: 'challenge', nonce: 'AAAA', server: 's', now: 1, expires: 2 })],
+    [
+      'a challenge with a negative time',
+      frame({ t: 'challenge', nonce: toBase64url(new Uint8Array(32)), server: 's', now: -1, expires: 2 }),
+    ],
+    [
+      'a welcome with 33 peers',
+      frame({
+        t: 'welcome',
+        id: ID,
+        network: 'n',
+        peers: new Array(33).fill('AA'),
+        limits: { maxFrameBytes: 1, maxPayloadChars: 1, rate: 1, burst: 1 },
+      }),
+    ],
+    [
+      'a welcome with a non-string peer',
+      frame({
+        t: 'welcome',
+        id: ID,
+        network: 'n',
+        peers: [1],
+        limits: { maxFrameBytes: 1, maxPayloadChars: 1, rate: 1, burst: 1 },
+      }),
+    ],
+    ['a welcome without limits', frame({ t: 'welcome', id: ID, network: 'n', peers: [] })],
+    [
+      'a welcome with a zero rate',
+      frame({
+        t: 'welcome',
+        id: ID,
+        network: 'n',
+        peers: [],
+        limits: { maxFrameBytes: 1, maxPayloadChars: 1, rate: 0, burst: 1 },
+      }),
+    ],
+    ['a signal from a malformed ID', frame({ t: 'signal', from: 'someone', payload: 'x' })],
+    ['an error with a lower-case code', frame({ t: 'error', code: 'oops', message: 'm' })],
+    ['an error with a long message', frame({ t: 'error', code: 'X', message: 'm'.repeat(600) })],
+    ['a goaway with a negative delay', frame({ t: 'goaway', reason: 'SHUTTING_DOWN', retryAfterMs: -5 })],
+  ])('refuses %s', (_what, text) => {
+    const result = parseServerMessage(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error.code).toBe(ErrorCode.BAD_FIELD);
+  });
+});
+
+// --- Property tests -------------------------------------------------------------
+
+const peerId: fc.Arbitrary<PeerId> = fc.constantFrom(ID, ID2);
+const ref = fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined });
+const bytes = (max: number) => fc.uint8Array({ minLength: 1, maxLength: max });
+const network = fc.stringMatching(/^[A-Za-z0-9._~-]{1,64}$/);
+const withRef = <T extends object>(m: T, r: number | undefined): T => (r === undefined ? m : { ...m, ref: r });
+
+const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
+  fc
+    .record({ to: peerId, payload: fc.string({ maxLength: 300, unit: 'binary' }), ref })
+    .map(({ to, payload, ref: r }) => withRef<ClientMessage>({ type: 'signal', to, payload }, r)),
+  fc
+    .record({ id: peerId, network, record: bytes(1024), signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) })
+    .map((m): ClientMessage => ({ type: 'register', ...m })),
+  fc
+    .record({ max: fc.integer({ min: 1, max: MAX_SAMPLE_SIZE }), ref })
+    .map(({ max, ref: r }) => withRef<ClientMessage>({ type: 'peers', max }, r)),
+  fc
+    .record({ record: bytes(1024), ref })
+    .map(({ record, ref: r }) => withRef<ClientMessage>({ type: 'record', record }, r)),
+);
+
+const code = fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/);
+const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
+  fc
+    .record({ from: peerId, payload: fc.string({ maxLength: 300, unit: 'binary' }) })
+    .map((m): ServerMessage => ({ type: 'signal', ...m })),
+  fc
+    .record({
+      nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      server: fc.string({ maxLength: 128 }),
+      now: fc.maxSafeNat(),
+      expires: fc.maxSafeNat(),
+    })
+    .map((m): ServerMessage => ({ type: 'challenge', ...m })),
+  fc
+    .record({
+      id: peerId,
+      network,
+      peers: fc.array(
+        fc.base64String({ maxLength: 100 }).map((s) => s.replace(/=/g, '')),
+        { maxLength: 32 },
+      ),
+      limits: fc.record({
+        maxFrameBytes: fc.integer({ min: 1 }),
+        maxPayloadChars: fc.integer({ min: 1 }),
+        rate: fc.integer({ min: 1 }),
+        burst: fc.integer({ min: 1 }),
+      }),
+    })
+    .map((m): ServerMessage => ({ type: 'welcome', ...m })),
+  fc
+    .record({ peers: fc.array(fc.constant('AAAA'), { maxLength: 32 }), ref })
+    .map(({ peers, ref: r }) => withRef<ServerMessage>({ type: 'peers', peers }, r)),
+  ref.map((r) => withRef<ServerMessage>({ type: 'ok' }, r)),
+  fc
+    .record({ code, message: fc.string({ maxLength: 512 }), ref })
+    .map(({ code: c, message, ref: r }) => withRef<ServerMessage>({ type: 'error', code: c, message }, r)),
+  fc
+    .record({ reason: code, retryAfterMs: fc.option(fc.maxSafeNat(), { nil: undefined }) })
+    .map(({ reason, retryAfterMs }) =>
+      retryAfterMs === undefined
+        ? ({ type: 'goaway', reason } as const)
+        : ({ type: 'goaway', reason, retryAfterMs } as const),
+    ),
+);
+
+describe('codec properties', () => {
+  it(`client messages survive encode then parse (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(clientMessage, (message) => {
+        expect(parseClientMessage(encodeClientMessage(message))).toEqual({ ok: true, value: message });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`server messages survive encode then parse (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(serverMessage, (message) => {
+        expect(parseServerMessage(encodeServerMessage(message))).toEqual({ ok: true, value: message });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`the relay's concatenated delivery equals the generic encoding (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(peerId, fc.string({ maxLength: 200, unit: 'binary' }), (from, payload) => {
+        const text = encodeSignalDelivery(from, payload);
+        expect(JSON.parse(text)).toEqual({ v: 1, t: 'signal', from, payload });
+        expect(parseServerMessage(text)).toEqual({ ok: true, value: { type: 'signal', from, payload } });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`arbitrary text never throws from either parser (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.json()), (text) => {
+        expect(typeof parseClientMessage(text).ok).toBe('boolean');
+        expect(typeof parseServerMessage(text).ok).toBe('boolean');
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`mutated valid frames either parse to a valid message or fail with a catalogue code (${RUNS} cases)`, () => {
+    const mutated = fc
+      .tuple(
+        clientMessage,
+        fc.anything(),
+        fc.constantFrom('v', 't', 'to', 'payload', 'ref', 'id', 'network', 'record', 'sig', 'max'),
+      )
+      .map(([message, value, key]) => {
+        const object = JSON.parse(encodeClientMessage(message)) as Record<string, unknown>;
+        object[key] = value;
+        return JSON.stringify(object) ?? '';
+      });
+    fc.assert(
+      fc.property(mutated, (text) => {
+        const result = parseClientMessage(text);
+        if (result.ok) expect(parseClientMessage(encodeClientMessage(result.value))).toEqual(result);
+        else expect(Object.values(ErrorCode)).toContain(result.error.code);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it(`canonical varints and strings round-trip and have one encoding (${RUNS} cases)`, () => {
+    fc.assert(
+      fc.property(fc.maxSafeNat(), fc.string({ maxLength: 50 }), (n, s) => {
+        const bytes = new Writer().varint(n).string(s, 200).finish();
+        const reader = new Reader(bytes);
+        expect(reader.varint()).toBe(n);
+        expect(reader.string(200)).toBe(s);
+        reader.end();
+        // Appending a zero continuation makes a non-minimal form, which is refused.
+        const nonMinimal = new Writer().varint(n).finish();
+        nonMinimal[nonMinimal.length - 1] = (nonMinimal[nonMinimal.length - 1] ?? 0) | 0x80;
+        expect(() => new Reader(Uint8Array.from([...nonMinimal, 0])).varint()).toThrow(DecodeError);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
