@@ -36,7 +36,6 @@ describe.each(backends.map((b) => [b.name, b] as const))('Ed25519 backend %s', (
 
   it('rejects the malleated signature (S + L) and every non-canonical S', async () => {
     const vector = RFC8032[1];
-    if (vector === undefined) throw new Error('missing vector');
     const signature = fromHex(vector.signature);
     const malleated = addScalarL(signature);
     const key = fromHex(vector.public);
@@ -94,7 +93,6 @@ describe('Ed25519 across backends', () => {
 
   it('raw tweetnacl accepts S + L, which is why every check goes through verifyDetached', () => {
     const vector = RFC8032[0];
-    if (vector === undefined) throw new Error('missing vector');
     const malleated = addScalarL(fromHex(vector.signature));
     expect(nacl.sign.detached.verify(fromHex(vector.message), malleated, fromHex(vector.public))).toBe(true);
   });
@@ -105,7 +103,7 @@ describe('Ed25519 across backends', () => {
       expect(hasSmallOrder(key), toHex(key)).toBe(true);
       expect(isAcceptablePublicKey(key)).toBe(false);
     }
-    const ordinary = fromHex(RFC8032[0]?.public ?? '');
+    const ordinary = fromHex(RFC8032[0].public);
     expect(hasSmallOrder(ordinary)).toBe(false);
     expect(isAcceptablePublicKey(ordinary)).toBe(true);
   });
@@ -151,7 +149,7 @@ describe('domain separation', () => {
 });
 
 describe('peer IDs', () => {
-  const key = fromHex(RFC8032[0]?.public ?? '');
+  const key = fromHex(RFC8032[0].public);
 
   it('round-trip a public key and print a short form', () => {
     const id = peerIdFromPublicKey(key);
@@ -189,7 +187,7 @@ describe('peer IDs', () => {
     const ids = await Promise.all(
       Array.from({ length: 64 }, async () => peerIdFromPublicKey((await ed.generate()).publicKey)),
     );
-    const alphabet = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+    const alphabet = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'.split(/(?:)/u);
     fc.assert(
       fc.property(
         fc.constantFrom(...ids),
@@ -198,9 +196,8 @@ describe('peer IDs', () => {
           maxLength: 2,
         }),
         (id, typos) => {
-          const chars = [...id];
-          for (const { at, char } of typos) chars[at] = char;
-          const typed = chars.join('');
+          let typed: string = id;
+          for (const { at, char } of typos) typed = typed.slice(0, at) + char + typed.slice(at + 1);
           if (typed === id) return;
           expect(parsePeerId(typed).ok).toBe(false);
         },

@@ -264,7 +264,7 @@ describe('codec properties', () => {
       .map(([message, value, key]) => {
         const object = JSON.parse(encodeClientMessage(message)) as Record<string, unknown>;
         object[key] = value;
-        return JSON.stringify(object) ?? '';
+        return JSON.stringify(object);
       });
     fc.assert(
       fc.property(mutated, (text) => {

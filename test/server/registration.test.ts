@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../shared/errors.js';
+import { Purpose } from '../../shared/identity/signing.js';
+import { CloseCode } from '../../shared/protocol/close-codes.js';
+import { registrationBytes } from '../../shared/protocol/signaling.js';
+import { verifyRecord } from '../../shared/records.js';
+import { TestClient, ed25519, joined, newIdentity, newRecord } from '../helpers/client.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+afterEach(async () => {
+  await server.close();
+});
+
+describe('registration by challenge and response', () => {
+  it('registers a tab that signs the challenge and hands out a sample of verified records', async () => {
+    server = await startServer();
+    const first = await joined(server.wsUrl, 'lobby');
+    expect(first.welcome.id).toBe(first.identity.id);
+    expect(first.welcome.peers).toEqual([]);
+    expect(first.welcome.limits.rate).toBeGreaterThan(0);
+    const second = await joined(server.wsUrl, 'lobby');
+    expect(second.welcome.peers).toHaveLength(1);
+    const record = await verifyRecord(ed25519, second.welcome.peers[0] ?? '', { now: Date.now(), network: 'lobby' });
+    expect(record.ok && record.value.record.id).toBe(first.identity.id);
+    expect(server.server.stats()).toMatchObject({ peers: 2, networks: 1, pending: 0 });
+  });
+
+  it('samples at most sampleSize peers, never the asker, only from its own network', async () => {
+    server = await startServer({ sampleSize: 4 });
+    const lobby = await Promise.all(Array.from({ length: 8 }, () => joined(server.wsUrl, 'lobby')));
+    await joined(server.wsUrl, 'elsewhere');
+    const late = await joined(server.wsUrl, 'lobby');
+    expect(late.welcome.peers).toHaveLength(4);
+    const ids = new Set(lobby.map((j) => j.identity.id));
+    for (const text of late.welcome.peers) {
+      const result = await verifyRecord(ed25519, text, { now: Date.now(), network: 'lobby' });
+      expect(result.ok).toBe(true);
+      if (result.ok) {
+        expect(ids.has(result.value.record.id)).toBe(true);
+        expect(result.value.record.id).not.toBe(late.identity.id);
+      }
+    }
+    late.client.send({ type: 'peers', max: 32, ref: 9 });
+    const more = await late.client.next('peers');
+    expect(more.ref).toBe(9);
+    expect(more.peers).toHaveLength(8);
+  });
+
+  it('refuses a signature made by another key (ID it does not hold)', async () => {
+    server = await startServer();
+    const [victim, mallory] = [await newIdentity(), await newIdentity()];
+    const client = new TestClient(server.wsUrl);
+    const challenge = await client.next('challenge');
+    const signed = registrationBytes(challenge.nonce, challenge.server, 'n', victim.id);
+    client.send({
+      type: 'register',
+      id: victim.id,
+      network: 'n',
+      record: (await newRecord(victim, 'n')).bytes,
+      signature: await mallory.sign(Purpose.REGISTER, signed),
+    });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.BAD_SIGNATURE });
+    expect(await client.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: ErrorCode.BAD_SIGNATURE });
+    expect(server.server.stats().peers).toBe(0);
+    expect(await server.server.metrics.refusalCount(ErrorCode.BAD_SIGNATURE)).toBe(1);
+  });
+
+  it('refuses a record for another ID than the one registering', async () => {
+    server = await startServer();
+    const [alice, bob] = [await newIdentity(), await newIdentity()];
+    const client = new TestClient(server.wsUrl);
+    await client.answer(alice, 'n', await newRecord(bob, 'n'));
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.ID_MISMATCH });
+    expect((await client.closed).code).toBe(CloseCode.UNAUTHORIZED);
+  });
+
+  it('refuses a record of another network than the one joined', async () => {
+    server = await startServer();
+    const alice = await newIdentity();
+    const client = new TestClient(server.wsUrl);
+    await client.answer(alice, 'one', await newRecord(alice, 'two'));
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.NETWORK_MISMATCH });
+  });
+
+  it('refuses an expired record', async () => {
+    server = await startServer();
+    const alice = await newIdentity();
+    const client = new TestClient(server.wsUrl);
+    await client.answer(alice, 'n', await newRecord(alice, 'n', 1, Date.now() - 10 * 24 * 3600 * 1000));
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.RECORD_EXPIRED });
+  });
+
+  it('refuses an answer replayed from another connection', async () => {
+    server = await startServer();
+    const alice = await newIdentity();
+    // Alice answers connection A; an eavesdropper replays her exact frame on B.
+    const a = new TestClient(server.wsUrl);
+    const b = new TestClient(server.wsUrl);
+    await b.next('challenge');
+    const captured: string[] = [];
+    const realSend = a.socket.send.bind(a.socket);
+    a.socket.send = ((data: string) => {
+      captured.push(data);
+      realSend(data);
+    }) as typeof a.socket.send;
+    await a.answer(alice, 'n');
+    await a.next('welcome');
+    b.sendRaw(captured[0] ?? '');
+    expect(await b.next('error')).toMatchObject({ code: ErrorCode.BAD_SIGNATURE });
+    expect((await b.closed).code).toBe(CloseCode.UNAUTHORIZED);
+  });
+
+  it('takes one answer per challenge: a second register is refused', async () => {
+    server = await startServer();
+    const { client, identity } = await joined(server.wsUrl, 'n');
+    client.send({
+      type: 'register',
+      id: identity.id,
+      network: 'n',
+      record: (await newRecord(identity, 'n')).bytes,
+      signature: new Uint8Array(64),
+    });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.ALREADY_REGISTERED });
+    expect(server.server.stats().peers).toBe(1);
+  });
+
+  it('refuses a late answer (after the challenge expired)', async () => {
+    let now = 1_800_000_000_000;
+    server = await startServer({ registrationTimeoutMs: 60_000 }, { now: () => now });
+    const alice = await newIdentity();
+    const client = new TestClient(server.wsUrl);
+    const challenge = await client.next('challenge');
+    now = challenge.expires + 1;
+    const signed = registrationBytes(challenge.nonce, challenge.server, 'n', alice.id);
+    client.send({
+      type: 'register',
+      id: alice.id,
+      network: 'n',
+      record: (await newRecord(alice, 'n', 1, now)).bytes,
+      signature: await alice.sign(Purpose.REGISTER, signed),
+    });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.CHALLENGE_EXPIRED });
+    expect((await client.closed).code).toBe(CloseCode.TIMEOUT);
+  });
+
+  it('closes a connection that never registers', async () => {
+    server = await startServer({ registrationTimeoutMs: 100 });
+    const client = new TestClient(server.wsUrl);
+    await client.next('challenge');
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.REGISTRATION_TIMEOUT });
+    expect((await client.closed).code).toBe(CloseCode.TIMEOUT);
+  });
+
+  it('refuses any other message before registration', async () => {
+    server = await startServer();
+    const client = new TestClient(server.wsUrl);
+    await client.next('challenge');
+    client.send({ type: 'peers', max: 5 });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.NOT_REGISTERED });
+    expect((await client.closed).code).toBe(CloseCode.BAD_REQUEST);
+  });
+
+  it('answers an unknown protocol version with a version error, then closes', async () => {
+    server = await startServer();
+    const client = new TestClient(server.wsUrl);
+    await client.next('challenge');
+    client.sendRaw(JSON.stringify({ v: 2, t: 'register' }));
+    const error = await client.next('error');
+    expect(error.code).toBe(ErrorCode.VERSION_UNSUPPORTED);
+    expect(error.message).toMatch(/supported: 1/);
+    expect((await client.closed).code).toBe(CloseCode.VERSION_UNSUPPORTED);
+  });
+
+  it('lets the newest connection of an ID win and closes the older one with REPLACED', async () => {
+    server = await startServer();
+    const first = await joined(server.wsUrl, 'n');
+    const second = await joined(server.wsUrl, 'n', first.identity);
+    expect(await first.client.next('error')).toMatchObject({ code: ErrorCode.REPLACED });
+    expect((await first.client.closed).code).toBe(CloseCode.REPLACED);
+    expect(server.server.stats().peers).toBe(1);
+    // Relays to the ID reach the new connection.
+    const other = await joined(server.wsUrl, 'n');
+    other.client.send({ type: 'signal', to: first.identity.id, payload: 'hi' });
+    expect(await second.client.next('signal')).toMatchObject({ from: other.identity.id, payload: 'hi' });
+  });
+
+  it('accepts a newer record and refuses a stale one or one of another peer', async () => {
+    server = await startServer();
+    const { client, identity } = await joined(server.wsUrl, 'n');
+    client.send({ type: 'record', record: (await newRecord(identity, 'n', 5)).bytes, ref: 1 });
+    expect(await client.next('ok')).toEqual({ type: 'ok', ref: 1 });
+    client.send({ type: 'record', record: (await newRecord(identity, 'n', 5)).bytes, ref: 2 });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.RECORD_STALE, ref: 2 });
+    const other = await newIdentity();
+    client.send({ type: 'record', record: (await newRecord(other, 'n', 9)).bytes, ref: 3 });
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.ID_MISMATCH, ref: 3 });
+    const observer = await joined(server.wsUrl, 'n');
+    const sampled = await verifyRecord(ed25519, observer.welcome.peers[0] ?? '', { now: Date.now() });
+    expect(sampled.ok && sampled.value.record.seq).toBe(5);
+  });
+});

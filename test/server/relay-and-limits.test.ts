@@ -1,0 +1,211 @@
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../shared/errors.js';
+import { CloseCode } from '../../shared/protocol/close-codes.js';
+import { TestClient, joined, newIdentity } from '../helpers/client.js';
+import { withTimeout } from '../helpers/events.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+afterEach(async () => {
+  await server.close();
+});
+
+/** The HTTP status of a refused upgrade, from ws's 'unexpected-response'. */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers });
+      socket.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.on('open', () => {
+        resolve(101);
+        socket.close();
+      });
+      socket.on('error', (error) => {
+        if (!String(error).includes('Unexpected server response')) reject(error);
+      });
+    }),
+    5000,
+    'the upgrade response',
+  );
+}
+
+describe('relay', () => {
+  it('forwards a signal stamped with the authenticated sender, whatever the message claims', async () => {
+    server = await startServer();
+    const [alice, bob, carol] = await Promise.all([joined(server.wsUrl), joined(server.wsUrl), joined(server.wsUrl)]);
+    // Alice claims to be Carol in an extra `from` field; the server ignores it.
+    alice.client.sendRaw(
+      JSON.stringify({ v: 1, t: 'signal', to: bob.identity.id, from: carol.identity.id, payload: 'offer' }),
+    );
+    expect(await bob.client.next('signal')).toEqual({ type: 'signal', from: alice.identity.id, payload: 'offer' });
+    // Carol, whose ID was used, receives nothing: a round trip proves the queue is empty.
+    carol.client.send({ type: 'peers', max: 1, ref: 77 });
+    expect((await carol.client.next('peers')).ref).toBe(77);
+    expect(carol.client.pending()).toEqual([]);
+  });
+
+  it('answers UNKNOWN_PEER for an ID not registered, queueing nothing', async () => {
+    server = await startServer();
+    const alice = await joined(server.wsUrl);
+    const stranger = await newIdentity();
+    alice.client.send({ type: 'signal', to: stranger.id, payload: 'x', ref: 4 });
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.UNKNOWN_PEER, ref: 4 });
+    // The stranger connecting later gets nothing that was sent before.
+    const late = await joined(server.wsUrl, 'test', stranger);
+    late.client.send({ type: 'peers', max: 1, ref: 1 });
+    await late.client.next('peers');
+    expect(late.client.pending()).toEqual([]);
+  });
+
+  it('keeps networks apart: no relay across networks', async () => {
+    server = await startServer();
+    const [a, b] = await Promise.all([joined(server.wsUrl, 'red'), joined(server.wsUrl, 'blue')]);
+    a.client.send({ type: 'signal', to: b.identity.id, payload: 'x', ref: 1 });
+    expect(await a.client.next('error')).toMatchObject({ code: ErrorCode.UNKNOWN_PEER });
+    expect(b.welcome.peers).toEqual([]);
+  });
+
+  it('answers a malformed message from a registered peer with an error, keeping the connection', async () => {
+    server = await startServer();
+    const alice = await joined(server.wsUrl);
+    alice.client.sendRaw('{not json');
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.BAD_JSON });
+    alice.client.sendRaw(JSON.stringify({ v: 1, t: 'signal', to: 'nobody', payload: 'x' }));
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.BAD_FIELD });
+    alice.client.send({ type: 'peers', max: 1, ref: 2 });
+    expect((await alice.client.next('peers')).ref).toBe(2);
+    expect(await server.server.metrics.refusalCount(ErrorCode.BAD_JSON)).toBe(1);
+  });
+});
+
+describe('limits', () => {
+  it('closes a connection that sends an oversize frame with 1009', async () => {
+    server = await startServer({ maxFrameBytes: 4096 });
+    const alice = await joined(server.wsUrl);
+    alice.client.sendRaw('x'.repeat(4097));
+    expect((await alice.client.closed).code).toBe(1009);
+    expect(await server.server.metrics.refusalCount(ErrorCode.FRAME_TOO_LARGE)).toBe(1);
+  });
+
+  it('closes a connection that sends a binary frame with 1003', async () => {
+    server = await startServer();
+    const alice = await joined(server.wsUrl);
+    alice.client.sendRaw(Buffer.from([1, 2, 3]), true);
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.BAD_FRAME });
+    expect((await alice.client.closed).code).toBe(CloseCode.UNSUPPORTED_DATA);
+  });
+
+  it('throttles a flooding client while another client’s relays still arrive, then cuts it off', async () => {
+    server = await startServer({ rate: 5, burst: 10, floodAllowance: 50 });
+    const [flooder, victim, sender, receiver] = await Promise.all([
+      joined(server.wsUrl),
+      joined(server.wsUrl),
+      joined(server.wsUrl),
+      joined(server.wsUrl),
+    ]);
+    const flood = (): void => {
+      for (let i = 0; i < 30; i++) flooder.client.send({ type: 'signal', to: victim.identity.id, payload: `f${i}` });
+    };
+    flood();
+    // The flooder learns it is throttled, once per episode, after its burst of 10.
+    for (let i = 0; i < 10; i++) await victim.client.next('signal');
+    expect(await flooder.client.next('error')).toMatchObject({ code: ErrorCode.RATE_LIMITED });
+    // Meanwhile an honest pair is unaffected.
+    sender.client.send({ type: 'signal', to: receiver.identity.id, payload: 'honest' });
+    expect(await receiver.client.next('signal')).toMatchObject({ from: sender.identity.id, payload: 'honest' });
+    // Flooding on past the drop allowance closes the connection.
+    flood();
+    flood();
+    expect((await flooder.client.closed).code).toBe(CloseCode.FLOODING);
+    expect(await server.server.metrics.refusalCount(ErrorCode.FLOODING)).toBe(1);
+    // Only the burst got through (allow one token of refill during the test).
+    expect(victim.client.pending().length).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses a page from a disallowed Origin before the upgrade, and allows its own and listed ones', async () => {
+    server = await startServer({ origins: ['self', 'localhost', 'https://friend.example'] });
+    const host = new URL(server.url).host;
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'null' })).toBe(403);
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'https://friend.example' })).toBe(101);
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'http://localhost:5173' })).toBe(101);
+    expect(await upgradeStatus(server.wsUrl, { Origin: `http://${host}` })).toBe(101);
+    expect(await server.server.metrics.refusalCount(ErrorCode.ORIGIN_REFUSED)).toBe(2);
+  });
+
+  it('by default refuses foreign origins and accepts loopback pages', async () => {
+    server = await startServer();
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'https://example.com' })).toBe(403);
+    expect(await upgradeStatus(server.wsUrl, { Origin: 'http://127.0.0.1:3000' })).toBe(101);
+  });
+
+  it('caps connections per IP address with 429', async () => {
+    server = await startServer({ maxConnectionsPerIp: 2 });
+    const a = new TestClient(server.wsUrl);
+    const b = new TestClient(server.wsUrl);
+    await Promise.all([a.opened, b.opened]);
+    expect(await upgradeStatus(server.wsUrl)).toBe(429);
+    a.close();
+    await a.closed;
+    expect(await upgradeStatus(server.wsUrl)).toBe(101);
+  });
+
+  it('refuses connections beyond maxPeers with 503', async () => {
+    server = await startServer({ maxPeers: 1 });
+    const a = new TestClient(server.wsUrl);
+    await a.opened;
+    expect(await upgradeStatus(server.wsUrl)).toBe(503);
+    expect(await server.server.metrics.refusalCount(ErrorCode.SERVER_FULL)).toBe(1);
+  });
+
+  it('refuses upgrades on other paths with 404', async () => {
+    server = await startServer();
+    expect(await upgradeStatus(server.wsUrl.replace('/ws', '/other'))).toBe(404);
+  });
+
+  it('drops a client that stops answering heartbeats', async () => {
+    server = await startServer({ heartbeatIntervalMs: 50 });
+    const dead = new TestClient(server.wsUrl, { autoPong: false });
+    const alive = new TestClient(server.wsUrl);
+    await Promise.all([dead.opened, alive.opened]);
+    expect((await dead.closed).code).toBe(1006);
+    expect(alive.socket.readyState).toBe(WebSocket.OPEN);
+    expect(await server.server.metrics.refusalCount(ErrorCode.HEARTBEAT_TIMEOUT)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('operations endpoints', () => {
+  it('serves /healthz and Prometheus /metrics with connections, peers per network and refusals', async () => {
+    server = await startServer();
+    await joined(server.wsUrl, 'red');
+    await joined(server.wsUrl, 'red');
+    const blue = await joined(server.wsUrl, 'blue');
+    blue.client.send({ type: 'signal', to: (await newIdentity()).id, payload: 'x' });
+    await blue.client.next('error');
+    const health = (await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ status: 'ok', connections: 3, peers: 3, networks: 2 });
+    const response = await fetch(`${server.url}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await response.text();
+    expect(text).toContain('tabmesh_connections{state="registered"} 3');
+    expect(text).toContain('tabmesh_peers{network="red"} 2');
+    expect(text).toContain('tabmesh_peers{network="blue"} 1');
+    expect(text).toContain('tabmesh_registrations_total 3');
+    expect(text).toContain('tabmesh_refusals_total{reason="UNKNOWN_PEER"} 1');
+    expect((await fetch(`${server.url}/nothing`)).status).toBe(404);
+  });
+
+  it('on close tells clients to go away, closes them with 1001 and answers 503 on health', async () => {
+    server = await startServer();
+    const alice = await joined(server.wsUrl);
+    const closing = server.close();
+    expect(await alice.client.next('goaway')).toMatchObject({ reason: ErrorCode.SHUTTING_DOWN });
+    expect((await alice.client.closed).code).toBe(CloseCode.GOING_AWAY);
+    await closing;
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
