@@ -5,9 +5,11 @@
  * limits. Sockets are reached only through `Session.socket.send/close`.
  */
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { ErrorCode, type TabmeshError } from '../shared/errors.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
+import { parsePeerId, type PeerId } from '../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../shared/identity/signing.js';
 import { CHALLENGE_NONCE_BYTES, MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
 import { CloseCode, registrationCloseCode } from '../shared/protocol/close-codes.js';
@@ -77,11 +79,11 @@ export class Hub {
   }
 
   /** A new socket: make its session, send the challenge, wire its events. */
-  open(socket: WebSocket, address: string, onClose: (session: Session) => void): Session {
+  open(socket: WebSocket, tcp: Duplex, address: string, onClose: (session: Session) => void): Session {
     const now = this.deps.now();
     const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
     const deadline = now + this.config.registrationTimeoutMs;
-    const session = new Session(socket, address, deadline, nonce, this.config.rate, this.config.burst, now);
+    const session = new Session(socket, tcp, address, deadline, nonce, this.config.rate, this.config.burst, now);
     this.sessions.add(session);
     this.pending.add(session);
     socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
@@ -301,18 +303,48 @@ export class Hub {
   }
 
   private relay(session: Session, message: SignalRequest): void {
-    const target = this.registry.get(session.network, message.to);
+    // Registered IDs were verified at registration: a hit needs no checksum.
+    const target = this.registry.get(session.network, message.to as PeerId);
     if (target === undefined) {
-      this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
+      if (parsePeerId(message.to).ok) {
+        this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
+      } else {
+        this.error(session, ErrorCode.BAD_FIELD, "'to' is not a valid peer ID", message.ref);
+      }
       return;
     }
     if (target.socket.bufferedAmount > this.config.maxBufferedBytes) {
       this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient is not reading; dropped', message.ref);
       return;
     }
-    target.socket.send(encodeSignalDelivery(session.id, message.payload));
+    this.deliver(target, encodeSignalDelivery(session.id, message.payload));
     this.deps.metrics.relayed.inc();
   }
+
+  /**
+   * Send to a peer, coalescing everything relayed to it in this event-loop
+   * turn into one write: the TCP socket stays corked until process.nextTick.
+   * A client's burst (an offer and its candidates) then costs one syscall
+   * instead of one per frame, with no added latency.
+   */
+  private deliver(target: Session, text: string): void {
+    if (!target.corked) {
+      target.corked = true;
+      target.tcp.cork();
+      if (this.corked.length === 0) process.nextTick(this.uncorkAll);
+      this.corked.push(target);
+    }
+    target.socket.send(text);
+  }
+
+  private readonly corked: Session[] = [];
+  private readonly uncorkAll = (): void => {
+    for (const session of this.corked) {
+      session.corked = false;
+      session.tcp.uncork();
+    }
+    this.corked.length = 0;
+  };
 
   private async updateRecord(session: Session, message: RecordUpdate): Promise<void> {
     const result = await verifyRecord(this.deps.ed25519, message.record, {

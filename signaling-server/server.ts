@@ -214,7 +214,7 @@ export function createSignalingServer(
     };
     socket.once('close', release);
     wss.handleUpgrade(request, socket, head, (ws) => {
-      theHub.open(ws, address, release);
+      theHub.open(ws, socket, address, release);
     });
   };
 

@@ -2,6 +2,7 @@
  * Per-connection state, kept in one small class (never monkey-patched onto the
  * socket). Also the registry entry once registered.
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { PeerId } from '../shared/identity/peer-id.js';
 import { TokenBucket } from '../shared/rate-limit.js';
@@ -35,8 +36,13 @@ export class Session implements RegistryEntry {
   floodBudget: TokenBucket | undefined;
   readonly bucket: TokenBucket;
 
+  /** True while `tcp` is corked by the hub for this tick's relays. */
+  corked = false;
+
   constructor(
     readonly socket: WebSocket,
+    /** The raw TCP socket under `socket` (ours from the upgrade), corked to batch writes. */
+    readonly tcp: Duplex,
     readonly address: string,
     readonly deadline: number,
     nonce: Uint8Array,

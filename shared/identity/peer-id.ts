@@ -16,10 +16,18 @@ export type PeerId = string & { readonly [peerIdBrand]: true };
 
 const SHAPE = /^tm1[02-9ac-hj-np-z]{58}$/;
 
+/**
+ * Whether `input` has the shape of a peer ID (prefix, length, alphabet), without
+ * the checksum or key checks. For lookups against sets of already-verified IDs.
+ */
+export function isPeerIdShaped(input: unknown): input is string {
+  return typeof input === 'string' && input.length === PEER_ID_LENGTH && SHAPE.test(input);
+}
+
 /** Parse untrusted input into a peer ID, or a BAD_PEER_ID error saying why. */
 export function parsePeerId(input: unknown): Result<PeerId> {
   if (typeof input !== 'string') return fail(ErrorCode.BAD_PEER_ID, 'peer ID must be a string');
-  if (input.length !== PEER_ID_LENGTH || !SHAPE.test(input)) {
+  if (!isPeerIdShaped(input)) {
     return fail(ErrorCode.BAD_PEER_ID, `peer ID must be 'tm1' and 58 lowercase bech32 characters`);
   }
   let key: Uint8Array;

@@ -8,7 +8,7 @@
 import { fromBase64url, toBase64url, base64urlLength } from '../bytes.js';
 import { Writer } from '../canonical.js';
 import { ErrorCode, fail, ok, type Result } from '../errors.js';
-import { parsePeerId, publicKeyOf, type PeerId } from '../identity/peer-id.js';
+import { isPeerIdShaped, parsePeerId, publicKeyOf, type PeerId } from '../identity/peer-id.js';
 import {
   CHALLENGE_NONCE_BYTES,
   MAX_ERROR_MESSAGE_CHARS,
@@ -40,7 +40,14 @@ export interface RegisterMessage {
 /** Relay an opaque payload to a peer of the same network. */
 export interface SignalRequest {
   readonly type: 'signal';
-  readonly to: PeerId;
+  /**
+   * The recipient, checked for peer-ID shape only ('tm1' and 58 bech32
+   * characters). A relay resolves it against its registry, which holds only
+   * IDs verified at registration, so the checksum is checked (with
+   * {@link parsePeerId}) only when the lookup misses. This keeps the relay's
+   * hot path at JSON.parse cost.
+   */
+  readonly to: string;
   readonly payload: string;
   readonly ref?: number;
 }
@@ -158,6 +165,12 @@ function timestamp(fields: Fields, field: string): number {
   return value as number;
 }
 
+function peerIdShape(fields: Fields, field: string): string {
+  const value = fields[field];
+  if (!isPeerIdShaped(value)) bad(field, 'is not a valid peer ID');
+  return value;
+}
+
 function peerId(fields: Fields, field: string): PeerId {
   const parsed = parsePeerId(fields[field]);
   if (!parsed.ok) bad(field, 'is not a valid peer ID');
@@ -229,7 +242,7 @@ export function parseClientMessage(text: string): Result<ClientMessage> {
     case 'signal':
       return guarded(() =>
         withRef<SignalRequest>(
-          { type, to: peerId(fields, 'to'), payload: string(fields, 'payload', MAX_SIGNAL_PAYLOAD_CHARS) },
+          { type, to: peerIdShape(fields, 'to'), payload: string(fields, 'payload', MAX_SIGNAL_PAYLOAD_CHARS) },
           optionalRef(fields),
         ),
       );

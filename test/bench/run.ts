@@ -1,0 +1,231 @@
+/**
+ * `npm run bench`: prints figures, asserts nothing. Every comparison is a
+ * ratio against a baseline measured in the same run, the same way.
+ *
+ *  1. Ed25519 sign and verify per second on each path (Node and Chromium).
+ *  2. Relay cost: server CPU per relayed message for 500 clients in pairs,
+ *     Tabmesh (authenticated, rate-limited) against a bare ws relay (floor).
+ *  3. Memory: RSS per connection at 10,000 idle connections.
+ *  4. Registrations per second (challenge, signature, record check, welcome).
+ *
+ * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
+ * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_SKIP (comma list of
+ * crypto,browser,relay,memory,register).
+ */
+import { webcrypto } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  createTweetnaclEd25519,
+  createWebCryptoEd25519,
+  type Ed25519,
+  type SubtleEd25519,
+} from '../../shared/identity/index.js';
+import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
+import { launchChromium, serveSources } from '../helpers/browser.js';
+import { connectMany, makeCredentials, pingPong, type Kind } from './load.js';
+import { spawnServer } from './server-process.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const MESSAGES = env('BENCH_MESSAGES', 200_000);
+const IDLE = env('BENCH_IDLE', 10_000);
+const REGISTRATIONS = env('BENCH_REGISTRATIONS', 10_000);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const SKIP = new Set((process.env['BENCH_SKIP'] ?? '').split(','));
+const PAYLOAD = 'x'.repeat(256);
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+};
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+
+// --- 1. Crypto ----------------------------------------------------------------
+
+async function rate(seconds: number, inFlight: number, op: () => Promise<unknown>): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let count = 0;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await op();
+      count++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return count / ((performance.now() - start) / 1000);
+}
+
+async function cryptoBench(): Promise<void> {
+  log('\n## Ed25519 (operations per second; verify includes the shared encoding checks)');
+  log('| path | sign/s | verify/s (1 in flight) | verify/s (64 in flight) |');
+  log('|---|---:|---:|---:|');
+  const backends: Ed25519[] = [
+    createNodeEd25519(),
+    createWebCryptoEd25519(webcrypto.subtle as unknown as SubtleEd25519),
+    createTweetnaclEd25519(),
+  ];
+  const { verifyDetached } = await import('../../shared/identity/ed25519.js');
+  for (const ed of backends) {
+    const pair = await ed.generate();
+    const message = new Uint8Array(200);
+    const signature = await pair.sign(message);
+    const seconds = ed.name === 'tweetnacl' ? 1 : 1.5;
+    const sign = await rate(seconds, 1, () => pair.sign(message));
+    const verify1 = await rate(seconds, 1, () => verifyDetached(ed, pair.publicKey, message, signature));
+    const verify64 = await rate(seconds, 64, () => verifyDetached(ed, pair.publicKey, message, signature));
+    log(`| Node 20 ${ed.name} | ${fmt(sign)} | ${fmt(verify1)} | ${fmt(verify64)} |`);
+  }
+}
+
+async function browserCryptoBench(): Promise<void> {
+  const [browser, site] = await Promise.all([launchChromium(), serveSources()]);
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${site.url}/test/bench/fixtures/crypto.html`);
+    await page.waitForFunction(() => typeof (window as { cryptoBench?: unknown }).cryptoBench === 'function');
+    const rows = await page.evaluate(() =>
+      (
+        window as unknown as {
+          cryptoBench: () => Promise<{ name: string; sign: number; verify1: number; verify64: number }[]>;
+        }
+      ).cryptoBench(),
+    );
+    const version = browser.version();
+    for (const r of rows)
+      log(`| Chromium ${version} ${r.name} | ${fmt(r.sign)} | ${fmt(r.verify1)} | ${fmt(r.verify64)} |`);
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+}
+
+// --- 2. Relay CPU ---------------------------------------------------------------
+
+async function relayOnce(
+  kind: Kind,
+): Promise<{ perCpuSecond: number; microsPerMessage: number; wallPerSecond: number }> {
+  const server = await spawnServer(kind);
+  try {
+    const credentials = await makeCredentials(500, 'bench');
+    const clients = await connectMany(kind, server.port, credentials, 'bench', 50);
+    // Warm up the JIT on both sides, then measure.
+    await pingPong(clients, 20_000, 4, PAYLOAD);
+    const cpu0 = await server.cpuMicros();
+    const t0 = performance.now();
+    await pingPong(clients, MESSAGES, 4, PAYLOAD);
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = (await server.cpuMicros()) - cpu0;
+    clients.forEach((c) => c.close());
+    return { perCpuSecond: MESSAGES / (cpu / 1e6), microsPerMessage: cpu / MESSAGES, wallPerSecond: MESSAGES / wall };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function relayBench(): Promise<void> {
+  log(
+    `\n## Relay: ${fmt(MESSAGES)} messages of ${PAYLOAD.length} characters among 500 clients in pairs (median of ${ROUNDS})`,
+  );
+  const results: Record<Kind, { perCpuSecond: number[]; micros: number[]; wall: number[] }> = {
+    floor: { perCpuSecond: [], micros: [], wall: [] },
+    tabmesh: { perCpuSecond: [], micros: [], wall: [] },
+  };
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order so drift on a noisy machine hits both alike.
+    const order: Kind[] = round % 2 === 0 ? ['floor', 'tabmesh'] : ['tabmesh', 'floor'];
+    const got: Partial<Record<Kind, number>> = {};
+    for (const kind of order) {
+      const r = await relayOnce(kind);
+      results[kind].perCpuSecond.push(r.perCpuSecond);
+      results[kind].micros.push(r.microsPerMessage);
+      results[kind].wall.push(r.wallPerSecond);
+      got[kind] = r.perCpuSecond;
+    }
+    ratios.push((got.tabmesh ?? 0) / (got.floor ?? 1));
+  }
+  log('| server | messages per server CPU-second | server CPU µs per message | messages per wall second |');
+  log('|---|---:|---:|---:|');
+  for (const kind of ['floor', 'tabmesh'] as const) {
+    const r = results[kind];
+    log(
+      `| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh (authenticated, rate-limited)'} | ${fmt(median(r.perCpuSecond))} | ${fmt(median(r.micros), 2)} | ${fmt(median(r.wall))} |`,
+    );
+  }
+  log(
+    `Tabmesh / floor, messages per CPU-second: ${fmt(median(ratios), 3)}× (rounds: ${ratios.map((x) => fmt(x, 3)).join(', ')})`,
+  );
+}
+
+// --- 3. Memory ------------------------------------------------------------------
+
+async function memoryOnce(kind: Kind): Promise<number> {
+  const credentials = await makeCredentials(IDLE, 'bench');
+  const server = await spawnServer(kind);
+  try {
+    const before = await server.rss();
+    const clients = await connectMany(kind, server.port, credentials, 'bench', 100);
+    const after = await server.rss();
+    clients.forEach((c) => c.close());
+    return (after - before) / IDLE;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function memoryBench(): Promise<void> {
+  log(`\n## Memory: server RSS per connection at ${fmt(IDLE)} idle connections (Tabmesh's registered)`);
+  const floor = await memoryOnce('floor');
+  const ours = await memoryOnce('tabmesh');
+  log('| server | KiB per connection |');
+  log('|---|---:|');
+  log(`| bare ws relay (floor) | ${fmt(floor / 1024, 2)} |`);
+  log(`| Tabmesh | ${fmt(ours / 1024, 2)} |`);
+  log(`Tabmesh / floor: ${fmt(ours / floor, 3)}×`);
+}
+
+// --- 4. Registrations -----------------------------------------------------------
+
+async function registerBench(): Promise<void> {
+  log(`\n## Admission: ${fmt(REGISTRATIONS)} new connections, 200 handshakes in flight`);
+  log('| server | what completes | per second |');
+  log('|---|---|---:|');
+  for (const kind of ['floor', 'tabmesh'] as const) {
+    const credentials = await makeCredentials(REGISTRATIONS, 'bench');
+    const server = await spawnServer(kind);
+    try {
+      const t0 = performance.now();
+      const clients = await connectMany(kind, server.port, credentials, 'bench', 200);
+      const perSecond = REGISTRATIONS / ((performance.now() - t0) / 1000);
+      clients.forEach((c) => c.close());
+      const what =
+        kind === 'floor'
+          ? 'WebSocket open (no authentication)'
+          : 'challenge → signed answer → record verified → welcome';
+      log(`| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh'} | ${what} | ${fmt(perSecond)} |`);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  log(
+    `# Tabmesh benchmarks (${new Date().toISOString()}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores)`,
+  );
+  if (!SKIP.has('crypto')) await cryptoBench();
+  if (!SKIP.has('browser')) await browserCryptoBench();
+  if (!SKIP.has('relay')) await relayBench();
+  if (!SKIP.has('memory')) await memoryBench();
+  if (!SKIP.has('register')) await registerBench();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

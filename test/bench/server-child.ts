@@ -1,0 +1,56 @@
+/**
+ * Runs one server (the floor or Tabmesh's) in its own process, so its CPU and
+ * memory are measured alone and the same way: process.cpuUsage() and RSS
+ * after a forced GC, reported over IPC.
+ */
+import { startFloorRelay } from './floor-relay.js';
+import { createSignalingServer } from '../../signaling-server/server.js';
+import { silentLogger } from '../helpers/server.js';
+
+type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
+
+const kind = process.argv[2];
+const send = (message: unknown): void => {
+  process.send?.(message);
+};
+
+async function start(): Promise<number> {
+  if (kind === 'floor') return (await startFloorRelay()).port;
+  const server = createSignalingServer(
+    {
+      port: 0,
+      staticDir: null,
+      processMetrics: false,
+      // Limits stay on (the token bucket runs for every message) but are set
+      // high enough that the load generator measures cost, not throttling.
+      rate: 1e9,
+      burst: 1e9,
+      maxPeers: 100_000,
+      maxConnectionsPerIp: 100_000,
+      registrationTimeoutMs: 120_000,
+    },
+    { logger: silentLogger },
+  );
+  return (await server.listen()).port;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', (message: Command) => {
+  switch (message.cmd) {
+    case 'cpu': {
+      const usage = process.cpuUsage();
+      send({ cpuMicros: usage.user + usage.system });
+      break;
+    }
+    case 'mem':
+      gc?.();
+      gc?.();
+      send({ rss: process.memoryUsage().rss });
+      break;
+    case 'exit':
+      process.exit(0);
+  }
+});
+
+start().then((port) => send({ port }));
