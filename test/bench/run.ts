@@ -61,11 +61,7 @@ async function cryptoBench(): Promise<void> {
   log('\n## Ed25519 (operations per second; verify includes the shared encoding checks)');
   log('| path | sign/s | verify/s (1 in flight) | verify/s (64 in flight) |');
   log('|---|---:|---:|---:|');
-  const backends: Ed25519[] = [
-    createNodeEd25519(),
-    createWebCryptoEd25519(webcrypto.subtle as unknown as SubtleEd25519),
-    createTweetnaclEd25519(),
-  ];
+  const backends: Ed25519[] = [createNodeEd25519(), createWebCryptoEd25519(webcrypto.subtle), createTweetnaclEd25519()];
   const { verifyDetached } = await import('../../shared/identity/ed25519.js');
   for (const ed of backends) {
     const pair = await ed.generate();

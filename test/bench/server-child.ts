@@ -53,4 +53,10 @@ process.on('message', (message: Command) => {
   }
 });
 
-start().then((port) => send({ port }));
+start().then(
+  (port) => send({ port }),
+  (error: unknown) => {
+    process.stderr.write(`bench server failed: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

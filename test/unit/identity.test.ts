@@ -20,7 +20,7 @@ import { ErrorCode } from '../../shared/errors.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { RFC8032, addScalarL, hasSmallOrder } from '../helpers/ed25519-vectors.js';
 
-const subtle = webcrypto.subtle as unknown as SubtleEd25519;
+const subtle: SubtleEd25519 = webcrypto.subtle;
 const backends: Ed25519[] = [createNodeEd25519(), createWebCryptoEd25519(subtle), createTweetnaclEd25519()];
 
 describe.each(backends.map((b) => [b.name, b] as const))('Ed25519 backend %s', (_name, ed) => {
