@@ -14,12 +14,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  createTweetnaclEd25519,
-  createWebCryptoEd25519,
-  type Ed25519,
-  type SubtleEd25519,
-} from '../../shared/identity/index.js';
+import { createTweetnaclEd25519, createWebCryptoEd25519, type Ed25519 } from '../../shared/identity/index.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { launchChromium, serveSources } from '../helpers/browser.js';
 import { connectMany, makeCredentials, pingPong, type Kind } from './load.js';
