@@ -84,12 +84,23 @@ function defaultStaticDir(): string | undefined {
 }
 
 /** Refuse an upgrade with a plain HTTP response; no WebSocket is made. */
-function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode): void {
+function writeRefusal(socket: Duplex, status: number, code: ErrorCode): void {
   const body = `${code}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
   );
+}
+
+/** Release an address's connection slot once, however often called. */
+function releaser(counter: AddressCounter, address: string): () => void {
+  let released = false;
+  return () => {
+    if (!released) {
+      released = true;
+      counter.release(address);
+    }
+  };
 }
 
 export function createSignalingServer(
@@ -193,25 +204,28 @@ export function createSignalingServer(
     notFound();
   };
 
+  const refuseUpgrade = (request: IncomingMessage, socket: Duplex, status: number, code: ErrorCode): void => {
+    metrics.refused(code);
+    logger.debug({ code, address: request.socket.remoteAddress }, 'upgrade refused');
+    writeRefusal(socket, status, code);
+  };
+
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const refuse = (status: number, code: ErrorCode): void => {
-      metrics.refused(code);
-      logger.debug({ code, address: request.socket.remoteAddress }, 'upgrade refused');
-      refuseUpgrade(socket, status, code);
-    };
-    if ((request.url ?? '/').split('?')[0] !== config.path) return refuse(404, ErrorCode.NOT_FOUND);
-    if (closing !== undefined) return refuse(503, ErrorCode.SHUTTING_DOWN);
-    if (!origins.allows(request.headers.origin, request.headers.host)) return refuse(403, ErrorCode.ORIGIN_REFUSED);
-    if (theHub.sessions.size >= config.maxPeers) return refuse(503, ErrorCode.SERVER_FULL);
+    if ((request.url ?? '/').split('?')[0] !== config.path) return refuseUpgrade(request, socket, 404, ErrorCode.NOT_FOUND);
+    if (closing !== undefined) return refuseUpgrade(request, socket, 503, ErrorCode.SHUTTING_DOWN);
+    if (!origins.allows(request.headers.origin, request.headers.host)) {
+      return refuseUpgrade(request, socket, 403, ErrorCode.ORIGIN_REFUSED);
+    }
+    if (theHub.sessions.size >= config.maxPeers) return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_FULL);
     const address = clientAddress(request, config.trustProxy);
-    if (!perAddress.tryAcquire(address)) return refuse(429, ErrorCode.TOO_MANY_CONNECTIONS);
-    let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        perAddress.release(address);
-      }
-    };
+    if (!perAddress.tryAcquire(address)) return refuseUpgrade(request, socket, 429, ErrorCode.TOO_MANY_CONNECTIONS);
+    accept(request, socket, head, address);
+  };
+
+  // Kept apart from handleUpgrade so that the closures a connection keeps for
+  // its whole life capture only what they use, never the request.
+  const accept = (request: IncomingMessage, socket: Duplex, head: Buffer, address: string): void => {
+    const release = releaser(perAddress, address);
     socket.once('close', release);
     wss.handleUpgrade(request, socket, head, (ws) => {
       theHub.open(ws, socket, address, release);

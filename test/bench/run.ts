@@ -181,21 +181,28 @@ async function memoryBench(): Promise<void> {
 
 async function registerBench(): Promise<void> {
   log(`\n## Admission: ${fmt(REGISTRATIONS)} new connections, 200 handshakes in flight`);
-  log('| server | what completes | per second |');
-  log('|---|---|---:|');
+  log('| server | what completes | per second | server CPU µs each | load generator CPU µs each |');
+  log('|---|---|---:|---:|---:|');
   for (const kind of ['floor', 'tabmesh'] as const) {
     const credentials = await makeCredentials(REGISTRATIONS, 'bench');
     const server = await spawnServer(kind);
     try {
+      const cpu0 = await server.cpuMicros();
+      const own0 = process.cpuUsage();
       const t0 = performance.now();
       const clients = await connectMany(kind, server.port, credentials, 'bench', 200);
       const perSecond = REGISTRATIONS / ((performance.now() - t0) / 1000);
+      const serverMicros = ((await server.cpuMicros()) - cpu0) / REGISTRATIONS;
+      const own = process.cpuUsage(own0);
+      const clientMicros = (own.user + own.system) / REGISTRATIONS;
       clients.forEach((c) => c.close());
       const what =
         kind === 'floor'
           ? 'WebSocket open (no authentication)'
           : 'challenge → signed answer → record verified → welcome';
-      log(`| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh'} | ${what} | ${fmt(perSecond)} |`);
+      log(
+        `| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh'} | ${what} | ${fmt(perSecond)} | ${fmt(serverMicros)} | ${fmt(clientMicros)} |`,
+      );
     } finally {
       await server.stop();
     }

@@ -3,13 +3,39 @@
  * memory are measured alone and the same way: process.cpuUsage() and RSS
  * after a forced GC, reported over IPC.
  */
+import { createPublicKey, verify, webcrypto } from 'node:crypto';
+import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { startFloorRelay } from './floor-relay.js';
+import { createTweetnaclEd25519, createWebCryptoEd25519 } from '../../shared/identity/index.js';
 import { createSignalingServer } from '../../signaling-server/server.js';
 import { silentLogger } from '../helpers/server.js';
 
 type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
 
 const kind = process.argv[2];
+/** BENCH_ED25519=webcrypto|tweetnacl swaps the server's Ed25519 backend, to compare paths. */
+const backend =
+  process.env['BENCH_ED25519'] === 'webcrypto'
+    ? createWebCryptoEd25519(webcrypto.subtle)
+    : process.env['BENCH_ED25519'] === 'tweetnacl'
+      ? createTweetnaclEd25519()
+      : process.env['BENCH_ED25519'] === 'node-sync'
+        ? syncNode()
+        : process.env['BENCH_ED25519'] === 'none'
+          ? { ...createNodeEd25519(), name: 'none (no verification: cost baseline only)', verify: () => Promise.resolve(true) }
+          : undefined;
+
+function syncNode() {
+  const base = createNodeEd25519();
+  return {
+    ...base,
+    name: 'node:crypto (sync)',
+    verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
+      Promise.resolve(
+        verify(null, message, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' }), signature),
+      ),
+  };
+}
 const send = (message: unknown): void => {
   process.send?.(message);
 };
@@ -29,7 +55,7 @@ async function start(): Promise<number> {
       maxConnectionsPerIp: 100_000,
       registrationTimeoutMs: 120_000,
     },
-    { logger: silentLogger },
+    { logger: silentLogger, ...(backend === undefined ? {} : { ed25519: backend }) },
   );
   return (await server.listen()).port;
 }

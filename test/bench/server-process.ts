@@ -18,7 +18,7 @@ export async function spawnServer(kind: Kind): Promise<ServerProcess> {
       'tsx',
       ...(process.env['BENCH_PROFILE_DIR'] === undefined
         ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`]),
+        : ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`]),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
