@@ -211,7 +211,8 @@ export function createSignalingServer(
   };
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if ((request.url ?? '/').split('?')[0] !== config.path) return refuseUpgrade(request, socket, 404, ErrorCode.NOT_FOUND);
+    if ((request.url ?? '/').split('?')[0] !== config.path)
+      return refuseUpgrade(request, socket, 404, ErrorCode.NOT_FOUND);
     if (closing !== undefined) return refuseUpgrade(request, socket, 503, ErrorCode.SHUTTING_DOWN);
     if (!origins.allows(request.headers.origin, request.headers.host)) {
       return refuseUpgrade(request, socket, 403, ErrorCode.ORIGIN_REFUSED);
@@ -227,6 +228,9 @@ export function createSignalingServer(
   const accept = (request: IncomingMessage, socket: Duplex, head: Buffer, address: string): void => {
     const release = releaser(perAddress, address);
     socket.once('close', release);
+    // The 101 response and the challenge leave in one write.
+    socket.cork();
+    process.nextTick(() => socket.uncork());
     wss.handleUpgrade(request, socket, head, (ws) => {
       theHub.open(ws, socket, address, release);
     });

@@ -17,7 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { createTweetnaclEd25519, createWebCryptoEd25519, type Ed25519 } from '../../shared/identity/index.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { launchChromium, serveSources } from '../helpers/browser.js';
-import { connectMany, makeCredentials, pingPong, type Kind } from './load.js';
+import type { Socket } from 'node:net';
+import { connectMany, makeCredentials, pingPong, type Credentials, type Kind } from './load.js';
+import { rawAdmit } from './raw-client.js';
 import { spawnServer } from './server-process.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -179,30 +181,47 @@ async function memoryBench(): Promise<void> {
 
 // --- 4. Registrations -----------------------------------------------------------
 
+async function admitMany(
+  kind: Kind,
+  port: number,
+  credentials: readonly Credentials[],
+  concurrency: number,
+): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < credentials.length; i = next++) {
+      const c = credentials[i];
+      if (c !== undefined) sockets.push(await rawAdmit(kind, port, c, 'bench'));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return sockets;
+}
+
 async function registerBench(): Promise<void> {
-  log(`\n## Admission: ${fmt(REGISTRATIONS)} new connections, 200 handshakes in flight`);
+  log(`\n## Admission: ${fmt(REGISTRATIONS)} new connections, 200 handshakes in flight (raw-socket load generator)`);
   log('| server | what completes | per second | server CPU µs each | load generator CPU µs each |');
   log('|---|---|---:|---:|---:|');
-  for (const kind of ['floor', 'tabmesh'] as const) {
+  const rows: [Kind, string | undefined, string, string][] = [
+    ['floor', undefined, 'bare ws relay (floor)', 'WebSocket open (no authentication)'],
+    ['tabmesh', undefined, 'Tabmesh', 'challenge → signed answer → record verified → welcome'],
+    ['tabmesh', 'none', 'Tabmesh, Ed25519 stubbed out (cost split only)', 'the same, no signature checked'],
+  ];
+  for (const [kind, ed25519, label, what] of rows) {
     const credentials = await makeCredentials(REGISTRATIONS, 'bench');
-    const server = await spawnServer(kind);
+    const server = await spawnServer(kind, ed25519);
     try {
       const cpu0 = await server.cpuMicros();
       const own0 = process.cpuUsage();
       const t0 = performance.now();
-      const clients = await connectMany(kind, server.port, credentials, 'bench', 200);
+      const sockets = await admitMany(kind, server.port, credentials, 200);
       const perSecond = REGISTRATIONS / ((performance.now() - t0) / 1000);
       const serverMicros = ((await server.cpuMicros()) - cpu0) / REGISTRATIONS;
       const own = process.cpuUsage(own0);
       const clientMicros = (own.user + own.system) / REGISTRATIONS;
-      clients.forEach((c) => c.close());
-      const what =
-        kind === 'floor'
-          ? 'WebSocket open (no authentication)'
-          : 'challenge → signed answer → record verified → welcome';
-      log(
-        `| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh'} | ${what} | ${fmt(perSecond)} | ${fmt(serverMicros)} | ${fmt(clientMicros)} |`,
-      );
+      sockets.forEach((s) => s.destroy());
+      log(`| ${label} | ${what} | ${fmt(perSecond)} | ${fmt(serverMicros)} | ${fmt(clientMicros)} |`);
     } finally {
       await server.stop();
     }

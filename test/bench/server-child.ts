@@ -13,7 +13,12 @@ import { silentLogger } from '../helpers/server.js';
 type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
 
 const kind = process.argv[2];
-/** BENCH_ED25519=webcrypto|tweetnacl swaps the server's Ed25519 backend, to compare paths. */
+/**
+ * BENCH_ED25519 swaps the server's Ed25519 backend to compare paths:
+ * webcrypto, tweetnacl, node-sync (node:crypto on the main thread), or none
+ * (every signature accepted: never a product setting, it only splits the
+ * cost of admission into crypto and everything else).
+ */
 const backend =
   process.env['BENCH_ED25519'] === 'webcrypto'
     ? createWebCryptoEd25519(webcrypto.subtle)
@@ -22,7 +27,11 @@ const backend =
       : process.env['BENCH_ED25519'] === 'node-sync'
         ? syncNode()
         : process.env['BENCH_ED25519'] === 'none'
-          ? { ...createNodeEd25519(), name: 'none (no verification: cost baseline only)', verify: () => Promise.resolve(true) }
+          ? {
+              ...createNodeEd25519(),
+              name: 'none (no verification: cost baseline only)',
+              verify: () => Promise.resolve(true),
+            }
           : undefined;
 
 function syncNode() {
@@ -32,7 +41,15 @@ function syncNode() {
     name: 'node:crypto (sync)',
     verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) =>
       Promise.resolve(
-        verify(null, message, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' }), signature),
+        verify(
+          null,
+          message,
+          createPublicKey({
+            key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+            format: 'jwk',
+          }),
+          signature,
+        ),
       ),
   };
 }

@@ -10,7 +10,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnServer(kind: Kind): Promise<ServerProcess> {
+/** `ed25519` picks the server's backend (see server-child.ts); default: the product's. */
+export async function spawnServer(kind: Kind, ed25519?: string): Promise<ServerProcess> {
   const child: ChildProcess = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [kind], {
     execArgv: [
       '--expose-gc',
@@ -21,6 +22,7 @@ export async function spawnServer(kind: Kind): Promise<ServerProcess> {
         : ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`]),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: ed25519 === undefined ? process.env : { ...process.env, BENCH_ED25519: ed25519 },
   });
   const ask = <T>(message: object, key: string): Promise<T> =>
     new Promise((resolve) => {

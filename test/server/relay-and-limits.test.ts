@@ -61,6 +61,18 @@ describe('relay', () => {
     expect(late.client.pending()).toEqual([]);
   });
 
+  it('tells a mistyped recipient ID (right shape, wrong checksum) from an unknown one', async () => {
+    server = await startServer();
+    const [alice, bob] = await Promise.all([joined(server.wsUrl), joined(server.wsUrl)]);
+    const last = bob.identity.id.at(-1) === 'q' ? 'p' : 'q';
+    const typo = `${bob.identity.id.slice(0, -1)}${last}`;
+    alice.client.send({ type: 'signal', to: typo, payload: 'x', ref: 5 });
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.BAD_FIELD, ref: 5 });
+    bob.client.send({ type: 'peers', max: 1, ref: 6 });
+    expect((await bob.client.next('peers')).ref).toBe(6);
+    expect(bob.client.pending()).toEqual([]);
+  });
+
   it('keeps networks apart: no relay across networks', async () => {
     server = await startServer();
     const [a, b] = await Promise.all([joined(server.wsUrl, 'red'), joined(server.wsUrl, 'blue')]);
