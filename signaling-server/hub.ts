@@ -1,8 +1,8 @@
 /**
- * The transport-agnostic heart of the server: what each parsed client message
- * does. Registration by challenge and response, relay with the sender stamped
- * from the authenticated session, bootstrap samples, record updates, rate
- * limits. Sockets are reached only through `Session.socket.send/close`.
+ * The heart of the server: what each parsed client message does.
+ * Registration by challenge and response, relay with the sender stamped from
+ * the authenticated session, bootstrap samples, record updates, rate limits.
+ * HTTP and admission live in server.ts; this file sees only open WebSockets.
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -18,7 +18,6 @@ import {
   encodeSignalDelivery,
   parseClientMessage,
   registrationBytes,
-  type ClientMessage,
   type RecordUpdate,
   type RegisterMessage,
   type ServerLimits,
@@ -51,7 +50,7 @@ export interface HubDeps {
   readonly random: () => number;
 }
 
-/** Cost in tokens of a sample request (it makes the server do more than a relay). */
+/** Cost in tokens of a sample request, all told (it makes the server do more than a relay). */
 const PEERS_REQUEST_COST = 5;
 
 export class Hub {
@@ -164,6 +163,9 @@ export class Hub {
 
   private receive(session: Session, data: unknown, isBinary: boolean): void {
     if (session.state === SessionState.Closed) return;
+    // Every frame counts against the bucket before it is even parsed, and
+    // before registration too: no frame, good or bad, is answered beyond the rate.
+    if (!this.admit(session, 1, undefined)) return;
     if (isBinary || !Buffer.isBuffer(data)) {
       this.refuse(
         session,
@@ -179,6 +181,7 @@ export class Hub {
       return;
     }
     const message = parsed.value;
+    if (message.type === 'peers' && !this.admit(session, PEERS_REQUEST_COST - 1, message.ref)) return;
     if (session.state !== SessionState.Registered) {
       if (message.type === 'register' && session.state === SessionState.Pending) {
         void this.register(session, message);
@@ -189,7 +192,6 @@ export class Hub {
       }
       return;
     }
-    if (!this.admit(session, message)) return;
     switch (message.type) {
       case 'signal':
         this.relay(session, message);
@@ -217,9 +219,9 @@ export class Hub {
   }
 
   /** The per-connection token bucket, with a drop budget that cuts off floods. */
-  private admit(session: Session, message: ClientMessage): boolean {
+  private admit(session: Session, cost: number, ref: number | undefined): boolean {
     const now = this.deps.now();
-    if (session.bucket.take(now, message.type === 'peers' ? PEERS_REQUEST_COST : 1)) {
+    if (session.bucket.take(now, cost)) {
       session.throttleReported = false;
       return true;
     }
@@ -233,7 +235,6 @@ export class Hub {
       this.deps.metrics.refused(ErrorCode.RATE_LIMITED);
     } else {
       session.throttleReported = true;
-      const ref = 'ref' in message ? message.ref : undefined;
       this.error(
         session,
         ErrorCode.RATE_LIMITED,

@@ -21,6 +21,7 @@ import type { Socket } from 'node:net';
 import { connectMany, makeCredentials, pingPong, type Credentials, type Kind } from './load.js';
 import { rawAdmit } from './raw-client.js';
 import { spawnServer } from './server-process.js';
+import { rate } from './rate.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 200_000);
@@ -39,20 +40,6 @@ const fmt = (n: number, digits = 0): string =>
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 // --- 1. Crypto ----------------------------------------------------------------
-
-async function rate(seconds: number, inFlight: number, op: () => Promise<unknown>): Promise<number> {
-  const end = performance.now() + seconds * 1000;
-  let count = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      await op();
-      count++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return count / ((performance.now() - start) / 1000);
-}
 
 async function cryptoBench(): Promise<void> {
   log('\n## Ed25519 (operations per second; verify includes the shared encoding checks)');

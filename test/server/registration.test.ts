@@ -152,6 +152,27 @@ describe('registration by challenge and response', () => {
     expect((await client.closed).code).toBe(CloseCode.TIMEOUT);
   });
 
+  it('throttles and cuts off a client that floods while its answer is being verified', async () => {
+    server = await startServer({ rate: 5, burst: 10, floodAllowance: 20 });
+    const alice = await newIdentity();
+    const client = new TestClient(server.wsUrl);
+    const challenge = await client.next('challenge');
+    const signed = registrationBytes(challenge.nonce, challenge.server, 'n', alice.id);
+    const register = {
+      type: 'register',
+      id: alice.id,
+      network: 'n',
+      record: (await newRecord(alice, 'n')).bytes,
+      signature: await alice.sign(Purpose.REGISTER, signed),
+    } as const;
+    for (let i = 0; i < 100; i++) client.send(register);
+    expect((await client.closed).code).toBe(CloseCode.FLOODING);
+    // At most the burst was answered at all; the rest were dropped and counted.
+    const answered = client.pending().filter((m) => m.type === 'error' && m.code === ErrorCode.ALREADY_REGISTERED);
+    expect(answered.length).toBeLessThanOrEqual(10);
+    expect(await server.server.metrics.refusalCount(ErrorCode.FLOODING)).toBe(1);
+  });
+
   it('refuses any other message before registration', async () => {
     server = await startServer();
     const client = new TestClient(server.wsUrl);

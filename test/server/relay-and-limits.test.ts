@@ -123,8 +123,9 @@ describe('limits', () => {
       for (let i = 0; i < 30; i++) flooder.client.send({ type: 'signal', to: victim.identity.id, payload: `f${i}` });
     };
     flood();
-    // The flooder learns it is throttled, once per episode, after its burst of 10.
-    for (let i = 0; i < 10; i++) await victim.client.next('signal');
+    // The flooder learns it is throttled, once per episode, after its burst of
+    // 10 (one token went to its registration).
+    for (let i = 0; i < 9; i++) await victim.client.next('signal');
     expect(await flooder.client.next('error')).toMatchObject({ code: ErrorCode.RATE_LIMITED });
     // Meanwhile an honest pair is unaffected.
     sender.client.send({ type: 'signal', to: receiver.identity.id, payload: 'honest' });
@@ -136,6 +137,15 @@ describe('limits', () => {
     expect(await server.server.metrics.refusalCount(ErrorCode.FLOODING)).toBe(1);
     // Only the burst got through (allow one token of refill during the test).
     expect(victim.client.pending().length).toBeLessThanOrEqual(2);
+  });
+
+  it('answers malformed frames no faster than the rate: garbage floods are cut off too', async () => {
+    server = await startServer({ rate: 5, burst: 10, floodAllowance: 20 });
+    const alice = await joined(server.wsUrl);
+    for (let i = 0; i < 100; i++) alice.client.sendRaw('{garbage');
+    expect((await alice.client.closed).code).toBe(CloseCode.FLOODING);
+    const badJson = alice.client.pending().filter((m) => m.type === 'error' && m.code === ErrorCode.BAD_JSON);
+    expect(badJson.length).toBeLessThanOrEqual(10);
   });
 
   it('refuses a page from a disallowed Origin before the upgrade, and allows its own and listed ones', async () => {
