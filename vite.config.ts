@@ -19,6 +19,7 @@ export default defineConfig({
   test: {
     root: here,
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Browser and socket tests wait on events with bounded timeouts of their own.
     testTimeout: 60_000,
     hookTimeout: 60_000,
