@@ -75,6 +75,28 @@ export const ErrorCode = {
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
   /** Wrong path for the WebSocket endpoint. */
   NOT_FOUND: 'NOT_FOUND',
+
+  // --- Peer to peer ---
+  /** A signal not addressed to us, or whose relay-stamped sender differs from its signer. */
+  SIGNAL_MISADDRESSED: 'SIGNAL_MISADDRESSED',
+  /** A signal past its expiry, or dated too far ahead. */
+  SIGNAL_STALE: 'SIGNAL_STALE',
+  /** A signal whose sequence number was already seen in its session. */
+  SIGNAL_REPLAYED: 'SIGNAL_REPLAYED',
+  /** An SDP without exactly one SHA-256 DTLS fingerprint, or otherwise unusable. */
+  BAD_SDP: 'BAD_SDP',
+  /** The channel's confirmation did not name the expected keys, fingerprints or nonces. */
+  CONFIRM_FAILED: 'CONFIRM_FAILED',
+  /** The peer broke the channel protocol (bad frame, over a cap). */
+  PROTOCOL_VIOLATION: 'PROTOCOL_VIOLATION',
+  /** A payload over the size `send` or `broadcast` accepts. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** `send` to a peer with no open, confirmed channel. */
+  NOT_CONNECTED: 'NOT_CONNECTED',
+  /** The connection attempt did not complete in time, or the peer declined it. */
+  CONNECT_FAILED: 'CONNECT_FAILED',
+  /** The node has been closed. */
+  CLOSED: 'CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -74,3 +74,43 @@ export const MAX_REF = 0xffffffff;
 export const MAX_SERVER_NAME_CHARS = 128;
 /** Longest human-readable error message accepted from a server. */
 export const MAX_ERROR_MESSAGE_CHARS = 512;
+
+// --- Peer <-> peer: signals ------------------------------------------------
+
+/** Random bytes naming a connection attempt (and each side's nonce in it). */
+export const SESSION_NONCE_BYTES = 16;
+/** Largest SDP or candidate body in a signed signal. Data-channel-only SDPs are under 2 KB. */
+export const MAX_SIGNAL_BODY_BYTES = 8 * 1024;
+/** A signal is valid this long after it is made; older ones are dropped as stale. */
+export const SIGNAL_TTL_MS = 60 * 1000;
+/** Highest sequence number in one session (offer, answer and candidates number far fewer). */
+export const MAX_SIGNAL_SEQ = 1000;
+
+// --- Peer <-> peer: the data channel ---------------------------------------
+
+/** Largest frame on a data channel (16 KiB: the size every browser delivers unsplit). */
+export const MAX_CHANNEL_FRAME_BYTES = 16 * 1024;
+/** Largest payload `send` accepts; larger is refused with PAYLOAD_TOO_LARGE. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Largest payload `broadcast` accepts: a broadcast is copied to every peer of the network. */
+export const MAX_BROADCAST_BYTES = 1024 * 1024;
+/** Messages one peer may have half-received at once before it is cut off. */
+export const MAX_PARTIAL_MESSAGES_PER_PEER = 4;
+/** Hops a broadcast may travel by default. */
+export const DEFAULT_BROADCAST_HOPS = 8;
+/** Hops a received broadcast may still claim; more is a protocol violation. */
+export const MAX_BROADCAST_HOPS = 16;
+/** Broadcast IDs remembered for deduplication (oldest forgotten first). */
+export const BROADCAST_DEDUP_ENTRIES = 8192;
+/** Records in one peer-exchange message. */
+export const MAX_RECORDS_PER_MESSAGE = 32;
+/** Peer-exchange messages a peer may send: sustained rate per second, and burst. */
+export const PEER_EXCHANGE_RATE = 0.2;
+export const PEER_EXCHANGE_BURST = 3;
+
+// --- The record cache -----------------------------------------------------
+
+/** Records cached per network (qp2p's bootstrap cache held the 200 most recent). */
+export const MAX_CACHED_RECORDS = 200;
+/** "New" (heard-of) entries one introducer may place in the cache. */
+export const MAX_NEW_PER_INTRODUCER = 16;

@@ -18,6 +18,8 @@ export const Purpose = {
   SIGNAL: 'tabmesh/signal/1',
   /** The confirmation both peers exchange over a new channel. */
   CONFIRM: 'tabmesh/confirm/1',
+  /** A broadcast, signed by its origin. */
+  BROADCAST: 'tabmesh/broadcast/1',
 } as const;
 export type Purpose = (typeof Purpose)[keyof typeof Purpose];
 

@@ -17,6 +17,11 @@ export const CHROMIUM_FLAGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // WebRTC between tabs of this one browser: gather the machine's own
+  // addresses as host candidates instead of mDNS names, so resolving them
+  // sends no multicast onto the network, and allow loopback candidates.
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
 ];
 
 export function launchChromium(): Promise<Browser> {

@@ -1,0 +1,154 @@
+/**
+ * One identity per live tab, kept across reloads. Identities live in numbered
+ * slots in storage; a tab holds its slot's Web Lock for as long as it lives,
+ * so two open tabs never share a slot (and so never an ID). A reloaded tab
+ * prefers the slot it had (remembered in sessionStorage, which survives a
+ * reload but not a new tab), so it gets its own ID back.
+ */
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import { verifyDetached } from '../../shared/identity/ed25519.js';
+import { identityFromKeyPair, type Identity } from '../../shared/identity/signing.js';
+import type { KeyValueStore } from '../storage/store.js';
+
+/** Slots tried before giving up on a stable identity (one per concurrently open tab). */
+export const MAX_IDENTITY_SLOTS = 64;
+const SESSION_KEY = 'tabmesh:slot';
+
+interface StoredWebCryptoKey {
+  readonly kind: 'webcrypto';
+  readonly publicKey: Uint8Array;
+  readonly privateKey: CryptoKey;
+}
+
+export interface TabIdentity {
+  readonly identity: Identity;
+  /** The slot held, or undefined when the identity is not persisted. */
+  readonly slot: number | undefined;
+  /** Releases the slot's lock. */
+  release(): void;
+}
+
+/** Hold the Web Lock for a slot until `release`; resolves false if another tab holds it. */
+function holdLock(name: string): Promise<{ held: boolean; release: () => void }> {
+  return new Promise((resolve) => {
+    let release: () => void = () => undefined;
+    const done = new Promise<void>((r) => {
+      release = r;
+    });
+    navigator.locks
+      .request(name, { ifAvailable: true }, async (lock) => {
+        if (lock === null) {
+          resolve({ held: false, release: () => undefined });
+          return;
+        }
+        resolve({ held: true, release });
+        await done;
+      })
+      .catch(() => resolve({ held: false, release: () => undefined }));
+  });
+}
+
+function parseStoredKey(value: unknown): StoredWebCryptoKey | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { kind, publicKey, privateKey } = value as Record<string, unknown>;
+  if (kind !== 'webcrypto' || !(publicKey instanceof Uint8Array) || publicKey.length !== 32) return undefined;
+  if (!(privateKey instanceof CryptoKey) || privateKey.algorithm.name !== 'Ed25519' || privateKey.type !== 'private') {
+    return undefined;
+  }
+  return { kind, publicKey, privateKey };
+}
+
+function parseStoredSeed(value: unknown): Uint8Array | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { kind, seed } = value as Record<string, unknown>;
+  return kind === 'seed' && seed instanceof Uint8Array && seed.length === 32 ? seed : undefined;
+}
+
+/** Check a loaded key pair signs what its public key verifies: foreign or corrupt entries fail. */
+async function works(ed: Ed25519, identity: Identity, sign: (m: Uint8Array) => Promise<Uint8Array>): Promise<boolean> {
+  const probe = new TextEncoder().encode(`tabmesh key check ${identity.id}`);
+  try {
+    return await verifyDetached(ed, identity.publicKey, probe, await sign(probe));
+  } catch {
+    // A key that cannot sign is as good as absent.
+    return false;
+  }
+}
+
+async function loadOrCreate(
+  ed: Ed25519,
+  store: KeyValueStore,
+  key: string,
+  warn: (m: string) => void,
+): Promise<Identity> {
+  const stored = await store.get(key);
+  const webKey = parseStoredKey(stored);
+  if (webKey !== undefined && ed.name === 'webcrypto') {
+    const sign = async (m: Uint8Array): Promise<Uint8Array> =>
+      new Uint8Array(await crypto.subtle.sign('Ed25519', webKey.privateKey, new Uint8Array(m)));
+    try {
+      const identity = identityFromKeyPair({ publicKey: webKey.publicKey, sign });
+      if (await works(ed, identity, sign)) return identity;
+    } catch {
+      // Falls through to a fresh identity below.
+    }
+  }
+  const seed = parseStoredSeed(stored);
+  if (seed !== undefined) {
+    const pair = await ed.fromSeed(seed);
+    const identity = identityFromKeyPair(pair);
+    if (await works(ed, identity, (m) => pair.sign(m))) return identity;
+  }
+  if (stored !== undefined) warn(`discarded an unusable identity in storage slot ${key}`);
+  if (ed.name === 'webcrypto') {
+    // Non-extractable: the private key never exists as bytes in JavaScript.
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+    const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+    const record: StoredWebCryptoKey = { kind: 'webcrypto', publicKey, privateKey: pair.privateKey };
+    await store.set(key, record);
+    return identityFromKeyPair({
+      publicKey,
+      sign: async (m) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, new Uint8Array(m))),
+    });
+  }
+  const fresh = crypto.getRandomValues(new Uint8Array(32));
+  await store.set(key, { kind: 'seed', seed: fresh });
+  return identityFromKeyPair(await ed.fromSeed(fresh));
+}
+
+/**
+ * This tab's identity. With Web Locks and persistent storage: the slot it had
+ * before a reload if free, else the lowest free slot. Without Web Locks (or
+ * with memory storage) a fresh identity that lives as long as the page.
+ */
+export async function acquireTabIdentity(
+  ed: Ed25519,
+  store: KeyValueStore,
+  warn: (m: string) => void,
+): Promise<TabIdentity> {
+  const hasLocks = typeof navigator !== 'undefined' && 'locks' in navigator;
+  if (store.kind === 'memory' || !hasLocks) {
+    if (!hasLocks) warn('Web Locks unavailable: this tab gets a fresh identity');
+    return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
+  }
+  const preferred = Number(sessionStorage.getItem(SESSION_KEY) ?? NaN);
+  const order = Array.from({ length: MAX_IDENTITY_SLOTS }, (_, i) => i);
+  if (Number.isInteger(preferred) && preferred >= 0 && preferred < MAX_IDENTITY_SLOTS) {
+    order.splice(order.indexOf(preferred), 1);
+    order.unshift(preferred);
+  }
+  for (const slot of order) {
+    const lock = await holdLock(`tabmesh:identity:${slot}`);
+    if (!lock.held) continue;
+    try {
+      const identity = await loadOrCreate(ed, store, `identity:${slot}`, warn);
+      sessionStorage.setItem(SESSION_KEY, String(slot));
+      return { identity, slot, release: lock.release };
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+  warn(`all ${MAX_IDENTITY_SLOTS} identity slots are held by other tabs: this tab gets a fresh identity`);
+  return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
+}

@@ -1,0 +1,362 @@
+/**
+ * One connection to one peer, from the first signal to close. The link
+ * counts as connected only after both sides have confirmed, over the new
+ * channel, a signed statement naming both peer IDs, the session, both nonces
+ * and both DTLS fingerprints taken from the signed SDPs. Before that no frame
+ * other than the confirmation is accepted, and no data flows.
+ */
+import { bytesEqual } from '../../shared/bytes.js';
+import { ErrorCode } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signing.js';
+import { PEER_EXCHANGE_BURST, PEER_EXCHANGE_RATE, SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import {
+  MAX_MESSAGE_ID,
+  Reassembler,
+  chunkFrames,
+  confirmData,
+  encodeConfirm,
+  encodeMessageStart,
+  parseChannelFrame,
+  type BroadcastHeader,
+  type ConfirmBody,
+  type ReceivedMessage,
+} from '../../shared/protocol/channel.js';
+import {
+  encodeCandidateBody,
+  parseCandidateBody,
+  sdpFingerprint,
+  signSignal,
+  type SignalEnvelope,
+  type SignalKind,
+} from '../../shared/protocol/signal.js';
+import { TokenBucket } from '../../shared/rate-limit.js';
+import type { Transport, TransportFactory, TransportSignal } from '../transport/transport.js';
+
+/** Time from the first signal to a confirmed channel before the attempt is abandoned. */
+export const CONNECT_TIMEOUT_MS = 20_000;
+
+export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
+
+export interface LinkContext {
+  readonly identity: Identity;
+  readonly ed25519: Ed25519;
+  readonly now: () => number;
+  readonly iceServers: readonly RTCIceServer[];
+  readonly transport: TransportFactory;
+  /** Deliver a signed signal to `to` (through a server or the mesh). */
+  sendSignal(to: PeerId, payload: string): void;
+}
+
+export interface LinkEvents {
+  onConnected(link: PeerLink): void;
+  onClosed(link: PeerLink, code: ErrorCode | undefined, reason: string): void;
+  onMessage(link: PeerLink, message: ReceivedMessage): void;
+  onRecords(link: PeerLink, records: readonly Uint8Array[]): void;
+  /** A refusal worth counting and reporting (bad signal, violation, throttling). */
+  onProblem(link: PeerLink, code: ErrorCode, message: string): void;
+}
+
+function randomNonce(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(SESSION_NONCE_BYTES));
+}
+
+export class PeerLink {
+  state: LinkState = 'signaling';
+  readonly session: Uint8Array;
+  private readonly localNonce: Uint8Array;
+  private remoteNonce: Uint8Array | undefined;
+  private localFingerprint: Uint8Array | undefined;
+  private remoteFingerprint: Uint8Array | undefined;
+  private seqOut = 0;
+  private lastSeqIn = -1;
+  private confirmSent = false;
+  private confirmReceived = false;
+  private readonly transport: Transport;
+  private readonly reassembler = new Reassembler();
+  private readonly recordsBucket: TokenBucket;
+  private sendChain: Promise<void> = Promise.resolve();
+  private nextMessageId = 0;
+  private readonly timer: ReturnType<typeof setTimeout>;
+  /** When the link became connected (ms), for round-trip and uptime figures. */
+  connectedAt: number | undefined;
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  private constructor(
+    private readonly context: LinkContext,
+    private readonly events: LinkEvents,
+    readonly peer: PeerId,
+    readonly initiator: boolean,
+    session: Uint8Array,
+  ) {
+    this.session = session;
+    this.localNonce = initiator ? session : randomNonce();
+    this.recordsBucket = new TokenBucket(PEER_EXCHANGE_RATE, PEER_EXCHANGE_BURST, context.now());
+    this.timer = setTimeout(() => {
+      if (this.state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
+    }, CONNECT_TIMEOUT_MS);
+    this.transport = context.transport(
+      { initiator, iceServers: context.iceServers },
+      {
+        onSignal: (signal) => void this.sendTransportSignal(signal),
+        onConnect: () => void this.confirm(),
+        onData: (frame) => this.receiveFrame(frame),
+        onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
+      },
+    );
+  }
+
+  /** Start a connection attempt to `peer`. */
+  static initiate(context: LinkContext, events: LinkEvents, peer: PeerId): PeerLink {
+    return new PeerLink(context, events, peer, true, randomNonce());
+  }
+
+  /** Answer an authenticated offer. Returns undefined (and reports why) when the offer is unusable. */
+  static accept(
+    context: LinkContext,
+    events: LinkEvents,
+    offer: SignalEnvelope,
+  ): PeerLink | { code: ErrorCode; message: string } {
+    const fingerprint = sdpFingerprint(offer.body);
+    if (!fingerprint.ok) return { code: fingerprint.error.code, message: fingerprint.error.message };
+    if (!bytesEqual(offer.nonce, offer.session))
+      return { code: ErrorCode.BAD_FIELD, message: "offer nonce is not the session's" };
+    const link = new PeerLink(context, events, offer.from, false, offer.session);
+    link.remoteNonce = offer.nonce;
+    link.remoteFingerprint = fingerprint.value;
+    link.lastSeqIn = offer.seq;
+    link.transport.signal({ type: 'offer', sdp: offer.body });
+    return link;
+  }
+
+  /** A getter, so checks after an await are not narrowed away by the compiler. */
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** An authenticated signal for this link's session. */
+  handleSignal(envelope: SignalEnvelope): void {
+    if (this.state === 'closed') return;
+    if (envelope.seq <= this.lastSeqIn) {
+      this.events.onProblem(this, ErrorCode.SIGNAL_REPLAYED, 'signal sequence number already seen');
+      return;
+    }
+    if (this.remoteNonce !== undefined && !bytesEqual(envelope.nonce, this.remoteNonce)) {
+      this.events.onProblem(this, ErrorCode.SIGNAL_MISADDRESSED, 'signal carries another nonce than its session');
+      return;
+    }
+    this.lastSeqIn = envelope.seq;
+    switch (envelope.kind) {
+      case 'answer': {
+        if (!this.initiator || this.remoteFingerprint !== undefined) {
+          this.events.onProblem(this, ErrorCode.PROTOCOL_VIOLATION, 'unexpected answer');
+          return;
+        }
+        const fingerprint = sdpFingerprint(envelope.body);
+        if (!fingerprint.ok) {
+          this.close(fingerprint.error.code, fingerprint.error.message);
+          return;
+        }
+        this.remoteNonce = envelope.nonce;
+        this.remoteFingerprint = fingerprint.value;
+        this.transport.signal({ type: 'answer', sdp: envelope.body });
+        break;
+      }
+      case 'candidate': {
+        const candidate = parseCandidateBody(envelope.body);
+        if (!candidate.ok) this.events.onProblem(this, candidate.error.code, candidate.error.message);
+        else this.transport.signal({ type: 'candidate', candidate: candidate.value });
+        break;
+      }
+      case 'bye':
+        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${envelope.body.slice(0, 64)})`, false);
+        break;
+      case 'offer':
+        this.events.onProblem(this, ErrorCode.PROTOCOL_VIOLATION, 'second offer in one session');
+        break;
+    }
+  }
+
+  private async sendTransportSignal(signal: TransportSignal): Promise<void> {
+    if (signal.type !== 'candidate') {
+      const fingerprint = sdpFingerprint(signal.sdp);
+      if (!fingerprint.ok) {
+        this.close(fingerprint.error.code, `our own SDP: ${fingerprint.error.message}`);
+        return;
+      }
+      this.localFingerprint = fingerprint.value;
+    }
+    const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
+    await this.sendEnvelope(signal.type, body);
+  }
+
+  /** Sign and send one signal of this session. */
+  async sendEnvelope(kind: SignalKind, body: string): Promise<void> {
+    const payload = await signSignal(this.context.identity, {
+      to: this.peer,
+      session: this.session,
+      nonce: this.localNonce,
+      seq: this.seqOut++,
+      kind,
+      expiresAt: this.context.now() + SIGNAL_TTL_MS,
+      body,
+    });
+    this.context.sendSignal(this.peer, payload);
+  }
+
+  private expectedConfirm(from: PeerId, to: PeerId): ConfirmBody | undefined {
+    if (this.remoteNonce === undefined || this.localFingerprint === undefined || this.remoteFingerprint === undefined) {
+      return undefined;
+    }
+    const [initiatorNonce, responderNonce] = this.initiator
+      ? [this.localNonce, this.remoteNonce]
+      : [this.remoteNonce, this.localNonce];
+    const [initiatorFingerprint, responderFingerprint] = this.initiator
+      ? [this.localFingerprint, this.remoteFingerprint]
+      : [this.remoteFingerprint, this.localFingerprint];
+    return {
+      from,
+      to,
+      session: this.session,
+      initiatorNonce,
+      responderNonce,
+      initiatorFingerprint,
+      responderFingerprint,
+    };
+  }
+
+  private async confirm(): Promise<void> {
+    if (this.state !== 'signaling') return;
+    this.state = 'confirming';
+    const body = this.expectedConfirm(this.context.identity.id, this.peer);
+    if (body === undefined) {
+      this.close(ErrorCode.CONFIRM_FAILED, 'channel opened before both signed SDPs were known');
+      return;
+    }
+    const signature = await this.context.identity.sign(Purpose.CONFIRM, confirmData(body));
+    if (this.isClosed) return;
+    await this.transport.send(encodeConfirm(body, signature)).catch(() => undefined);
+    this.confirmSent = true;
+    this.maybeConnected();
+  }
+
+  private async checkConfirm(data: Uint8Array, body: ConfirmBody, signature: Uint8Array): Promise<void> {
+    const expected = this.expectedConfirm(this.peer, this.context.identity.id);
+    const same =
+      expected !== undefined &&
+      body.from === expected.from &&
+      body.to === expected.to &&
+      bytesEqual(body.session, expected.session) &&
+      bytesEqual(body.initiatorNonce, expected.initiatorNonce) &&
+      bytesEqual(body.responderNonce, expected.responderNonce) &&
+      bytesEqual(body.initiatorFingerprint, expected.initiatorFingerprint) &&
+      bytesEqual(body.responderFingerprint, expected.responderFingerprint);
+    if (!same) {
+      this.close(ErrorCode.CONFIRM_FAILED, 'confirmation names other keys, nonces or fingerprints');
+      return;
+    }
+    if (!(await verifyFrom(this.context.ed25519, this.peer, Purpose.CONFIRM, data, signature))) {
+      this.close(ErrorCode.CONFIRM_FAILED, 'confirmation signature does not verify');
+      return;
+    }
+    this.confirmReceived = true;
+    this.maybeConnected();
+  }
+
+  private maybeConnected(): void {
+    if (this.state === 'closed' || !this.confirmSent || !this.confirmReceived) return;
+    this.state = 'connected';
+    this.connectedAt = this.context.now();
+    clearTimeout(this.timer);
+    this.events.onConnected(this);
+  }
+
+  private receiveFrame(frame: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.bytesReceived += frame.length;
+    const parsed = parseChannelFrame(frame);
+    if (!parsed.ok) {
+      this.violation(parsed.error.message);
+      return;
+    }
+    const value = parsed.value;
+    if (this.state !== 'connected') {
+      if (value.type !== 'confirm' || this.confirmReceived) {
+        this.violation('data before the channel was confirmed');
+        return;
+      }
+      void this.checkConfirm(value.data, value.body, value.signature);
+      return;
+    }
+    switch (value.type) {
+      case 'confirm':
+        this.violation('second confirmation');
+        return;
+      case 'records':
+        if (!this.recordsBucket.take(this.context.now())) {
+          this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'peer exchange over its rate; dropped');
+          return;
+        }
+        this.events.onRecords(this, value.records);
+        return;
+      case 'start':
+      case 'chunk': {
+        const result = this.reassembler.accept(value);
+        if (!result.ok) this.violation(result.error.message);
+        else if (result.value !== undefined) this.events.onMessage(this, result.value);
+        return;
+      }
+    }
+  }
+
+  private violation(message: string): void {
+    this.close(ErrorCode.PROTOCOL_VIOLATION, message);
+  }
+
+  /** Send a frame after those already queued, respecting backpressure. */
+  sendFrame(frame: Uint8Array): Promise<void> {
+    const next = this.sendChain.then(() => {
+      if (this.state === 'closed') throw new Error('link closed');
+      this.bytesSent += frame.length;
+      return this.transport.send(frame);
+    });
+    this.sendChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Send a whole message (chunked); resolves when the last chunk is queued on the channel. */
+  sendMessage(binary: boolean, payload: Uint8Array, broadcast?: BroadcastHeader): Promise<void> {
+    const id = this.nextMessageId;
+    this.nextMessageId = (this.nextMessageId + 1) % MAX_MESSAGE_ID;
+    const job = this.sendChain.then(async () => {
+      if (this.state !== 'connected') throw new Error('link not connected');
+      const start = encodeMessageStart({
+        id,
+        binary,
+        length: payload.length,
+        ...(broadcast === undefined ? {} : { broadcast }),
+      });
+      this.bytesSent += start.length;
+      await this.transport.send(start);
+      for (const chunk of chunkFrames(id, payload)) {
+        this.bytesSent += chunk.length;
+        await this.transport.send(chunk);
+      }
+    });
+    this.sendChain = job.catch(() => undefined);
+    return job;
+  }
+
+  /** Close the link; tells the peer with a signed bye while still signaling, if `notify`. */
+  close(code: ErrorCode | undefined, reason: string, notify = true): void {
+    if (this.state === 'closed') return;
+    const wasSignaling = this.state === 'signaling';
+    this.state = 'closed';
+    clearTimeout(this.timer);
+    if (notify && wasSignaling) void this.sendEnvelope('bye', code ?? 'closed').catch(() => undefined);
+    this.transport.close();
+    this.events.onClosed(this, code, reason);
+  }
+}

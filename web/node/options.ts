@@ -1,0 +1,102 @@
+/** createNode's options (each with its documented default), its collaborators, and its events. */
+import type { ErrorCode } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import type { SignalingState } from '../signaling-client.js';
+import type { TransportFactory } from '../transport/transport.js';
+
+/** Network joined when none is given. */
+export const DEFAULT_NETWORK = 'lobby';
+/** Open, confirmed connections a node keeps at most. */
+export const DEFAULT_MAX_CONNECTIONS = 8;
+/** How often the node tops up connections, expires cached records and renews its own. */
+export const MAINTENANCE_INTERVAL_MS = 5_000;
+/** How often connected peers exchange records. */
+export const PEER_EXCHANGE_INTERVAL_MS = 30_000;
+/** Signals from one peer waiting to be checked; more are dropped. */
+export const MAX_QUEUED_SIGNALS_PER_PEER = 64;
+
+export interface Logger {
+  debug(message: string, fields?: object): void;
+  info(message: string, fields?: object): void;
+  warn(message: string, fields?: object): void;
+  error(message: string, fields?: object): void;
+}
+
+export interface NodeOptions {
+  /** Signaling server WebSocket URLs, tried in turn. Default: `/ws` on the page's own host. */
+  readonly signaling?: readonly string[];
+  /** Network to join. Default {@link DEFAULT_NETWORK}. */
+  readonly network?: string;
+  /** Most open connections. Default {@link DEFAULT_MAX_CONNECTIONS}. */
+  readonly maxConnections?: number;
+  /** Where the identity and peer cache live. Default `indexeddb` (falls back to memory, reported in status). */
+  readonly storage?: 'indexeddb' | 'memory';
+  /**
+   * STUN/TURN servers, or a function returning them (called per connection,
+   * for short-lived TURN credentials). Default none: loopback and LANs need none.
+   */
+  readonly iceServers?: readonly RTCIceServer[] | (() => Promise<readonly RTCIceServer[]>);
+  /** Display name in this peer's record. Default none. */
+  readonly name?: string;
+  /** Where diagnostics go. Default: warnings and errors to the console. */
+  readonly logger?: Logger;
+}
+
+/** Collaborators, injectable for tests and other platforms. */
+export interface NodeDeps {
+  readonly transport?: TransportFactory;
+  readonly ed25519?: Ed25519;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export interface NodeStatus {
+  readonly signaling: SignalingState;
+  /** The server currently connected (or being tried). */
+  readonly signalingUrl: string | undefined;
+  readonly storage: 'indexeddb' | 'memory';
+  /** Why storage is in memory, when it is not by choice. */
+  readonly storageReason: string | undefined;
+  /** Which Ed25519 implementation signs and verifies. */
+  readonly crypto: string;
+  readonly closed: boolean;
+}
+
+export interface KnownPeer {
+  readonly id: PeerId;
+  readonly name: string | undefined;
+  readonly tried: boolean;
+  readonly seq: number;
+  readonly expiresAt: number;
+  readonly endpoints: readonly string[];
+}
+
+export interface MessageDetail {
+  readonly from: PeerId;
+  readonly data: string | Uint8Array;
+  /** True for a broadcast (then `from` is its origin, checked by signature). */
+  readonly broadcast: boolean;
+}
+
+export interface NodeEvents {
+  'peer:connect': CustomEvent<{ readonly peer: PeerId }>;
+  'peer:disconnect': CustomEvent<{
+    readonly peer: PeerId;
+    readonly code: ErrorCode | undefined;
+    readonly reason: string;
+  }>;
+  message: CustomEvent<MessageDetail>;
+  /** The known-peer cache changed. */
+  peers: CustomEvent<{ readonly known: number }>;
+  status: CustomEvent<NodeStatus>;
+  /** Something was refused (bad signature, forged sender, violation...), with the reason. */
+  warning: CustomEvent<{ readonly code: ErrorCode; readonly message: string; readonly peer: PeerId | undefined }>;
+}
+
+export const consoleLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message, fields) => console.warn(`tabmesh: ${message}`, fields ?? ''),
+  error: (message, fields) => console.error(`tabmesh: ${message}`, fields ?? ''),
+};

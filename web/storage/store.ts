@@ -1,0 +1,73 @@
+/**
+ * Key-value storage for the node: IndexedDB through idb-keyval, or memory
+ * when IndexedDB is missing or blocked. Values are structured-cloned (so
+ * non-extractable CryptoKeys can be stored), and everything read back is
+ * untrusted: callers parse it.
+ */
+import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+
+export interface KeyValueStore {
+  readonly kind: 'indexeddb' | 'memory';
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export function memoryStore(): KeyValueStore {
+  const map = new Map<string, unknown>();
+  return {
+    kind: 'memory',
+    get: (key) => Promise.resolve(map.get(key)),
+    set: (key, value) => {
+      map.set(key, value);
+      return Promise.resolve();
+    },
+    delete: (key) => {
+      map.delete(key);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Database and object store names used in IndexedDB. */
+export const IDB_DATABASE = 'tabmesh';
+export const IDB_STORE = 'kv';
+
+/**
+ * IndexedDB if it works here (a round trip proves it), else memory with the
+ * reason. Private modes and blocked storage make IndexedDB throw or never answer.
+ */
+export async function openStore(
+  preferred: 'indexeddb' | 'memory',
+  timeoutMs = 3000,
+): Promise<{ store: KeyValueStore; reason?: string }> {
+  if (preferred === 'memory') return { store: memoryStore() };
+  if (typeof indexedDB === 'undefined') return { store: memoryStore(), reason: 'IndexedDB is not available' };
+  try {
+    const handle: UseStore = createStore(IDB_DATABASE, IDB_STORE);
+    const probe = (async () => {
+      await set('probe', 1, handle);
+      if ((await get('probe', handle)) !== 1) throw new Error('IndexedDB read back a different value');
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      probe,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('IndexedDB did not answer')), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    return {
+      store: {
+        kind: 'indexeddb',
+        get: (key) => get(key, handle),
+        set: (key, value) => set(key, value, handle),
+        delete: (key) => del(key, handle),
+      },
+    };
+  } catch (error) {
+    return {
+      store: memoryStore(),
+      reason: `IndexedDB unusable: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+}

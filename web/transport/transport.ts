@@ -1,0 +1,32 @@
+/**
+ * The small interface the node uses for a WebRTC data channel, so nothing
+ * else depends on simple-peer's internals (and another implementation, e.g.
+ * @roamhq/wrtc in Node, can stand in).
+ */
+import type { CandidateBody } from '../../shared/protocol/signal.js';
+
+export type TransportSignal =
+  | { readonly type: 'offer' | 'answer'; readonly sdp: string }
+  | { readonly type: 'candidate'; readonly candidate: CandidateBody };
+
+export interface TransportEvents {
+  onSignal(signal: TransportSignal): void;
+  onConnect(): void;
+  onData(frame: Uint8Array): void;
+  onClose(reason: string | undefined): void;
+}
+
+export interface Transport {
+  /** A signal from the remote side (already authenticated by the caller). */
+  signal(signal: TransportSignal): void;
+  /** Queue a frame; resolves once the channel can take more (backpressure). */
+  send(frame: Uint8Array): Promise<void>;
+  close(): void;
+}
+
+export interface TransportOptions {
+  readonly initiator: boolean;
+  readonly iceServers: readonly RTCIceServer[];
+}
+
+export type TransportFactory = (options: TransportOptions, events: TransportEvents) => Transport;
