@@ -20,6 +20,8 @@ export default defineConfig({
     root: here,
     include: ['test/**/*.test.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // Browser tests load the page `npm start` serves: build it once per run.
+    globalSetup: ['./test/helpers/build-page.ts'],
     // Browser and socket tests wait on events with bounded timeouts of their own.
     testTimeout: 60_000,
     hookTimeout: 60_000,

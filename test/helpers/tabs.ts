@@ -1,0 +1,125 @@
+/**
+ * Tabs as Tabmesh peers for browser tests: open the built page from a test
+ * server, and wait on the node's own events (with a bound) inside the page.
+ */
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import type { NodeStatus } from '../../web/node/options.js';
+import { startServer, type TestServer } from './server.js';
+
+export const PAGE_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** A signaling server that also serves the built page. */
+export function startPageServer(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
+  return startServer({ staticDir: PAGE_DIR, ...options });
+}
+
+/** Open the page `count` times in `context` and wait until each node exists. */
+export async function openTabs(context: BrowserContext, url: string, count: number, query = ''): Promise<Page[]> {
+  const pages = await Promise.all(Array.from({ length: count }, () => context.newPage()));
+  await Promise.all(pages.map((page) => openTab(page, url, query)));
+  return pages;
+}
+
+export async function openTab(page: Page, url: string, query = ''): Promise<Page> {
+  await page.goto(`${url}/${query === '' ? '' : `?${query}`}`);
+  await page.evaluate(async () => {
+    if (window.tabmeshReady === undefined) throw new Error('the page did not start a node');
+    await window.tabmeshReady;
+  });
+  return page;
+}
+
+export function idOf(page: Page): Promise<PeerId> {
+  return page.evaluate(() => window.tabmesh?.id ?? Promise.reject(new Error('no node')));
+}
+
+/** Resolves once the tab has at least `min` confirmed connections. */
+export function waitForConnections(page: Page, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
+  return page.evaluate(
+    ([want, ms]) =>
+      new Promise<PeerId[]>((resolve, reject) => {
+        const node = window.tabmesh;
+        if (node === undefined) return reject(new Error('no node'));
+        const check = (): void => {
+          if (node.connections().length >= want) {
+            node.removeEventListener('peer:connect', check);
+            resolve(node.connections());
+          }
+        };
+        node.addEventListener('peer:connect', check);
+        setTimeout(() => reject(new Error(`only ${node.connections().length} of ${want} connections after ${ms} ms`)), ms);
+        check();
+      }),
+    [min, timeoutMs] as const,
+  );
+}
+
+/** Resolves once the tab is connected to `peer`. */
+export function waitForPeer(page: Page, peer: PeerId, timeoutMs = 30_000): Promise<void> {
+  return page.evaluate(
+    ([id, ms]) =>
+      new Promise<void>((resolve, reject) => {
+        const node = window.tabmesh;
+        if (node === undefined) return reject(new Error('no node'));
+        const check = (): void => {
+          if (node.connections().includes(id)) resolve();
+        };
+        node.addEventListener('peer:connect', check);
+        setTimeout(() => reject(new Error(`not connected to the peer after ${ms} ms`)), ms);
+        check();
+      }),
+    [peer, timeoutMs] as const,
+  );
+}
+
+/** Resolves with the status once `predicate`-like fields match. */
+export function waitForStatus(page: Page, signaling: NodeStatus['signaling'], timeoutMs = 30_000): Promise<NodeStatus> {
+  return page.evaluate(
+    ([want, ms]) =>
+      new Promise<NodeStatus>((resolve, reject) => {
+        const node = window.tabmesh;
+        if (node === undefined) return reject(new Error('no node'));
+        const check = (): void => {
+          if (node.status.signaling === want) resolve(node.status);
+        };
+        node.addEventListener('status', check);
+        setTimeout(() => reject(new Error(`signaling not ${want} after ${ms} ms (is ${node.status.signaling})`)), ms);
+        check();
+      }),
+    [signaling, timeoutMs] as const,
+  );
+}
+
+/** Start collecting this tab's message events; returns a reader of what arrived. */
+export async function collectMessages(page: Page): Promise<() => Promise<{ from: string; data: string; broadcast: boolean }[]>> {
+  await page.evaluate(() => {
+    const w = window as unknown as { collected?: { from: string; data: string; broadcast: boolean }[] };
+    w.collected = [];
+    window.tabmesh?.addEventListener('message', (event) => {
+      const { from, data, broadcast } = event.detail;
+      w.collected?.push({ from, data: typeof data === 'string' ? data : `bytes:${data.length}`, broadcast });
+    });
+  });
+  return () => page.evaluate(() => (window as unknown as { collected: { from: string; data: string; broadcast: boolean }[] }).collected);
+}
+
+/** Resolves once the tab has collected `count` messages with `data` (collectMessages first). */
+export function waitForMessages(page: Page, data: string, count: number, timeoutMs = 30_000): Promise<void> {
+  return page.evaluate(
+    ([text, want, ms]) =>
+      new Promise<void>((resolve, reject) => {
+        const w = window as unknown as { collected: { data: string }[] };
+        const node = window.tabmesh;
+        if (node === undefined) return reject(new Error('no node'));
+        const check = (): void => {
+          if (w.collected.filter((m) => m.data === text).length >= want) resolve();
+        };
+        node.addEventListener('message', () => queueMicrotask(check));
+        setTimeout(() => reject(new Error(`message not received ${want} times after ${ms} ms`)), ms);
+        check();
+      }),
+    [data, count, timeoutMs] as const,
+  );
+}
