@@ -49,7 +49,9 @@ describe('tabs as peers', () => {
     // of the first broadcast would have had all that time to arrive as well.
     await Promise.all(tabs.map((tab, i) => tab.evaluate((n) => window.tabmesh?.broadcast(`round two from ${n}`), i)));
     await Promise.all(
-      tabs.flatMap((tab, i) => tabs.map((_, j) => (i === j ? Promise.resolve() : waitForMessages(tab, `round two from ${j}`, 1)))),
+      tabs.flatMap((tab, i) =>
+        tabs.map((_, j) => (i === j ? Promise.resolve() : waitForMessages(tab, `round two from ${j}`, 1))),
+      ),
     );
     for (const [i, read] of readers.entries()) {
       const messages = await read();
@@ -75,9 +77,14 @@ describe('tabs as peers', () => {
           window.tabmesh?.addEventListener('message', (event) => {
             const { data } = event.detail;
             if (typeof data === 'string') return;
-            void crypto.subtle.digest('SHA-256', new Uint8Array(data)).then((d) =>
-              resolve({ length: data.length, digest: [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, '0')).join('') }),
-            );
+            void crypto.subtle
+              .digest('SHA-256', new Uint8Array(data))
+              .then((d) =>
+                resolve({
+                  length: data.length,
+                  digest: [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, '0')).join(''),
+                }),
+              );
           });
         }),
     );
@@ -85,13 +92,13 @@ describe('tabs as peers', () => {
       const payload = new Uint8Array(10 * 1024 * 1024);
       for (let i = 0; i < payload.length; i += 65536) crypto.getRandomValues(payload.subarray(i, i + 65536));
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', payload));
-      await window.tabmesh?.send(to as never, payload);
+      await window.tabmesh?.send(to, payload);
       return { length: payload.length, digest: [...digest].map((x) => x.toString(16).padStart(2, '0')).join('') };
     }, idB);
     expect(await received).toEqual(sent);
     const refusal = await a.evaluate(async (to) => {
       try {
-        await window.tabmesh?.send(to as never, new Uint8Array(16 * 1024 * 1024 + 1));
+        await window.tabmesh?.send(to, new Uint8Array(16 * 1024 * 1024 + 1));
         return 'sent';
       } catch (error) {
         return (error as { code?: string }).code;

@@ -49,7 +49,10 @@ export function waitForConnections(page: Page, min: number, timeoutMs = 30_000):
           }
         };
         node.addEventListener('peer:connect', check);
-        setTimeout(() => reject(new Error(`only ${node.connections().length} of ${want} connections after ${ms} ms`)), ms);
+        setTimeout(
+          () => reject(new Error(`only ${node.connections().length} of ${want} connections after ${ms} ms`)),
+          ms,
+        );
         check();
       }),
     [min, timeoutMs] as const,
@@ -93,7 +96,9 @@ export function waitForStatus(page: Page, signaling: NodeStatus['signaling'], ti
 }
 
 /** Start collecting this tab's message events; returns a reader of what arrived. */
-export async function collectMessages(page: Page): Promise<() => Promise<{ from: string; data: string; broadcast: boolean }[]>> {
+export async function collectMessages(
+  page: Page,
+): Promise<() => Promise<{ from: string; data: string; broadcast: boolean }[]>> {
   await page.evaluate(() => {
     const w = window as unknown as { collected?: { from: string; data: string; broadcast: boolean }[] };
     w.collected = [];
@@ -102,7 +107,10 @@ export async function collectMessages(page: Page): Promise<() => Promise<{ from:
       w.collected?.push({ from, data: typeof data === 'string' ? data : `bytes:${data.length}`, broadcast });
     });
   });
-  return () => page.evaluate(() => (window as unknown as { collected: { from: string; data: string; broadcast: boolean }[] }).collected);
+  return () =>
+    page.evaluate(
+      () => (window as unknown as { collected: { from: string; data: string; broadcast: boolean }[] }).collected,
+    );
 }
 
 /** Resolves once the tab has collected `count` messages with `data` (collectMessages first). */

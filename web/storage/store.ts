@@ -42,8 +42,9 @@ export async function openStore(
   timeoutMs = 3000,
 ): Promise<{ store: KeyValueStore; reason?: string }> {
   if (preferred === 'memory') return { store: memoryStore() };
-  if (typeof indexedDB === 'undefined') return { store: memoryStore(), reason: 'IndexedDB is not available' };
   try {
+    // Even reading `indexedDB` throws where storage is blocked.
+    if (typeof indexedDB === 'undefined') return { store: memoryStore(), reason: 'IndexedDB is not available' };
     const handle: UseStore = createStore(IDB_DATABASE, IDB_STORE);
     const probe = (async () => {
       await set('probe', 1, handle);
