@@ -77,14 +77,12 @@ describe('tabs as peers', () => {
           window.tabmesh?.addEventListener('message', (event) => {
             const { data } = event.detail;
             if (typeof data === 'string') return;
-            void crypto.subtle
-              .digest('SHA-256', new Uint8Array(data))
-              .then((d) =>
-                resolve({
-                  length: data.length,
-                  digest: [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, '0')).join(''),
-                }),
-              );
+            void crypto.subtle.digest('SHA-256', new Uint8Array(data)).then((d) =>
+              resolve({
+                length: data.length,
+                digest: [...new Uint8Array(d)].map((x) => x.toString(16).padStart(2, '0')).join(''),
+              }),
+            );
           });
         }),
     );
