@@ -102,6 +102,10 @@ export const DEFAULT_BROADCAST_HOPS = 8;
 export const MAX_BROADCAST_HOPS = 16;
 /** Broadcast IDs remembered for deduplication (oldest forgotten first). */
 export const BROADCAST_DEDUP_ENTRIES = 8192;
+/** A channel quiet this long gets a keepalive frame. */
+export const CHANNEL_KEEPALIVE_MS = 5_000;
+/** A channel that brings nothing, not even a keepalive, for this long is closed as dead. */
+export const CHANNEL_DEAD_AFTER_MS = 15_000;
 /** Records in one peer-exchange message. */
 export const MAX_RECORDS_PER_MESSAGE = 32;
 /** Peer-exchange messages a peer may send: sustained rate per second, and burst. */

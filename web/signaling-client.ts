@@ -20,6 +20,8 @@ import type { SignedRecord } from '../shared/records.js';
 export const SIGNALING_BACKOFF_BASE_MS = 500;
 /** Longest reconnection delay (before jitter). */
 export const SIGNALING_BACKOFF_MAX_MS = 30_000;
+/** Signals whose recipient is remembered, to tell which attempt an UNKNOWN_PEER error ends. */
+export const MAX_TRACKED_REFS = 1024;
 
 export type SignalingState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
@@ -29,6 +31,8 @@ export interface SignalingEvents {
   onSignal(from: PeerId, payload: string): void;
   /** An error the server reported, or a frame we refused. */
   onProblem(code: string, message: string): void;
+  /** The server had no such peer (or it was not reading) when we signalled it. */
+  onUndeliverable(to: PeerId): void;
 }
 
 export interface SignalingClientOptions {
@@ -42,6 +46,24 @@ export interface SignalingClientOptions {
   readonly backoffMaxMs?: number;
 }
 
+/**
+ * A WebSocket opened before the node is ready (while storage and identity
+ * load), its messages held until a SignalingClient adopts it.
+ */
+export class EarlySocket {
+  readonly socket: WebSocket;
+  readonly url: string;
+  readonly held: string[] = [];
+
+  constructor(url: string) {
+    this.url = url;
+    this.socket = new WebSocket(url);
+    this.socket.onmessage = (event: MessageEvent) => {
+      if (typeof event.data === 'string') this.held.push(event.data);
+    };
+  }
+}
+
 export class SignalingClient {
   private socket: WebSocket | undefined;
   private attempt = 0;
@@ -49,6 +71,9 @@ export class SignalingClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private connectedUrl: string | undefined;
+  /** Recipients of recent signals by ref (a ring of MAX_TRACKED_REFS). */
+  private readonly refs = new Map<number, PeerId>();
+  private nextRef = 0;
 
   constructor(
     private readonly options: SignalingClientOptions,
@@ -61,13 +86,26 @@ export class SignalingClient {
     return this.connectedUrl;
   }
 
-  start(): void {
+  /** Connect, adopting `early` if it is a socket to the first URL that has not closed. */
+  start(early?: EarlySocket): void {
+    if (early !== undefined && early.url === this.options.urls[0] && early.socket.readyState <= WebSocket.OPEN) {
+      this.urlIndex = 1;
+      this.events.onState('connecting', early.url);
+      this.adopt(early.socket, early.url);
+      for (const text of early.held.splice(0)) void this.receive(early.socket, early.url, text);
+      return;
+    }
+    early?.socket.close();
     this.connect();
   }
 
   /** Relay `payload` to `to`; false when not connected (the caller may retry later). */
   send(to: PeerId, payload: string): boolean {
-    return this.sendMessage({ type: 'signal', to, payload });
+    // The ref comes back on an error, naming the peer we could not reach.
+    const ref = this.nextRef;
+    this.nextRef = (this.nextRef + 1) % MAX_TRACKED_REFS;
+    this.refs.set(ref, to);
+    return this.sendMessage({ type: 'signal', to, payload, ref });
   }
 
   updateRecord(record: SignedRecord): boolean {
@@ -104,6 +142,10 @@ export class SignalingClient {
       this.scheduleReconnect();
       return;
     }
+    this.adopt(socket, url);
+  }
+
+  private adopt(socket: WebSocket, url: string): void {
     this.socket = socket;
     socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data !== 'string') {
@@ -166,9 +208,18 @@ export class SignalingClient {
       case 'peers':
         this.events.onWelcome(url, message.peers);
         break;
-      case 'error':
-        this.events.onProblem(message.code, message.message);
+      case 'error': {
+        const to = message.ref === undefined ? undefined : this.refs.get(message.ref);
+        if (
+          to !== undefined &&
+          (message.code === ErrorCode.UNKNOWN_PEER || message.code === ErrorCode.RECIPIENT_BUSY)
+        ) {
+          this.events.onUndeliverable(to);
+        } else {
+          this.events.onProblem(message.code, message.message);
+        }
         break;
+      }
       case 'goaway':
       case 'ok':
         break;

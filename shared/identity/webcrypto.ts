@@ -4,11 +4,10 @@
  * stays free of DOM and Node types; {@link detectEd25519} picks it when the
  * platform passes a known-answer self-test, else falls back to tweetnacl.
  */
-import { concatBytes, fromHex } from '../bytes.js';
+import { concatBytes, fromBase64url, fromHex } from '../bytes.js';
 import { SEED_BYTES } from '../limits.js';
 import type { Ed25519, Ed25519KeyPair } from './ed25519.js';
 import { verifyDetached } from './ed25519.js';
-import { createTweetnaclEd25519 } from './tweetnacl.js';
 
 /** The few SubtleCrypto calls used here; the platform's `crypto.subtle` satisfies it. */
 export interface SubtleEd25519 {
@@ -21,6 +20,7 @@ export interface SubtleEd25519 {
   ): Promise<unknown>;
   generateKey(algorithm: { name: 'Ed25519' }, extractable: boolean, keyUsages: ('sign' | 'verify')[]): Promise<unknown>;
   exportKey(format: 'raw', key: never): Promise<ArrayBuffer>;
+  exportKey(format: 'jwk', key: never): Promise<{ x?: string }>;
   sign(algorithm: { name: 'Ed25519' }, key: never, data: Uint8Array<ArrayBuffer>): Promise<ArrayBuffer>;
   verify(
     algorithm: { name: 'Ed25519' },
@@ -59,9 +59,15 @@ export function createWebCryptoEd25519(subtle: SubtleEd25519): Ed25519 {
     },
     async fromSeed(seed) {
       if (seed.length !== SEED_BYTES) throw new RangeError('seed must be 32 bytes');
-      // Web Crypto cannot derive the public half from a PKCS#8 seed without
-      // exporting it, so compute it once with tweetnacl (import-time only).
-      const publicKey = (await createTweetnaclEd25519().fromSeed(seed)).publicKey;
+      // The public half comes from an extractable import's JWK export (`x`);
+      // the key kept for signing is a second, non-extractable import.
+      const extractable = await subtle.importKey('pkcs8', own(concatBytes(PKCS8_PREFIX, seed)), ED25519, true, [
+        'sign',
+      ]);
+      const jwk = await subtle.exportKey('jwk', extractable as never);
+      const publicKey = fromBase64url(jwk.x ?? '');
+      if (publicKey === undefined || publicKey.length !== 32)
+        throw new TypeError('Ed25519 JWK export without a public key');
       const privateKey = await subtle.importKey('pkcs8', own(concatBytes(PKCS8_PREFIX, seed)), ED25519, false, [
         'sign',
       ]);
@@ -101,5 +107,7 @@ export async function detectEd25519(subtle: SubtleEd25519 | undefined): Promise<
       // No Ed25519 in this platform's Web Crypto: fall through to tweetnacl.
     }
   }
+  // Loaded only here, so browsers with native Ed25519 never download it.
+  const { createTweetnaclEd25519 } = await import('./tweetnacl.js');
   return createTweetnaclEd25519();
 }

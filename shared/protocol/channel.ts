@@ -22,7 +22,7 @@ import {
   SIGNATURE_BYTES,
 } from '../limits.js';
 
-export const FrameType = { CONFIRM: 1, RECORDS: 2, MESSAGE_START: 3, MESSAGE_CHUNK: 4 } as const;
+export const FrameType = { CONFIRM: 1, RECORDS: 2, MESSAGE_START: 3, MESSAGE_CHUNK: 4, PING: 5 } as const;
 
 /** What both sides sign over the new channel before it counts (purpose tabmesh/confirm/1). */
 export interface ConfirmBody {
@@ -69,7 +69,14 @@ export interface MessageChunkFrame {
   readonly id: number;
   readonly bytes: Uint8Array;
 }
-export type ChannelFrame = ConfirmFrame | RecordsFrame | MessageStartFrame | MessageChunkFrame;
+/** Keepalive: sent when the channel has been quiet, so a dead peer is noticed. */
+export interface PingFrame {
+  readonly type: 'ping';
+}
+export type ChannelFrame = ConfirmFrame | RecordsFrame | MessageStartFrame | MessageChunkFrame | PingFrame;
+
+/** The keepalive frame (its type byte alone). */
+export const PING_FRAME: Uint8Array = Uint8Array.of(FrameType.PING);
 
 const FLAG_BINARY = 1;
 const FLAG_BROADCAST = 2;
@@ -212,6 +219,9 @@ export function parseChannelFrame(frame: Uint8Array): Result<ChannelFrame> {
         const header = new Writer().u8(type).varint(id).finish().length;
         return ok({ type: 'chunk', id, bytes: frame.subarray(header) });
       }
+      case FrameType.PING:
+        reader.end();
+        return ok({ type: 'ping' });
       default:
         return violation('unknown frame type');
     }

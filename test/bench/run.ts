@@ -8,9 +8,13 @@
  *  3. Memory: RSS per connection at 10,000 idle connections.
  *  4. Registrations per second (challenge, signature, record check, welcome).
  *
+ *  5. Page open to first authenticated connection, beside a bare simple-peer
+ *     pair through the bare relay; broadcast delivery across 6 and 12 tabs.
+ *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
- * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_SKIP (comma list of
- * crypto,browser,relay,memory,register).
+ * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (11),
+ * BENCH_BROADCAST_ROUNDS (9), BENCH_SKIP (comma list of crypto, browser,
+ * relay, memory, register, connect, broadcast).
  */
 import { webcrypto } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +24,7 @@ import { launchChromium, serveSources } from '../helpers/browser.js';
 import type { Socket } from 'node:net';
 import { connectMany, makeCredentials, pingPong, type Credentials, type Kind } from './load.js';
 import { rawAdmit } from './raw-client.js';
+import { broadcastBench, connectBench } from './browser-bench.js';
 import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
 
@@ -224,6 +229,8 @@ async function main(): Promise<void> {
   if (!SKIP.has('relay')) await relayBench();
   if (!SKIP.has('memory')) await memoryBench();
   if (!SKIP.has('register')) await registerBench();
+  if (!SKIP.has('connect')) await connectBench(log, env('BENCH_CONNECT_RUNS', 11));
+  if (!SKIP.has('broadcast')) await broadcastBench(log, [6, 12], env('BENCH_BROADCAST_ROUNDS', 9));
 }
 
 main().then(

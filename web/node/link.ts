@@ -10,9 +10,17 @@ import { ErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signing.js';
-import { PEER_EXCHANGE_BURST, PEER_EXCHANGE_RATE, SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import {
+  CHANNEL_DEAD_AFTER_MS,
+  CHANNEL_KEEPALIVE_MS,
+  PEER_EXCHANGE_BURST,
+  PEER_EXCHANGE_RATE,
+  SESSION_NONCE_BYTES,
+  SIGNAL_TTL_MS,
+} from '../../shared/limits.js';
 import {
   MAX_MESSAGE_ID,
+  PING_FRAME,
   Reassembler,
   chunkFrames,
   confirmData,
@@ -32,12 +40,50 @@ import {
   type SignalKind,
 } from '../../shared/protocol/signal.js';
 import { TokenBucket } from '../../shared/rate-limit.js';
-import type { Transport, TransportFactory, TransportSignal } from '../transport/transport.js';
+import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
 
 export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
+
+/** A prepared transport unused for this long is closed (its ICE servers' credentials may age). */
+export const WARM_TRANSPORT_MAX_AGE_MS = 20_000;
+
+/**
+ * An initiating transport made before we know whom it will connect to: the
+ * offer and ICE gathering (the slowest local steps) run while the node is
+ * still registering. Its events wait until a link adopts it.
+ */
+export class WarmTransport {
+  readonly transport: Transport;
+  readonly createdAt: number;
+  private target: TransportEvents | undefined;
+  private readonly held: ((events: TransportEvents) => void)[] = [];
+
+  constructor(factory: TransportFactory, iceServers: readonly RTCIceServer[], now: number) {
+    this.createdAt = now;
+    const deliver = (event: (events: TransportEvents) => void): void => {
+      if (this.target === undefined) this.held.push(event);
+      else event(this.target);
+    };
+    this.transport = factory(
+      { initiator: true, iceServers },
+      {
+        onSignal: (signal) => deliver((e) => e.onSignal(signal)),
+        onConnect: () => deliver((e) => e.onConnect()),
+        onData: (frame) => deliver((e) => e.onData(frame)),
+        onClose: (reason) => deliver((e) => e.onClose(reason)),
+      },
+    );
+  }
+
+  adopt(events: TransportEvents): Transport {
+    this.target = events;
+    for (const event of this.held.splice(0)) event(events);
+    return this.transport;
+  }
+}
 
 export interface LinkContext {
   readonly identity: Identity;
@@ -77,12 +123,17 @@ export class PeerLink {
   private readonly reassembler = new Reassembler();
   private readonly recordsBucket: TokenBucket;
   private sendChain: Promise<void> = Promise.resolve();
+  /** Outgoing signals are signed asynchronously; this keeps them in order (offer before candidates). */
+  private signalChain: Promise<void> = Promise.resolve();
   private nextMessageId = 0;
   private readonly timer: ReturnType<typeof setTimeout>;
   /** When the link became connected (ms), for round-trip and uptime figures. */
   connectedAt: number | undefined;
   bytesSent = 0;
   bytesReceived = 0;
+  private lastSent = 0;
+  private lastReceived = 0;
+  private keepalive: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     private readonly context: LinkContext,
@@ -90,6 +141,7 @@ export class PeerLink {
     readonly peer: PeerId,
     readonly initiator: boolean,
     session: Uint8Array,
+    warm?: WarmTransport,
   ) {
     this.session = session;
     this.localNonce = initiator ? session : randomNonce();
@@ -97,20 +149,21 @@ export class PeerLink {
     this.timer = setTimeout(() => {
       if (this.state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
     }, CONNECT_TIMEOUT_MS);
-    this.transport = context.transport(
-      { initiator, iceServers: context.iceServers },
-      {
-        onSignal: (signal) => void this.sendTransportSignal(signal),
-        onConnect: () => void this.confirm(),
-        onData: (frame) => this.receiveFrame(frame),
-        onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
-      },
-    );
+    const transportEvents: TransportEvents = {
+      onSignal: (signal) => void this.sendTransportSignal(signal),
+      onConnect: () => void this.confirm(),
+      onData: (frame) => this.receiveFrame(frame),
+      onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
+    };
+    this.transport =
+      warm === undefined
+        ? context.transport({ initiator, iceServers: context.iceServers }, transportEvents)
+        : warm.adopt(transportEvents);
   }
 
-  /** Start a connection attempt to `peer`. */
-  static initiate(context: LinkContext, events: LinkEvents, peer: PeerId): PeerLink {
-    return new PeerLink(context, events, peer, true, randomNonce());
+  /** Start a connection attempt to `peer`, on a prepared transport if one is given. */
+  static initiate(context: LinkContext, events: LinkEvents, peer: PeerId, warm?: WarmTransport): PeerLink {
+    return new PeerLink(context, events, peer, true, randomNonce(), warm);
   }
 
   /** Answer an authenticated offer. Returns undefined (and reports why) when the offer is unusable. */
@@ -179,31 +232,36 @@ export class PeerLink {
     }
   }
 
-  private async sendTransportSignal(signal: TransportSignal): Promise<void> {
+  private sendTransportSignal(signal: TransportSignal): Promise<void> {
     if (signal.type !== 'candidate') {
       const fingerprint = sdpFingerprint(signal.sdp);
       if (!fingerprint.ok) {
         this.close(fingerprint.error.code, `our own SDP: ${fingerprint.error.message}`);
-        return;
+        return Promise.resolve();
       }
       this.localFingerprint = fingerprint.value;
     }
     const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
-    await this.sendEnvelope(signal.type, body);
+    return this.sendEnvelope(signal.type, body);
   }
 
-  /** Sign and send one signal of this session. */
-  async sendEnvelope(kind: SignalKind, body: string): Promise<void> {
-    const payload = await signSignal(this.context.identity, {
-      to: this.peer,
-      session: this.session,
-      nonce: this.localNonce,
-      seq: this.seqOut++,
-      kind,
-      expiresAt: this.context.now() + SIGNAL_TTL_MS,
-      body,
+  /** Sign and send one signal of this session, after those before it. */
+  sendEnvelope(kind: SignalKind, body: string): Promise<void> {
+    const seq = this.seqOut++;
+    const job = this.signalChain.then(async () => {
+      const payload = await signSignal(this.context.identity, {
+        to: this.peer,
+        session: this.session,
+        nonce: this.localNonce,
+        seq,
+        kind,
+        expiresAt: this.context.now() + SIGNAL_TTL_MS,
+        body,
+      });
+      this.context.sendSignal(this.peer, payload);
     });
-    this.context.sendSignal(this.peer, payload);
+    this.signalChain = job.catch(() => undefined);
+    return job;
   }
 
   private expectedConfirm(from: PeerId, to: PeerId): ConfirmBody | undefined {
@@ -269,13 +327,26 @@ export class PeerLink {
     if (this.state === 'closed' || !this.confirmSent || !this.confirmReceived) return;
     this.state = 'connected';
     this.connectedAt = this.context.now();
+    this.lastReceived = this.connectedAt;
+    this.lastSent = this.connectedAt;
     clearTimeout(this.timer);
+    // A peer whose tab died without closing the channel is noticed here,
+    // rather than holding a connection slot until ICE consent expires.
+    this.keepalive = setInterval(() => {
+      const now = this.context.now();
+      if (now - this.lastReceived > CHANNEL_DEAD_AFTER_MS) {
+        this.close(ErrorCode.HEARTBEAT_TIMEOUT, 'the peer went silent');
+      } else if (now - this.lastSent >= CHANNEL_KEEPALIVE_MS) {
+        void this.sendFrame(PING_FRAME).catch(() => undefined);
+      }
+    }, CHANNEL_KEEPALIVE_MS / 2);
     this.events.onConnected(this);
   }
 
   private receiveFrame(frame: Uint8Array): void {
     if (this.state === 'closed') return;
     this.bytesReceived += frame.length;
+    this.lastReceived = this.context.now();
     const parsed = parseChannelFrame(frame);
     if (!parsed.ok) {
       this.violation(parsed.error.message);
@@ -293,6 +364,8 @@ export class PeerLink {
     switch (value.type) {
       case 'confirm':
         this.violation('second confirmation');
+        return;
+      case 'ping':
         return;
       case 'records':
         if (!this.recordsBucket.take(this.context.now())) {
@@ -320,6 +393,7 @@ export class PeerLink {
     const next = this.sendChain.then(() => {
       if (this.state === 'closed') throw new Error('link closed');
       this.bytesSent += frame.length;
+      this.lastSent = this.context.now();
       return this.transport.send(frame);
     });
     this.sendChain = next.catch(() => undefined);
@@ -339,9 +413,11 @@ export class PeerLink {
         ...(broadcast === undefined ? {} : { broadcast }),
       });
       this.bytesSent += start.length;
+      this.lastSent = this.context.now();
       await this.transport.send(start);
       for (const chunk of chunkFrames(id, payload)) {
         this.bytesSent += chunk.length;
+        this.lastSent = this.context.now();
         await this.transport.send(chunk);
       }
     });
@@ -355,6 +431,7 @@ export class PeerLink {
     const wasSignaling = this.state === 'signaling';
     this.state = 'closed';
     clearTimeout(this.timer);
+    clearInterval(this.keepalive);
     if (notify && wasSignaling) void this.sendEnvelope('bye', code ?? 'closed').catch(() => undefined);
     this.transport.close();
     this.events.onClosed(this, code, reason);

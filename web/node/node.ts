@@ -15,6 +15,7 @@ import {
   DEFAULT_BROADCAST_HOPS,
   DEFAULT_RECORD_LIFETIME_MS,
   MAX_BROADCAST_BYTES,
+  MAX_CACHED_RECORDS,
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
   SESSION_NONCE_BYTES,
@@ -31,14 +32,16 @@ import {
   type SignedRecord,
 } from '../../shared/records.js';
 import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
-import { SignalingClient } from '../signaling-client.js';
+import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
 import { createSimplePeerTransport } from '../transport/simple-peer.js';
 import type { TransportFactory } from '../transport/transport.js';
-import { PeerLink, type LinkContext, type LinkEvents } from './link.js';
+import { PeerLink, WARM_TRANSPORT_MAX_AGE_MS, WarmTransport, type LinkContext, type LinkEvents } from './link.js';
 import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_NETWORK,
+  DIAL_RETRY_BASE_MS,
+  DIAL_RETRY_MAX_MS,
   MAINTENANCE_INTERVAL_MS,
   MAX_QUEUED_SIGNALS_PER_PEER,
   PEER_EXCHANGE_INTERVAL_MS,
@@ -121,6 +124,10 @@ class Node extends EventTarget implements TabmeshNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** Peers whose last attempts failed: when we may try again, and how many failures. */
+  private readonly retryAfter = new Map<PeerId, { at: number; failures: number }>();
+  /** One initiating transport prepared at start, so the first dial skips making an offer. */
+  private warm: WarmTransport | undefined;
 
   constructor(
     private readonly tab: TabIdentity,
@@ -176,12 +183,18 @@ class Node extends EventTarget implements TabmeshNode {
         onWelcome: (url, records) => void this.receiveSample(url, records),
         onSignal: (from, payload) => this.enqueueSignal(from, payload),
         onProblem: (code, message) => this.problem(code as ErrorCode, message, undefined),
+        onUndeliverable: (to) => this.undeliverable(to),
       },
     );
   }
 
-  start(): void {
-    this.signaling.start();
+  start(early: EarlySocket | undefined): void {
+    this.signaling.start(early);
+    void this.contextForLink().then((context) => {
+      if (!this.closed && this.peerLinks.size === 0) {
+        this.warm = new WarmTransport(context.transport, context.iceServers, this.settings.now());
+      }
+    });
     this.timers.push(setInterval(() => void this.maintain(), MAINTENANCE_INTERVAL_MS));
     this.timers.push(setInterval(() => this.exchangeRecords(), PEER_EXCHANGE_INTERVAL_MS));
     void this.dial();
@@ -260,6 +273,8 @@ class Node extends EventTarget implements TabmeshNode {
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.persistTimer);
     this.signaling.close();
+    this.warm?.transport.close();
+    this.warm = undefined;
     for (const link of [...this.peerLinks.values()]) link.close(undefined, 'node closed');
     await this.persist();
     this.tab.release();
@@ -311,16 +326,20 @@ class Node extends EventTarget implements TabmeshNode {
       return;
     }
     const envelope = opened.value;
-    const link = this.peerLinks.get(envelope.from);
-    if (envelope.kind !== 'offer') {
-      if (link !== undefined && bytesEqual(link.session, envelope.session)) link.handleSignal(envelope);
-      else if (envelope.kind !== 'bye') this.problem(ErrorCode.SIGNAL_STALE, 'signal for no session in progress', from);
+    if (envelope.kind === 'offer') {
+      await this.acceptOffer(envelope);
       return;
     }
-    await this.acceptOffer(envelope, link);
+    const link = this.peerLinks.get(envelope.from);
+    if (link !== undefined && bytesEqual(link.session, envelope.session)) link.handleSignal(envelope);
+    else if (envelope.kind !== 'bye') this.problem(ErrorCode.SIGNAL_STALE, 'signal for no session in progress', from);
   }
 
-  private async acceptOffer(offer: SignalEnvelope, existing: PeerLink | undefined): Promise<void> {
+  private async acceptOffer(offer: SignalEnvelope): Promise<void> {
+    // Everything after this await runs without yielding, so no dial can slip
+    // in between the decision and storing the link.
+    const context = await this.contextForLink();
+    const existing = this.peerLinks.get(offer.from);
     if (existing !== undefined) {
       if (bytesEqual(existing.session, offer.session)) {
         this.problem(ErrorCode.SIGNAL_REPLAYED, 'offer for a session already under way', offer.from);
@@ -328,22 +347,24 @@ class Node extends EventTarget implements TabmeshNode {
       }
       if (existing.state !== 'connected' && existing.initiator && this.id < offer.from) {
         // Both dialled at once: the lower ID's attempt wins, and we are lower.
-        await this.decline(offer, 'GLARE');
+        void this.decline(offer, 'GLARE');
         return;
       }
-      existing.close(undefined, existing.state === 'connected' ? 'the peer started a new session' : 'superseded');
     }
-    if (this.activeLinks() >= this.settings.maxConnections) {
-      await this.decline(offer, 'BUSY');
+    const others = this.activeLinks() - (existing === undefined ? 0 : 1);
+    if (others >= this.settings.maxConnections) {
+      void this.decline(offer, 'BUSY');
       return;
     }
-    const accepted = PeerLink.accept(await this.contextForLink(), this.linkEvents, offer);
+    const accepted = PeerLink.accept(context, this.linkEvents, offer);
     if (!(accepted instanceof PeerLink)) {
       this.problem(accepted.code, accepted.message, offer.from);
-      await this.decline(offer, accepted.code);
+      void this.decline(offer, accepted.code);
       return;
     }
+    // Stored before the old link closes, so its close handler does not dial this peer again.
     this.peerLinks.set(offer.from, accepted);
+    existing?.close(undefined, existing.state === 'connected' ? 'the peer started a new session' : 'superseded');
   }
 
   /** Answer an offer with a signed bye. */
@@ -376,17 +397,39 @@ class Node extends EventTarget implements TabmeshNode {
     if (this.closed || this.currentStatus.signaling !== 'connected') return;
     const free = this.settings.maxConnections - this.activeLinks();
     if (free <= 0) return;
+    const context = await this.contextForLink();
+    // From here on no await: checks and inserts cannot interleave with an accepted offer.
+    const now = this.settings.now();
     const exclude = new Set<PeerId>([this.id, ...this.peerLinks.keys()]);
+    for (const [peer, retry] of this.retryAfter) if (retry.at > now) exclude.add(peer);
     for (const signed of this.cache.sample(free, this.settings.random, exclude)) {
       if (this.isClosed || this.activeLinks() >= this.settings.maxConnections) return;
       const peer = signed.record.id;
       if (this.peerLinks.has(peer)) continue;
-      const link = PeerLink.initiate(await this.contextForLink(), this.linkEvents, peer);
-      this.peerLinks.set(peer, link);
+      this.peerLinks.set(peer, PeerLink.initiate(context, this.linkEvents, peer, this.takeWarm()));
     }
   }
 
+  /** The server could not deliver a signal to `to`: an attempt still signalling there is over. */
+  private undeliverable(to: PeerId): void {
+    const link = this.peerLinks.get(to);
+    if (link !== undefined && link.state === 'signaling')
+      link.close(ErrorCode.CONNECT_FAILED, 'the peer is not reachable through signaling', false);
+  }
+
+  /** The prepared transport, if still fresh; each is used once. */
+  private takeWarm(): WarmTransport | undefined {
+    const warm = this.warm;
+    this.warm = undefined;
+    if (warm !== undefined && this.settings.now() - warm.createdAt > WARM_TRANSPORT_MAX_AGE_MS) {
+      warm.transport.close();
+      return undefined;
+    }
+    return warm;
+  }
+
   private linkConnected(link: PeerLink): void {
+    this.retryAfter.delete(link.peer);
     const known = this.cache.get(link.peer);
     if (known !== undefined) this.cache.markTried(known.signed, this.settings.now());
     this.schedulePersist();
@@ -399,6 +442,16 @@ class Node extends EventTarget implements TabmeshNode {
     if (this.peerLinks.get(link.peer) === link) this.peerLinks.delete(link.peer);
     if (code !== undefined && code !== ErrorCode.CONNECT_FAILED) this.problem(code, reason, link.peer);
     if (wasConnected) this.emit('peer:disconnect', { peer: link.peer, code, reason });
+    if (!wasConnected && link.initiator) {
+      // Back off from a peer we could not reach, so a departed peer is not dialled in a loop.
+      const failures = (this.retryAfter.get(link.peer)?.failures ?? 0) + 1;
+      const wait = Math.min(DIAL_RETRY_MAX_MS, DIAL_RETRY_BASE_MS * 2 ** (failures - 1));
+      this.retryAfter.set(link.peer, { at: this.settings.now() + wait, failures });
+      if (this.retryAfter.size > 2 * MAX_CACHED_RECORDS) {
+        const oldest = this.retryAfter.keys().next();
+        if (oldest.done !== true) this.retryAfter.delete(oldest.value);
+      }
+    }
     if (code === ErrorCode.CONNECT_FAILED && !wasConnected) {
       // An attempt that went nowhere: forget the peer's untried record so we dial others.
       const entry = this.cache.get(link.peer);
@@ -411,8 +464,12 @@ class Node extends EventTarget implements TabmeshNode {
 
   private async receiveSample(url: string, records: readonly string[]): Promise<void> {
     let changed = false;
-    for (const text of records) {
-      const result = await verifyRecord(this.ed, text, { now: this.settings.now(), network: this.network });
+    const now = this.settings.now();
+    // Verified side by side: native Ed25519 verifies run in parallel.
+    const results = await Promise.all(
+      records.map((text) => verifyRecord(this.ed, text, { now, network: this.network })),
+    );
+    for (const result of results) {
       if (!result.ok) {
         this.problem(result.error.code, `record from the signaling server: ${result.error.message}`, undefined);
         continue;
@@ -478,6 +535,7 @@ class Node extends EventTarget implements TabmeshNode {
 
   private async maintain(): Promise<void> {
     const now = this.settings.now();
+    if (this.warm !== undefined && now - this.warm.createdAt > WARM_TRANSPORT_MAX_AGE_MS) this.takeWarm();
     if (this.cache.expire(now) > 0) this.peersChanged();
     if (this.record.record.expiresAt - now < DEFAULT_RECORD_LIFETIME_MS / 2) {
       this.record = await ownRecord(
@@ -585,8 +643,20 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
   }
   const logger = options.logger ?? consoleLogger;
   const now = deps.now ?? Date.now;
-  const ed = deps.ed25519 ?? (await detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle));
-  const { store, reason } = await openStore(options.storage ?? 'indexeddb');
+  // Open the signaling socket now; storage and identity load meanwhile.
+  let early: EarlySocket | undefined;
+  try {
+    early = new EarlySocket(urls[0] ?? '');
+  } catch {
+    // An invalid first URL: the signaling client reports it when it tries.
+    early = undefined;
+  }
+  // Side by side: the first native Ed25519 call warms up the crypto library,
+  // and a fresh IndexedDB takes a while to create.
+  const [ed, { store, reason }] = await Promise.all([
+    deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
+    openStore(options.storage ?? 'indexeddb'),
+  ]);
   if (reason !== undefined) logger.warn(reason);
   const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
   const { cache, dropped } = await PeerCache.restore(await store.get(cacheKey(network)).catch(() => undefined), ed, {
@@ -607,6 +677,6 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
     now,
     random: deps.random ?? Math.random,
   });
-  node.start();
+  node.start(early);
   return node;
 }

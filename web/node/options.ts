@@ -13,6 +13,10 @@ export const DEFAULT_MAX_CONNECTIONS = 8;
 export const MAINTENANCE_INTERVAL_MS = 5_000;
 /** How often connected peers exchange records. */
 export const PEER_EXCHANGE_INTERVAL_MS = 30_000;
+/** Wait before dialling a peer again after a failed attempt; doubles per failure. */
+export const DIAL_RETRY_BASE_MS = 2_000;
+/** Longest wait between attempts at one peer. */
+export const DIAL_RETRY_MAX_MS = 120_000;
 /** Signals from one peer waiting to be checked; more are dropped. */
 export const MAX_QUEUED_SIGNALS_PER_PEER = 64;
 
