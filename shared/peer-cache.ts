@@ -151,20 +151,24 @@ export class PeerCache {
     const cache = new PeerCache(capacity, perIntroducer);
     if (!Array.isArray(stored)) return { cache, dropped: stored === undefined ? 0 : 1 };
     let dropped = 0;
-    for (const item of stored.slice(0, capacity * 2) as unknown[]) {
-      const entry = parseStored(item);
-      const verified =
-        entry === undefined
-          ? undefined
-          : await verifyRecord(ed, entry.r, { now: options.now, network: options.network });
-      if (entry === undefined || verified === undefined || !verified.ok || verified.value.record.id === options.self) {
+    const items = (stored.slice(0, capacity * 2) as unknown[]).map(parseStored);
+    // Verified side by side (native Ed25519 runs them in parallel), then
+    // inserted in stored order so the cache's rules apply as before.
+    const verified = await Promise.all(
+      items.map((entry) =>
+        entry === undefined ? undefined : verifyRecord(ed, entry.r, { now: options.now, network: options.network }),
+      ),
+    );
+    items.forEach((entry, i) => {
+      const result = verified[i];
+      if (entry === undefined || result === undefined || !result.ok || result.value.record.id === options.self) {
         dropped++;
-        continue;
+        return;
       }
       const lastSeen = Math.min(entry.s, options.now);
-      if (entry.t) cache.markTried(verified.value, lastSeen);
-      else if (cache.offer(verified.value, entry.i ?? 'storage', lastSeen) !== 'added') dropped++;
-    }
+      if (entry.t) cache.markTried(result.value, lastSeen);
+      else if (cache.offer(result.value, entry.i ?? 'storage', lastSeen) !== 'added') dropped++;
+    });
     if (stored.length > capacity * 2) dropped += stored.length - capacity * 2;
     return { cache, dropped };
   }

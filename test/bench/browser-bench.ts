@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
 import sirv from 'sirv';
 import { build } from 'vite';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, newContext } from '../helpers/browser.js';
 import { idOf, openTabs, startPageServer, waitForConnections } from '../helpers/tabs.js';
 import { startFloorRelay } from './floor-relay.js';
 
@@ -49,7 +49,7 @@ async function tabmeshConnectOnce(
   network: string,
   returning?: BrowserContext,
 ): Promise<number> {
-  const context = returning ?? (await browser.newContext());
+  const context = returning ?? (await newContext(browser));
   try {
     const page = await context.newPage();
     await page.goto(`${url}/?network=${network}`);
@@ -81,7 +81,7 @@ async function bareConnectOnce(
   run: string,
   returning?: BrowserContext,
 ): Promise<number> {
-  const context = returning ?? (await browser.newContext());
+  const context = returning ?? (await newContext(browser));
   try {
     const page = await context.newPage();
     await page.goto(`${url}/?id=dialer${run}&dial=${listener}&relay=${encodeURIComponent(relay)}`);
@@ -107,7 +107,7 @@ export async function connectBench(log: (line: string) => void, runs: number): P
   const relayUrl = `ws://127.0.0.1:${relay.port}`;
   try {
     // A listener of each kind stays open; each run opens a fresh page (new context) that dials it.
-    const listenerContext = await browser.newContext();
+    const listenerContext = await newContext(browser);
     const [listener] = await openTabs(listenerContext, server.url, 1, 'network=bench');
     if (listener === undefined) throw new Error('no listener');
     const bareListener = await listenerContext.newPage();
@@ -116,7 +116,7 @@ export async function connectBench(log: (line: string) => void, runs: number): P
     const returning: number[] = [];
     const bare: number[] = [];
     const bareReturning: number[] = [];
-    const profile = await browser.newContext();
+    const profile = await newContext(browser);
     await (await profile.newPage()).goto('about:blank');
     // First visits in the returning profile, not counted.
     await tabmeshConnectOnce(browser, server.url, 'bench', profile);
@@ -172,7 +172,7 @@ export async function broadcastBench(
     const browser = await launchChromium();
     const server = await startPageServer();
     try {
-      const context = await browser.newContext();
+      const context = await newContext(browser);
       const tabs = await openTabs(context, server.url, count, `network=bcast${count}`);
       await Promise.all(tabs.map((tab) => waitForConnections(tab, Math.min(2, count - 1))));
       const degrees = await Promise.all(

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { launchChromium, serveSources } from '../helpers/browser.js';
+import { launchChromium, newContext, serveSources } from '../helpers/browser.js';
 import { startEvilProxy, type Tampering } from '../helpers/evil-proxy.js';
 import type { TestServer } from '../helpers/server.js';
 import {
@@ -61,7 +61,7 @@ describe('a lying signaling server', () => {
     const real = await server();
     const proxy = await startEvilProxy(real.wsUrl, tampering);
     cleanups.push(() => proxy.close());
-    context = await browser.newContext();
+    context = await newContext(browser);
     // One after another, each registered before the next: later tabs find the
     // earlier ones in their bootstrap sample and dial them, through the proxy.
     const tabs: Page[] = [];
@@ -91,7 +91,7 @@ describe('a hostile peer', () => {
     const real = await server();
     const site = await serveSources();
     cleanups.push(() => site.close());
-    context = await browser.newContext();
+    context = await newContext(browser);
     const [victim] = await openTabs(context, real.url, 1, 'network=hostile');
     if (victim === undefined) throw new Error('no tab');
     const attacker = await context.newPage();
@@ -153,7 +153,7 @@ describe('a hostile peer', () => {
 describe('storage and signaling failures', () => {
   it('runs in memory when IndexedDB is blocked, and says so', async () => {
     const real = await server();
-    context = await browser.newContext();
+    context = await newContext(browser);
     const blocked = await context.newPage();
     await blocked.addInitScript(() => {
       Object.defineProperty(window, 'indexedDB', {
@@ -182,7 +182,7 @@ describe('storage and signaling failures', () => {
   it('keeps open channels through a signaling server restart, and signaling reconnects', async () => {
     const first = await startPageServer();
     const port = Number(new URL(first.url).port);
-    context = await browser.newContext();
+    context = await newContext(browser);
     const [a, b] = await openTabs(context, first.url, 2, 'network=restart');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const idB = await idOf(b);

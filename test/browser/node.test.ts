@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.js';
+import { launchChromium, newContext } from '../helpers/browser.js';
 import type { TestServer } from '../helpers/server.js';
 import {
   collectMessages,
@@ -31,7 +31,7 @@ afterEach(async () => {
 describe('tabs as peers', () => {
   it('six tabs join, each gets authenticated connections, and a broadcast reaches every other tab exactly once', async () => {
     server = await startPageServer();
-    context = await browser.newContext();
+    context = await newContext(browser);
     const tabs = await openTabs(context, server.url, 6, 'network=six');
     const ids = await Promise.all(tabs.map(idOf));
     expect(new Set(ids).size).toBe(6);
@@ -66,7 +66,7 @@ describe('tabs as peers', () => {
 
   it('sends 10 MiB to a peer intact, and refuses more than 16 MiB with a clear error', async () => {
     server = await startPageServer();
-    context = await browser.newContext();
+    context = await newContext(browser);
     const [a, b] = await openTabs(context, server.url, 2, 'network=bulk');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const idB = await idOf(b);
@@ -107,7 +107,7 @@ describe('tabs as peers', () => {
 
   it('gives a reloaded tab its own ID back, and it reconnects', async () => {
     server = await startPageServer();
-    context = await browser.newContext();
+    context = await newContext(browser);
     const [a, b] = await openTabs(context, server.url, 2, 'network=reload');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);
@@ -121,7 +121,7 @@ describe('tabs as peers', () => {
 
   it('never gives two tabs open together the same ID', async () => {
     server = await startPageServer();
-    context = await browser.newContext();
+    context = await newContext(browser);
     const tabs = await openTabs(context, server.url, 4, 'network=slots');
     const ids = await Promise.all(tabs.map(idOf));
     expect(new Set(ids).size).toBe(4);

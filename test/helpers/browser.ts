@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { createServer as createViteServer, type ViteDevServer } from 'vite';
 
 export const CHROMIUM_FLAGS = [
@@ -30,6 +30,17 @@ export function launchChromium(): Promise<Browser> {
     headless: true,
     args: CHROMIUM_FLAGS,
   });
+}
+
+/**
+ * A browser context (a fresh profile) ready for page.evaluate from any
+ * runner: tsx, which runs the benchmarks, compiles with esbuild's keepNames,
+ * so functions sent to a page may call a `__name` helper that pages lack.
+ */
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  await context.addInitScript('globalThis.__name ??= (fn) => fn;');
+  return context;
 }
 
 /**

@@ -463,6 +463,9 @@ class Node extends EventTarget implements TabmeshNode {
   // --- Records ------------------------------------------------------------------
 
   private async receiveSample(url: string, records: readonly string[]): Promise<void> {
+    // Peers we already know (a returning tab) are dialled at once; the sample
+    // is verified meanwhile and tops up the rest.
+    void this.dial();
     let changed = false;
     const now = this.settings.now();
     // Verified side by side: native Ed25519 verifies run in parallel.
