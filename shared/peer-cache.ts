@@ -156,7 +156,9 @@ export class PeerCache {
     // inserted in stored order so the cache's rules apply as before.
     const verified = await Promise.all(
       items.map((entry) =>
-        entry === undefined ? undefined : verifyRecord(ed, entry.r, { now: options.now, network: options.network }),
+        entry === undefined
+          ? Promise.resolve(undefined)
+          : verifyRecord(ed, entry.r, { now: options.now, network: options.network }),
       ),
     );
     items.forEach((entry, i) => {
