@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sirv from 'sirv';
 import { build } from 'vite';
 import { launchChromium, newContext } from '../helpers/browser.js';
@@ -39,41 +39,52 @@ async function serveDir(dir: string): Promise<{ url: string; close(): Promise<vo
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /**
- * Milliseconds from navigation to the first confirmed Tabmesh connection.
- * With `context` given, the page opens in that profile (a returning visitor:
- * its IndexedDB and identity exist); otherwise in a fresh one (first visit).
+ * Open `url` in a new page and time it with `measure`. With `returning`, the
+ * page opens in that profile (a returning visitor: cached scripts, existing
+ * IndexedDB) and is closed after; otherwise in a fresh profile (first visit).
  */
-async function tabmeshConnectOnce(
+async function timePageOpen(
+  browser: Browser,
+  url: string,
+  measure: (page: Page) => Promise<number>,
+  returning?: BrowserContext,
+): Promise<number> {
+  const context = returning ?? (await newContext(browser));
+  const page = await context.newPage();
+  try {
+    await page.goto(url);
+    return await measure(page);
+  } finally {
+    if (returning === undefined) await context.close();
+    else await page.close({ runBeforeUnload: true });
+  }
+}
+
+/** Milliseconds from navigation to the tab's first confirmed Tabmesh connection. */
+function tabmeshConnectOnce(
   browser: Browser,
   url: string,
   network: string,
   returning?: BrowserContext,
 ): Promise<number> {
-  const context = returning ?? (await newContext(browser));
-  try {
-    const page = await context.newPage();
-    await page.goto(`${url}/?network=${network}`);
-    return await page.evaluate(async () => {
-      const node = await window.tabmeshReady;
-      if (node === undefined) throw new Error('no node');
-      return new Promise<number>((resolve) => {
-        if (node.connections().length > 0) resolve(performance.now());
-        node.addEventListener('peer:connect', () => resolve(performance.now()), { once: true });
-      });
-    });
-  } finally {
-    if (returning === undefined) await context.close();
-    else
-      await Promise.all(
-        context
-          .pages()
-          .slice(1)
-          .map((p) => p.close({ runBeforeUnload: true })),
-      );
-  }
+  return timePageOpen(
+    browser,
+    `${url}/?network=${network}`,
+    (page) =>
+      page.evaluate(async () => {
+        const node = await window.tabmeshReady;
+        if (node === undefined) throw new Error('no node');
+        return new Promise<number>((resolve) => {
+          if (node.connections().length > 0) resolve(performance.now());
+          node.addEventListener('peer:connect', () => resolve(performance.now()), { once: true });
+        });
+      }),
+    returning,
+  );
 }
 
-async function bareConnectOnce(
+/** Milliseconds from navigation to the bare pair's simple-peer `connect`. */
+function bareConnectOnce(
   browser: Browser,
   url: string,
   relay: string,
@@ -81,21 +92,12 @@ async function bareConnectOnce(
   run: string,
   returning?: BrowserContext,
 ): Promise<number> {
-  const context = returning ?? (await newContext(browser));
-  try {
-    const page = await context.newPage();
-    await page.goto(`${url}/?id=dialer${run}&dial=${listener}&relay=${encodeURIComponent(relay)}`);
-    return await page.evaluate(() => (window as unknown as { bareConnected: Promise<number> }).bareConnected);
-  } finally {
-    if (returning === undefined) await context.close();
-    else
-      await Promise.all(
-        context
-          .pages()
-          .slice(1)
-          .map((p) => p.close({ runBeforeUnload: true })),
-      );
-  }
+  return timePageOpen(
+    browser,
+    `${url}/?id=dialer${run}&dial=${listener}&relay=${encodeURIComponent(relay)}`,
+    (page) => page.evaluate(() => (window as unknown as { bareConnected: Promise<number> }).bareConnected),
+    returning,
+  );
 }
 
 export async function connectBench(log: (line: string) => void, runs: number): Promise<void> {
