@@ -157,7 +157,19 @@ export function createSignalingServer(
   });
 
   const staticDir = options.staticDir === null ? undefined : (options.staticDir ?? defaultStaticDir());
-  const serveStatic = staticDir === undefined ? undefined : sirv(staticDir, { etag: true, dev: false });
+  // Vite names built assets by content hash, so they can be cached for good;
+  // the HTML itself is revalidated (ETag) so a new build is picked up.
+  const serveStatic =
+    staticDir === undefined
+      ? undefined
+      : sirv(staticDir, {
+          etag: true,
+          dev: false,
+          setHeaders: (response, pathname) => {
+            if (pathname.startsWith('/assets/'))
+              response.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+          },
+        });
   let closing: Promise<void> | undefined;
 
   const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {

@@ -44,6 +44,8 @@ import type { Transport, TransportEvents, TransportFactory, TransportSignal } fr
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
+/** Signals one attempt keeps for re-sending (an offer and its candidates are a handful). */
+export const MAX_RESENT_SIGNALS = 32;
 
 export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
 
@@ -125,6 +127,10 @@ export class PeerLink {
   private sendChain: Promise<void> = Promise.resolve();
   /** Outgoing signals are signed asynchronously; this keeps them in order (offer before candidates). */
   private signalChain: Promise<void> = Promise.resolve();
+  /** What this side has signalled (offer or answer, candidates), for re-sending. */
+  private readonly sentSignals: { readonly kind: SignalKind; readonly body: string }[] = [];
+  /** Whether any authenticated signal of this session has come from the peer. */
+  heard = false;
   private nextMessageId = 0;
   private readonly timer: ReturnType<typeof setTimeout>;
   /** When the link became connected (ms), for round-trip and uptime figures. */
@@ -201,6 +207,7 @@ export class PeerLink {
       return;
     }
     this.lastSeqIn = envelope.seq;
+    this.heard = true;
     switch (envelope.kind) {
       case 'answer': {
         if (!this.initiator || this.remoteFingerprint !== undefined) {
@@ -227,7 +234,7 @@ export class PeerLink {
         this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${envelope.body.slice(0, 64)})`, false);
         break;
       case 'offer':
-        this.events.onProblem(this, ErrorCode.PROTOCOL_VIOLATION, 'second offer in one session');
+        // A re-sent offer (see resend) for a session already under way: nothing to do.
         break;
     }
   }
@@ -242,7 +249,19 @@ export class PeerLink {
       this.localFingerprint = fingerprint.value;
     }
     const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
+    if (this.sentSignals.length < MAX_RESENT_SIGNALS) this.sentSignals.push({ kind: signal.type, body });
     return this.sendEnvelope(signal.type, body);
+  }
+
+  /**
+   * Send this attempt's offer and candidates again (fresh sequence numbers).
+   * For an attempt that has heard nothing: its signals may have gone to an
+   * instance of the peer that has since left (a reloaded tab), while the new
+   * instance dialled us. A peer that did get them sees a harmless repeat.
+   */
+  resend(): void {
+    if (this.state !== 'signaling' || this.heard) return;
+    for (const { kind, body } of this.sentSignals) void this.sendEnvelope(kind, body).catch(() => undefined);
   }
 
   /** Sign and send one signal of this session, after those before it. */

@@ -342,11 +342,15 @@ class Node extends EventTarget implements TabmeshNode {
     const existing = this.peerLinks.get(offer.from);
     if (existing !== undefined) {
       if (bytesEqual(existing.session, offer.session)) {
-        this.problem(ErrorCode.SIGNAL_REPLAYED, 'offer for a session already under way', offer.from);
+        // The same session again: a re-sent offer, or a replay the link's sequence check refuses.
+        existing.handleSignal(offer);
         return;
       }
       if (existing.state !== 'connected' && existing.initiator && this.id < offer.from) {
         // Both dialled at once: the lower ID's attempt wins, and we are lower.
+        // If ours has heard nothing, it may have gone to an instance of the
+        // peer that has left; send it again, to the one that just dialled us.
+        existing.resend();
         void this.decline(offer, 'GLARE');
         return;
       }
