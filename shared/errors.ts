@@ -97,6 +97,8 @@ export const ErrorCode = {
   CONNECT_FAILED: 'CONNECT_FAILED',
   /** The node has been closed. */
   CLOSED: 'CLOSED',
+  /** The other side reported an error code not in this catalogue (a newer version's). */
+  REMOTE_ERROR: 'REMOTE_ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -4,7 +4,7 @@
  * exposes connections, known peers, send, broadcast and typed events.
  */
 import { bytesEqual, utf8 } from '../../shared/bytes.js';
-import { ErrorCode, TabmeshError } from '../../shared/errors.js';
+import { ErrorCode, TabmeshError, isErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../../shared/identity/signing.js';
@@ -182,7 +182,9 @@ class Node extends EventTarget implements TabmeshNode {
         onState: (state, url) => this.setStatus({ signaling: state, signalingUrl: url }),
         onWelcome: (url, records) => void this.receiveSample(url, records),
         onSignal: (from, payload) => this.enqueueSignal(from, payload),
-        onProblem: (code, message) => this.problem(code as ErrorCode, message, undefined),
+        // Codes outside the catalogue are counted under one, so a server cannot grow the tally.
+        onProblem: (code, message) =>
+          this.problem(isErrorCode(code) ? code : ErrorCode.REMOTE_ERROR, message, undefined),
         onUndeliverable: (to) => this.undeliverable(to),
       },
     );
