@@ -66,6 +66,12 @@ export const MAX_SIGNALING_FRAME_BYTES = 64 * 1024;
 export const MAX_SIGNAL_PAYLOAD_CHARS = 32 * 1024;
 /** Bytes in a registration challenge nonce. */
 export const CHALLENGE_NONCE_BYTES = 32;
+/**
+ * Requests a client may send right behind its registration answer, held by
+ * the server until the answer is verified (so a tab's first offer need not
+ * wait a round trip). More is a protocol error.
+ */
+export const MAX_HELD_DURING_REGISTRATION = 16;
 /** Largest number of records in one bootstrap sample. */
 export const MAX_SAMPLE_SIZE = 32;
 /** Largest `ref` a client may attach to a request (fits in 32 bits). */

@@ -11,7 +11,7 @@ import { ErrorCode, type TabmeshError } from '../shared/errors.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../shared/identity/signing.js';
-import { CHALLENGE_NONCE_BYTES, MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
+import { CHALLENGE_NONCE_BYTES, MAX_HELD_DURING_REGISTRATION, MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
 import { CloseCode, registrationCloseCode } from '../shared/protocol/close-codes.js';
 import {
   encodeServerMessage,
@@ -20,6 +20,7 @@ import {
   registrationBytes,
   type RecordUpdate,
   type RegisterMessage,
+  type ClientMessage,
   type ServerLimits,
   type ServerMessage,
   type SignalRequest,
@@ -78,11 +79,27 @@ export class Hub {
   }
 
   /** A new socket: make its session, send the challenge, wire its events. */
-  open(socket: WebSocket, tcp: Duplex, address: string, onClose: (session: Session) => void): Session {
+  open(
+    socket: WebSocket,
+    tcp: Duplex,
+    address: string,
+    network: string | undefined,
+    onClose: (session: Session) => void,
+  ): Session {
     const now = this.deps.now();
     const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
     const deadline = now + this.config.registrationTimeoutMs;
-    const session = new Session(socket, tcp, address, deadline, nonce, this.config.rate, this.config.burst, now);
+    const session = new Session(
+      socket,
+      tcp,
+      address,
+      network,
+      deadline,
+      nonce,
+      this.config.rate,
+      this.config.burst,
+      now,
+    );
     this.sessions.add(session);
     this.pending.add(session);
     socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
@@ -106,6 +123,11 @@ export class Hub {
       server: this.config.serverName,
       now,
       expires: deadline,
+      // With the network known up front, the tab can choose whom to dial
+      // while it registers.
+      ...(network === undefined
+        ? {}
+        : { peers: this.registry.sample(network, this.config.sampleSize, undefined, now).map((e) => e.recordText) }),
     });
     return session;
   }
@@ -182,16 +204,26 @@ export class Hub {
     }
     const message = parsed.value;
     if (message.type === 'peers' && !this.admit(session, PEERS_REQUEST_COST - 1, message.ref)) return;
-    if (session.state !== SessionState.Registered) {
-      if (message.type === 'register' && session.state === SessionState.Pending) {
-        void this.register(session, message);
-      } else if (message.type === 'register') {
-        this.error(session, ErrorCode.ALREADY_REGISTERED, 'registration already under way');
-      } else {
-        this.refuse(session, ErrorCode.NOT_REGISTERED, 'register first');
-      }
+    if (session.state === SessionState.Pending) {
+      if (message.type === 'register') void this.register(session, message);
+      else this.refuse(session, ErrorCode.NOT_REGISTERED, 'register first');
       return;
     }
+    if (session.state === SessionState.Verifying && message.type !== 'register') {
+      // Sent right behind the answer: held until it is verified, then handled in order.
+      session.held ??= [];
+      if (session.held.length >= MAX_HELD_DURING_REGISTRATION) {
+        this.refuse(session, ErrorCode.NOT_REGISTERED, 'too many requests before the registration was verified');
+        return;
+      }
+      session.held.push(message);
+      return;
+    }
+    this.dispatch(session, message);
+  }
+
+  /** Handle one request on a registered (or registering, for `register`) connection. */
+  private dispatch(session: Session, message: ClientMessage): void {
     switch (message.type) {
       case 'signal':
         this.relay(session, message);
@@ -207,7 +239,13 @@ export class Hub {
         void this.updateRecord(session, message);
         break;
       case 'register':
-        this.error(session, ErrorCode.ALREADY_REGISTERED, 'this connection is registered');
+        this.error(
+          session,
+          ErrorCode.ALREADY_REGISTERED,
+          session.state === SessionState.Registered
+            ? 'this connection is registered'
+            : 'registration already under way',
+        );
         break;
     }
   }
@@ -263,6 +301,10 @@ export class Hub {
       this.refuse(session, ErrorCode.ID_MISMATCH, 'the record is not for the ID being registered');
       return;
     }
+    if (session.announcedNetwork !== undefined && message.network !== session.announcedNetwork) {
+      this.refuse(session, ErrorCode.NETWORK_MISMATCH, 'registering in another network than the URL named');
+      return;
+    }
     const signed = registrationBytes(nonce, this.config.serverName, message.network, message.id);
     const [answer, record] = await Promise.all([
       verifyFrom(this.deps.ed25519, message.id, Purpose.REGISTER, signed, message.signature),
@@ -297,6 +339,9 @@ export class Hub {
       peers: this.sample(session, this.config.sampleSize),
       limits: this.limits,
     });
+    const held = session.held ?? [];
+    session.held = undefined;
+    for (const message of held) if (!session.closed) this.dispatch(session, message);
   }
 
   private sample(session: Session, max: number): string[] {

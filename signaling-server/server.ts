@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../shared/errors.js';
+import { isValidNetworkName } from '../shared/records.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { AddressCounter, clientAddress, OriginPolicy } from './admission.js';
 import { DEFAULTS } from './defaults.js';
@@ -223,8 +224,12 @@ export function createSignalingServer(
   };
 
   const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if ((request.url ?? '/').split('?')[0] !== config.path)
-      return refuseUpgrade(request, socket, 404, ErrorCode.NOT_FOUND);
+    const [path, query] = (request.url ?? '/').split('?');
+    if (path !== config.path) return refuseUpgrade(request, socket, 404, ErrorCode.NOT_FOUND);
+    // A tab may name its network up front, to get a bootstrap sample with the challenge.
+    const network = new URLSearchParams(query ?? '').get('network') ?? undefined;
+    if (network !== undefined && !isValidNetworkName(network))
+      return refuseUpgrade(request, socket, 400, ErrorCode.BAD_FIELD);
     if (closing !== undefined) return refuseUpgrade(request, socket, 503, ErrorCode.SHUTTING_DOWN);
     if (!origins.allows(request.headers.origin, request.headers.host)) {
       return refuseUpgrade(request, socket, 403, ErrorCode.ORIGIN_REFUSED);
@@ -232,19 +237,25 @@ export function createSignalingServer(
     if (theHub.sessions.size >= config.maxPeers) return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_FULL);
     const address = clientAddress(request, config.trustProxy);
     if (!perAddress.tryAcquire(address)) return refuseUpgrade(request, socket, 429, ErrorCode.TOO_MANY_CONNECTIONS);
-    accept(request, socket, head, address);
+    accept(request, socket, head, address, network);
   };
 
   // Kept apart from handleUpgrade so that the closures a connection keeps for
   // its whole life capture only what they use, never the request.
-  const accept = (request: IncomingMessage, socket: Duplex, head: Buffer, address: string): void => {
+  const accept = (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    address: string,
+    network: string | undefined,
+  ): void => {
     const release = releaser(perAddress, address);
     socket.once('close', release);
     // The 101 response and the challenge leave in one write.
     socket.cork();
     process.nextTick(() => socket.uncork());
     wss.handleUpgrade(request, socket, head, (ws) => {
-      theHub.open(ws, socket, address, release);
+      theHub.open(ws, socket, address, network, release);
     });
   };
 

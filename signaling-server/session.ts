@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { PeerId } from '../shared/identity/peer-id.js';
+import type { ClientMessage } from '../shared/protocol/signaling.js';
 import { TokenBucket } from '../shared/rate-limit.js';
 import type { RegistryEntry } from './registry.js';
 
@@ -38,12 +39,16 @@ export class Session implements RegistryEntry {
 
   /** True while `tcp` is corked by the hub for this tick's relays. */
   corked = false;
+  /** Requests that arrived behind the registration answer, until it is verified. */
+  held: ClientMessage[] | undefined;
 
   constructor(
     readonly socket: WebSocket,
     /** The raw TCP socket under `socket` (ours from the upgrade), corked to batch writes. */
     readonly tcp: Duplex,
     readonly address: string,
+    /** The network named in the WebSocket URL (`?network=`), if any. */
+    readonly announcedNetwork: string | undefined,
     readonly deadline: number,
     nonce: Uint8Array,
     rate: number,

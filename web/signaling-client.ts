@@ -8,6 +8,7 @@
 import { ErrorCode } from '../shared/errors.js';
 import { Purpose, type Identity } from '../shared/identity/signing.js';
 import type { PeerId } from '../shared/identity/peer-id.js';
+import { MAX_HELD_DURING_REGISTRATION } from '../shared/limits.js';
 import {
   encodeClientMessage,
   parseServerMessage,
@@ -55,13 +56,23 @@ export class EarlySocket {
   readonly url: string;
   readonly held: string[] = [];
 
-  constructor(url: string) {
+  constructor(url: string, network: string) {
     this.url = url;
-    this.socket = new WebSocket(url);
+    this.socket = new WebSocket(withNetwork(url, network));
     this.socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data === 'string') this.held.push(event.data);
     };
   }
+}
+
+/**
+ * The URL with `?network=` added: the server then sends a bootstrap sample
+ * with its challenge, so the tab can dial while it registers.
+ */
+export function withNetwork(url: string, network: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('network', network);
+  return parsed.toString();
 }
 
 export class SignalingClient {
@@ -71,6 +82,10 @@ export class SignalingClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private connectedUrl: string | undefined;
+  /** Whether the current socket has had our registration answer (so requests may follow it). */
+  private answered = false;
+  /** Requests made after the challenge but before the answer is signed and sent. */
+  private readonly beforeAnswer: string[] = [];
   /** Recipients of recent signals by ref (a ring of MAX_TRACKED_REFS). */
   private readonly refs = new Map<number, PeerId>();
   private nextRef = 0;
@@ -120,11 +135,25 @@ export class SignalingClient {
     this.events.onState('closed', undefined);
   }
 
+  /**
+   * Whether requests can go out now: registered, or registering (the server
+   * holds up to MAX_HELD_DURING_REGISTRATION requests behind the answer).
+   */
+  canSignal(): boolean {
+    return this.socket !== undefined && this.socket.readyState === WebSocket.OPEN && (this.answered || this.challenged);
+  }
+
+  private challenged = false;
+
   private sendMessage(message: ClientMessage): boolean {
-    if (this.socket === undefined || this.connectedUrl === undefined || this.socket.readyState !== WebSocket.OPEN) {
-      return false;
+    if (!this.canSignal() || this.socket === undefined) return false;
+    const text = encodeClientMessage(message);
+    if (this.answered) {
+      this.socket.send(text);
+      return true;
     }
-    this.socket.send(encodeClientMessage(message));
+    if (this.beforeAnswer.length >= MAX_HELD_DURING_REGISTRATION) return false;
+    this.beforeAnswer.push(text);
     return true;
   }
 
@@ -135,7 +164,7 @@ export class SignalingClient {
     this.events.onState('connecting', url);
     let socket: WebSocket;
     try {
-      socket = new WebSocket(url);
+      socket = new WebSocket(withNetwork(url, this.options.network));
     } catch {
       // A malformed URL: try the next one after the backoff.
       this.events.onProblem(ErrorCode.BAD_FIELD, 'invalid signaling URL');
@@ -147,6 +176,9 @@ export class SignalingClient {
 
   private adopt(socket: WebSocket, url: string): void {
     this.socket = socket;
+    this.answered = false;
+    this.challenged = false;
+    this.beforeAnswer.length = 0;
     socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data !== 'string') {
         this.events.onProblem(ErrorCode.BAD_FRAME, 'binary frame from the signaling server');
@@ -177,6 +209,9 @@ export class SignalingClient {
     switch (message.type) {
       case 'challenge': {
         const { identity, network } = this.options;
+        this.challenged = true;
+        // Peers to dial come with the challenge: dialling starts while we sign.
+        if (message.peers !== undefined) this.events.onWelcome(url, message.peers);
         const bytes = registrationBytes(message.nonce, message.server, network, identity.id);
         const signature = await identity.sign(Purpose.REGISTER, bytes);
         if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
@@ -189,6 +224,8 @@ export class SignalingClient {
             signature,
           }),
         );
+        this.answered = true;
+        for (const text of this.beforeAnswer.splice(0)) socket.send(text);
         break;
       }
       case 'welcome':

@@ -76,6 +76,12 @@ export interface ChallengeMessage {
   readonly now: number;
   /** The answer must arrive before this time (server clock). */
   readonly expires: number;
+  /**
+   * Signed records of live peers, when the client named its network in the
+   * WebSocket URL (`?network=`): it can pick whom to dial while registering.
+   * Unverified here: verify each before use.
+   */
+  readonly peers?: readonly string[];
 }
 export interface ServerLimits {
   readonly maxFrameBytes: number;
@@ -284,13 +290,16 @@ export function parseServerMessage(text: string): Result<ServerMessage> {
         payload: string(fields, 'payload', MAX_SIGNAL_PAYLOAD_CHARS),
       }));
     case 'challenge':
-      return guarded(() => ({
-        type,
-        nonce: bytes(fields, 'nonce', NONCE_CHARS, CHALLENGE_NONCE_BYTES),
-        server: string(fields, 'server', MAX_SERVER_NAME_CHARS),
-        now: timestamp(fields, 'now'),
-        expires: timestamp(fields, 'expires'),
-      }));
+      return guarded(() => {
+        const challenge: ChallengeMessage = {
+          type,
+          nonce: bytes(fields, 'nonce', NONCE_CHARS, CHALLENGE_NONCE_BYTES),
+          server: string(fields, 'server', MAX_SERVER_NAME_CHARS),
+          now: timestamp(fields, 'now'),
+          expires: timestamp(fields, 'expires'),
+        };
+        return fields['peers'] === undefined ? challenge : { ...challenge, peers: recordList(fields) };
+      });
     case 'welcome':
       return guarded(() => {
         const limits = fields['limits'];
@@ -377,6 +386,7 @@ export function encodeServerMessage(message: ServerMessage): string {
         server: message.server,
         now: message.now,
         expires: message.expires,
+        peers: message.peers,
       });
     case 'welcome':
       return json('welcome', {

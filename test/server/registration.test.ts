@@ -173,6 +173,73 @@ describe('registration by challenge and response', () => {
     expect(await server.server.metrics.refusalCount(ErrorCode.FLOODING)).toBe(1);
   });
 
+  it('sends a bootstrap sample with the challenge when the URL names the network', async () => {
+    server = await startServer();
+    const first = await joined(server.wsUrl, 'lobby');
+    await joined(server.wsUrl, 'elsewhere');
+    const client = new TestClient(`${server.wsUrl}?network=lobby`);
+    const challenge = await client.next('challenge');
+    expect(challenge.peers).toHaveLength(1);
+    const record = await verifyRecord(ed25519, challenge.peers?.[0] ?? '', { now: Date.now(), network: 'lobby' });
+    expect(record.ok && record.value.record.id).toBe(first.identity.id);
+    const plain = new TestClient(server.wsUrl);
+    expect((await plain.next('challenge')).peers).toBeUndefined();
+  });
+
+  it('refuses a registration in another network than the URL named, and a malformed network name', async () => {
+    server = await startServer();
+    const alice = await newIdentity();
+    const client = new TestClient(`${server.wsUrl}?network=red`);
+    await client.answer(alice, 'blue');
+    expect(await client.next('error')).toMatchObject({ code: ErrorCode.NETWORK_MISMATCH });
+    expect((await client.closed).code).toBe(CloseCode.UNAUTHORIZED);
+    const bad = new TestClient(`${server.wsUrl}?network=${encodeURIComponent('no spaces')}`);
+    await expect(bad.opened).rejects.toThrow(/400/);
+  });
+
+  it('holds requests sent right behind the answer, and relays them in order once it is verified', async () => {
+    server = await startServer();
+    const bob = await joined(server.wsUrl, 'lobby');
+    const alice = await newIdentity();
+    const client = new TestClient(`${server.wsUrl}?network=lobby`);
+    await client.answer(alice, 'lobby');
+    for (let i = 0; i < 3; i++) client.send({ type: 'signal', to: bob.identity.id, payload: `early ${i}` });
+    expect(await client.next('welcome')).toMatchObject({ id: alice.id });
+    for (let i = 0; i < 3; i++) {
+      expect(await bob.client.next('signal')).toEqual({ type: 'signal', from: alice.id, payload: `early ${i}` });
+    }
+  });
+
+  it('drops held requests when the registration fails, and closes past the hold limit', async () => {
+    server = await startServer();
+    const bob = await joined(server.wsUrl, 'lobby');
+    const [alice, mallory] = [await newIdentity(), await newIdentity()];
+    // A forged answer: Mallory signs for Alice's ID; the held signal must never arrive.
+    const forger = new TestClient(server.wsUrl);
+    const challenge = await forger.next('challenge');
+    forger.send({
+      type: 'register',
+      id: alice.id,
+      network: 'lobby',
+      record: (await newRecord(alice, 'lobby')).bytes,
+      signature: await mallory.sign(
+        Purpose.REGISTER,
+        registrationBytes(challenge.nonce, challenge.server, 'lobby', alice.id),
+      ),
+    });
+    forger.send({ type: 'signal', to: bob.identity.id, payload: 'forged' });
+    expect((await forger.closed).code).toBe(CloseCode.UNAUTHORIZED);
+    bob.client.send({ type: 'peers', max: 1, ref: 3 });
+    expect((await bob.client.next('peers')).ref).toBe(3);
+    expect(bob.client.pending()).toEqual([]);
+    // More than the limit behind an answer closes the connection.
+    const greedy = new TestClient(server.wsUrl);
+    await greedy.answer(alice, 'lobby');
+    for (let i = 0; i < 17; i++) greedy.send({ type: 'signal', to: bob.identity.id, payload: `${i}` });
+    expect(await greedy.next('error')).toMatchObject({ code: ErrorCode.NOT_REGISTERED });
+    expect((await greedy.closed).code).toBe(CloseCode.BAD_REQUEST);
+  });
+
   it('refuses any other message before registration', async () => {
     server = await startServer();
     const client = new TestClient(server.wsUrl);

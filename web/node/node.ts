@@ -400,8 +400,11 @@ class Node extends EventTarget implements TabmeshNode {
   // --- Dialling and links ---------------------------------------------------------
 
   private async dial(): Promise<void> {
-    if (this.closed || this.currentStatus.signaling !== 'connected') return;
-    const free = this.settings.maxConnections - this.activeLinks();
+    if (this.closed || !this.signaling.canSignal()) return;
+    // Until the server has verified our registration it holds only a few
+    // requests for us: one attempt's signals fit, the rest wait for the welcome.
+    const registered = this.currentStatus.signaling === 'connected';
+    const free = Math.min(registered ? Infinity : 1, this.settings.maxConnections - this.activeLinks());
     if (free <= 0) return;
     const context = await this.contextForLink();
     // From here on no await: checks and inserts cannot interleave with an accepted offer.
@@ -655,7 +658,7 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
   // Open the signaling socket now; storage and identity load meanwhile.
   let early: EarlySocket | undefined;
   try {
-    early = new EarlySocket(urls[0] ?? '');
+    early = new EarlySocket(urls[0] ?? '', network);
   } catch {
     // An invalid first URL: the signaling client reports it when it tries.
     early = undefined;
