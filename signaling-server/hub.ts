@@ -341,7 +341,7 @@ export class Hub {
     });
     const held = session.held ?? [];
     session.held = undefined;
-    for (const message of held) if (!session.closed) this.dispatch(session, message);
+    for (const message of held) this.dispatch(session, message);
   }
 
   private sample(session: Session, max: number): string[] {
