@@ -21,6 +21,11 @@ import type { SignedRecord } from '../shared/records.js';
 export const SIGNALING_BACKOFF_BASE_MS = 500;
 /** Longest reconnection delay (before jitter). */
 export const SIGNALING_BACKOFF_MAX_MS = 30_000;
+/**
+ * Frames an early socket keeps before the client adopts it (the challenge is
+ * the first; a server sending more before we register is not believed).
+ */
+export const MAX_EARLY_FRAMES = 8;
 /** Signals whose recipient is remembered, to tell which attempt an UNKNOWN_PEER error ends. */
 export const MAX_TRACKED_REFS = 1024;
 
@@ -60,7 +65,7 @@ export class EarlySocket {
     this.url = url;
     this.socket = new WebSocket(withNetwork(url, network));
     this.socket.onmessage = (event: MessageEvent) => {
-      if (typeof event.data === 'string') this.held.push(event.data);
+      if (typeof event.data === 'string' && this.held.length < MAX_EARLY_FRAMES) this.held.push(event.data);
     };
   }
 }
@@ -82,6 +87,8 @@ export class SignalingClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private connectedUrl: string | undefined;
+  /** Whether the current socket has sent its challenge (so we are about to answer). */
+  private challenged = false;
   /** Whether the current socket has had our registration answer (so requests may follow it). */
   private answered = false;
   /** Requests made after the challenge but before the answer is signed and sent. */
@@ -142,8 +149,6 @@ export class SignalingClient {
   canSignal(): boolean {
     return this.socket !== undefined && this.socket.readyState === WebSocket.OPEN && (this.answered || this.challenged);
   }
-
-  private challenged = false;
 
   private sendMessage(message: ClientMessage): boolean {
     if (!this.canSignal() || this.socket === undefined) return false;

@@ -17,8 +17,14 @@
  * relay, memory, register, connect, broadcast).
  */
 import { webcrypto } from 'node:crypto';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createTweetnaclEd25519, createWebCryptoEd25519, type Ed25519 } from '../../shared/identity/index.js';
+import {
+  createTweetnaclEd25519,
+  createWebCryptoEd25519,
+  verifyDetached,
+  type Ed25519,
+} from '../../shared/identity/index.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { launchChromium, serveSources } from '../helpers/browser.js';
 import type { Socket } from 'node:net';
@@ -51,7 +57,6 @@ async function cryptoBench(): Promise<void> {
   log('| path | sign/s | verify/s (1 in flight) | verify/s (64 in flight) |');
   log('|---|---:|---:|---:|');
   const backends: Ed25519[] = [createNodeEd25519(), createWebCryptoEd25519(webcrypto.subtle), createTweetnaclEd25519()];
-  const { verifyDetached } = await import('../../shared/identity/ed25519.js');
   for (const ed of backends) {
     const pair = await ed.generate();
     const message = new Uint8Array(200);
@@ -221,9 +226,7 @@ async function registerBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  log(
-    `# Tabmesh benchmarks (${new Date().toISOString()}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores)`,
-  );
+  log(`# Tabmesh benchmarks (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);
   if (!SKIP.has('crypto')) await cryptoBench();
   if (!SKIP.has('browser')) await browserCryptoBench();
   if (!SKIP.has('relay')) await relayBench();
