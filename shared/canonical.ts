@@ -80,6 +80,11 @@ export class Reader {
 
   constructor(private readonly bytes: Uint8Array) {}
 
+  /** Bytes consumed so far. */
+  get position(): number {
+    return this.offset;
+  }
+
   u8(): number {
     const value = this.bytes[this.offset];
     if (value === undefined) throw new DecodeError('unexpected end of input');

@@ -97,6 +97,12 @@ export const ErrorCode = {
   CONNECT_FAILED: 'CONNECT_FAILED',
   /** The node has been closed. */
   CLOSED: 'CLOSED',
+  /** A frame relayed through the mesh for us whose seal does not open, or whose contents are not what the seal promised. */
+  BAD_SEAL: 'BAD_SEAL',
+  /** A relayed frame that cannot go on: its hops are spent, its route is broken, or it came round in a loop. */
+  RELAY_UNROUTABLE: 'RELAY_UNROUTABLE',
+  /** The peer cannot be reached through the mesh (no seal key known, no neighbours). */
+  NO_MESH_PATH: 'NO_MESH_PATH',
   /** The other side reported an error code not in this catalogue (a newer version's). */
   REMOTE_ERROR: 'REMOTE_ERROR',
 } as const;

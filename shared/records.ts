@@ -21,6 +21,7 @@ import {
   MAX_RECORD_LIFETIME_MS,
   NETWORK_NAME_PATTERN,
   PUBLIC_KEY_BYTES,
+  SEAL_KEY_BYTES,
   SIGNATURE_BYTES,
 } from './limits.js';
 
@@ -41,6 +42,12 @@ export interface PeerRecord {
   readonly endpoints: readonly string[];
   /** Optional short display name; never trusted for anything. */
   readonly name?: string;
+  /**
+   * The peer's X25519 public key for sealed mesh traffic (tweetnacl `box`).
+   * Bound to the ID by the record's signature, so a forwarder cannot swap it.
+   * Optional: a peer without one cannot be reached through the mesh.
+   */
+  readonly sealKey?: Uint8Array;
 }
 
 /** A verified record with its signed bytes, ready to store or pass on unchanged. */
@@ -86,6 +93,7 @@ function fieldProblem(record: PeerRecord): string | undefined {
   if (!record.endpoints.every(isValidEndpoint)) return 'invalid endpoint URL';
   if (new Set(record.endpoints).size !== record.endpoints.length) return 'duplicate endpoint';
   if (record.name !== undefined && !isValidDisplayName(record.name)) return 'invalid display name';
+  if (record.sealKey !== undefined && record.sealKey.length !== SEAL_KEY_BYTES) return 'seal key of the wrong length';
   return undefined;
 }
 
@@ -99,7 +107,9 @@ function encodeData(record: PeerRecord): Uint8Array {
     .string(record.network, MAX_NETWORK_BYTES)
     .varint(record.endpoints.length);
   for (const endpoint of record.endpoints) writer.string(endpoint, MAX_ENDPOINT_BYTES);
-  return writer.string(record.name ?? '', MAX_DISPLAY_NAME_BYTES).finish();
+  writer.string(record.name ?? '', MAX_DISPLAY_NAME_BYTES);
+  const sealKey = record.sealKey ?? new Uint8Array();
+  return writer.varint(sealKey.length).fixed(sealKey, sealKey.length).finish();
 }
 
 export interface RecordFields {
@@ -107,6 +117,8 @@ export interface RecordFields {
   readonly network: string;
   readonly endpoints?: readonly string[];
   readonly name?: string;
+  /** X25519 public key for sealed mesh traffic, {@link SEAL_KEY_BYTES} bytes. */
+  readonly sealKey?: Uint8Array;
   /** Issue time; the caller's clock. */
   readonly now: number;
   /** Validity from `now`; default {@link DEFAULT_RECORD_LIFETIME_MS}. */
@@ -123,6 +135,7 @@ export async function signRecord(identity: Identity, fields: RecordFields): Prom
     network: fields.network,
     endpoints: [...(fields.endpoints ?? [])],
     ...(fields.name === undefined ? {} : { name: fields.name }),
+    ...(fields.sealKey === undefined ? {} : { sealKey: fields.sealKey.slice() }),
   };
   const problem = fieldProblem(record);
   if (problem !== undefined) throw new TabmeshError(ErrorCode.BAD_FIELD, problem);
@@ -156,6 +169,10 @@ export function decodeRecord(
     const endpoints: string[] = [];
     for (let i = 0; i < count; i++) endpoints.push(reader.string(MAX_ENDPOINT_BYTES));
     const name = reader.string(MAX_DISPLAY_NAME_BYTES);
+    const sealKeyLength = reader.varint();
+    if (sealKeyLength !== 0 && sealKeyLength !== SEAL_KEY_BYTES)
+      return fail(ErrorCode.RECORD_MALFORMED, 'seal key of the wrong length');
+    const sealKey = reader.fixed(sealKeyLength);
     reader.end();
     let id: PeerId;
     try {
@@ -172,6 +189,7 @@ export function decodeRecord(
       network,
       endpoints,
       ...(name === '' ? {} : { name }),
+      ...(sealKeyLength === 0 ? {} : { sealKey: sealKey.slice() }),
     };
     const problem = fieldProblem(record);
     if (problem !== undefined) return fail(ErrorCode.RECORD_MALFORMED, problem);

@@ -20,6 +20,8 @@ export const Purpose = {
   CONFIRM: 'tabmesh/confirm/1',
   /** A broadcast, signed by its origin. */
   BROADCAST: 'tabmesh/broadcast/1',
+  /** A message routed, sealed, through the mesh to one peer. */
+  ROUTED: 'tabmesh/routed/1',
 } as const;
 export type Purpose = (typeof Purpose)[keyof typeof Purpose];
 

@@ -22,7 +22,10 @@ import {
   SIGNATURE_BYTES,
 } from '../limits.js';
 
-export const FrameType = { CONFIRM: 1, RECORDS: 2, MESSAGE_START: 3, MESSAGE_CHUNK: 4, PING: 5 } as const;
+import { FrameType } from './frame-types.js';
+import { parseMembership, parseRelay, type MembershipFrame, type RelayFrame } from './mesh.js';
+
+export { FrameType };
 
 /** What both sides sign over the new channel before it counts (purpose tabmesh/confirm/1). */
 export interface ConfirmBody {
@@ -73,7 +76,8 @@ export interface MessageChunkFrame {
 export interface PingFrame {
   readonly type: 'ping';
 }
-export type ChannelFrame = ConfirmFrame | RecordsFrame | MessageStartFrame | MessageChunkFrame | PingFrame;
+export type ChannelFrame =
+  ConfirmFrame | RecordsFrame | MessageStartFrame | MessageChunkFrame | PingFrame | RelayFrame | MembershipFrame;
 
 /** The keepalive frame (its type byte alone). */
 export const PING_FRAME: Uint8Array = Uint8Array.of(FrameType.PING);
@@ -222,6 +226,10 @@ export function parseChannelFrame(frame: Uint8Array): Result<ChannelFrame> {
       case FrameType.PING:
         reader.end();
         return ok({ type: 'ping' });
+      case FrameType.RELAY:
+        return ok(parseRelay(reader, frame));
+      case FrameType.MEMBERSHIP:
+        return ok(parseMembership(reader));
       default:
         return violation('unknown frame type');
     }

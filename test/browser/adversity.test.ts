@@ -64,14 +64,13 @@ describe('a lying signaling server', () => {
     context = await newContext(browser);
     // One after another, each registered before the next: later tabs find the
     // earlier ones in their bootstrap sample and dial them, through the proxy.
+    // Each in a browser profile of its own, so they cannot meet over
+    // BroadcastChannel and must signal through the lying server.
     const tabs: Page[] = [];
     for (let i = 0; i < 3; i++) {
-      const [tab] = await openTabs(
-        context,
-        real.url,
-        1,
-        `network=lies&signaling=${encodeURIComponent(`${proxy.url}/ws`)}`,
-      );
+      const own = await newContext(browser);
+      cleanups.push(() => own.close());
+      const [tab] = await openTabs(own, real.url, 1, `network=lies&signaling=${encodeURIComponent(`${proxy.url}/ws`)}`);
       if (tab === undefined) throw new Error('no tab');
       await waitForStatus(tab, 'connected');
       tabs.push(tab);

@@ -40,6 +40,8 @@ function rawRecord(fields: Partial<PeerRecord> & { id: PeerRecord['id'] }, extra
   w.varint(endpoints.length);
   for (const e of endpoints) w.string(e, 1000);
   w.string(fields.name ?? '', 1000);
+  const sealKey = fields.sealKey ?? new Uint8Array();
+  w.varint(sealKey.length).fixed(sealKey, sealKey.length);
   extra?.(w);
   return w.finish();
 }
@@ -199,6 +201,21 @@ describe('peer records', () => {
     );
   });
 
+  it('carries a seal key bound by the signature, and refuses one of the wrong length', async () => {
+    const identity = await newIdentity();
+    const sealKey = new Uint8Array(32).fill(7);
+    const signed = await signRecord(identity, { seq: 1, network: 'lobby', now: NOW, sealKey });
+    const result = await verifyRecord(ed25519, signed.bytes, { now: NOW });
+    expect(result.ok && result.value.record.sealKey).toEqual(sealKey);
+    // A forwarder swapping the key breaks the signature.
+    const swapped = signed.bytes.slice();
+    const at = swapped.length - 64 - 32;
+    swapped[at] = (swapped[at] ?? 0) ^ 1;
+    await expectCode(verifyRecord(ed25519, swapped, { now: NOW }), ErrorCode.RECORD_BAD_SIGNATURE);
+    const short = await signRaw(identity, rawRecord({ id: identity.id, sealKey: new Uint8Array(31) }));
+    await expectCode(verifyRecord(ed25519, short, { now: NOW }), ErrorCode.RECORD_MALFORMED);
+  });
+
   it('decodes every valid record it encodes (10,000 cases)', async () => {
     const alice = await newIdentity();
     const endpoint = fc
@@ -215,6 +232,7 @@ describe('peer records', () => {
       network: fc.stringMatching(/^[A-Za-z0-9._~-]{1,64}$/),
       endpoints: fc.uniqueArray(endpoint, { maxLength: 4 }),
       name: fc.option(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9 ]{0,20}[A-Za-z0-9]$/)),
+      sealKey: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 })),
     });
     // Sign once, check the codec many times: the data encoding is what varies.
     await fc.assert(
@@ -227,6 +245,7 @@ describe('peer records', () => {
           network: f.network,
           endpoints: f.endpoints,
           ...(f.name === null ? {} : { name: f.name }),
+          ...(f.sealKey === null ? {} : { sealKey: f.sealKey }),
         };
         const data = rawRecord(record);
         const decoded = decodeRecord(concatBytes(data, new Uint8Array(64)));

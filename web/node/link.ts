@@ -13,8 +13,13 @@ import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signin
 import {
   CHANNEL_DEAD_AFTER_MS,
   CHANNEL_KEEPALIVE_MS,
+  MEMBERSHIP_BURST,
+  MEMBERSHIP_RATE,
   PEER_EXCHANGE_BURST,
   PEER_EXCHANGE_RATE,
+  RELAY_BURST,
+  RELAY_DROP_ALLOWANCE,
+  RELAY_RATE,
   SESSION_NONCE_BYTES,
   SIGNAL_TTL_MS,
 } from '../../shared/limits.js';
@@ -31,6 +36,7 @@ import {
   type ConfirmBody,
   type ReceivedMessage,
 } from '../../shared/protocol/channel.js';
+import type { RelayFrame, WireMembership } from '../../shared/protocol/mesh.js';
 import {
   encodeCandidateBody,
   parseCandidateBody,
@@ -102,6 +108,10 @@ export interface LinkEvents {
   onClosed(link: PeerLink, code: ErrorCode | undefined, reason: string): void;
   onMessage(link: PeerLink, message: ReceivedMessage): void;
   onRecords(link: PeerLink, records: readonly Uint8Array[]): void;
+  /** A frame relayed through the mesh (within the neighbour's rate). */
+  onRelay(link: PeerLink, frame: RelayFrame): void;
+  /** A membership message from this neighbour (within its rate). */
+  onMembership(link: PeerLink, message: WireMembership): void;
   /** A refusal worth counting and reporting (bad signal, violation, throttling). */
   onProblem(link: PeerLink, code: ErrorCode, message: string): void;
 }
@@ -124,6 +134,10 @@ export class PeerLink {
   private readonly transport: Transport;
   private readonly reassembler = new Reassembler();
   private readonly recordsBucket: TokenBucket;
+  private readonly relayBucket: TokenBucket;
+  private readonly membershipBucket: TokenBucket;
+  /** Relayed frames dropped over the rate; past RELAY_DROP_ALLOWANCE the neighbour is cut off. */
+  private relayDrops = 0;
   private sendChain: Promise<void> = Promise.resolve();
   /** Outgoing signals are signed asynchronously; this keeps them in order (offer before candidates). */
   private signalChain: Promise<void> = Promise.resolve();
@@ -152,6 +166,8 @@ export class PeerLink {
     this.session = session;
     this.localNonce = initiator ? session : randomNonce();
     this.recordsBucket = new TokenBucket(PEER_EXCHANGE_RATE, PEER_EXCHANGE_BURST, context.now());
+    this.relayBucket = new TokenBucket(RELAY_RATE, RELAY_BURST, context.now());
+    this.membershipBucket = new TokenBucket(MEMBERSHIP_RATE, MEMBERSHIP_BURST, context.now());
     this.timer = setTimeout(() => {
       if (this.state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
     }, CONNECT_TIMEOUT_MS);
@@ -392,6 +408,24 @@ export class PeerLink {
           return;
         }
         this.events.onRecords(this, value.records);
+        return;
+      case 'relay':
+        if (!this.relayBucket.take(this.context.now())) {
+          if (++this.relayDrops > RELAY_DROP_ALLOWANCE) {
+            this.close(ErrorCode.FLOODING, 'relayed frames far over their rate');
+            return;
+          }
+          this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame over its rate; dropped');
+          return;
+        }
+        this.events.onRelay(this, value);
+        return;
+      case 'membership':
+        if (!this.membershipBucket.take(this.context.now())) {
+          this.close(ErrorCode.FLOODING, 'membership messages over their rate');
+          return;
+        }
+        this.events.onMembership(this, value.message);
         return;
       case 'start':
       case 'chunk': {

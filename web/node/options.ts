@@ -81,6 +81,8 @@ export interface MessageDetail {
   readonly data: string | Uint8Array;
   /** True for a broadcast (then `from` is its origin, checked by signature). */
   readonly broadcast: boolean;
+  /** True for a message that came sealed through the mesh rather than over a channel to `from`. */
+  readonly routed?: boolean;
 }
 
 export interface NodeEvents {

@@ -1,0 +1,114 @@
+/**
+ * Signals and short messages through the mesh: sealed to the recipient's
+ * X25519 key, signed inside by the sender, forwarded hop by hop by
+ * shared/relay.ts's rules. This class does the sealing, the deduplication and
+ * the forwarding; the node decides what to send and what a delivery means.
+ */
+import { toHex } from '../../shared/bytes.js';
+import { RecentSet } from '../../shared/dedup.js';
+import { ErrorCode } from '../../shared/errors.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { MAX_RELAY_PATH, MAX_RELAY_TTL, RELAY_DEDUP_ENTRIES, RELAY_ID_BYTES } from '../../shared/limits.js';
+import {
+  MAX_SEALED_BYTES,
+  encodeRelay,
+  encodeSealedContent,
+  parseSealedContent,
+  type RelayFrame,
+  type SealedContent,
+} from '../../shared/protocol/mesh.js';
+import { originateRelay, routeBack, routeRelay } from '../../shared/relay.js';
+import { openSeal, seal, type Nacl, type SealKeyPair } from '../../shared/seal.js';
+
+export interface MeshHost {
+  readonly self: PeerId;
+  /** Peers with confirmed channels. */
+  neighbours(): PeerId[];
+  /** Queue a frame on the channel to `peer` (a neighbour). */
+  sendFrame(peer: PeerId, frame: Uint8Array): void;
+  /** The peer's seal key, from its verified record, if we know one. */
+  sealKeyOf(peer: PeerId): Uint8Array | undefined;
+  problem(code: ErrorCode, message: string, peer: PeerId | undefined): void;
+  /** Sealed content for us, opened and parsed (its signature is the node's to check). */
+  deliver(from: PeerId, content: SealedContent, id: Uint8Array, back: PeerId[]): void;
+}
+
+/** Counters for the page and tests. */
+export interface MeshCounters {
+  sent: number;
+  forwarded: number;
+  delivered: number;
+  dropped: number;
+}
+
+export class Mesh {
+  private readonly seen = new RecentSet(RELAY_DEDUP_ENTRIES);
+  readonly counters: MeshCounters = { sent: 0, forwarded: 0, delivered: 0, dropped: 0 };
+
+  constructor(
+    private readonly host: MeshHost,
+    private readonly nacl: Nacl,
+    private readonly keys: SealKeyPair,
+  ) {}
+
+  /**
+   * Seal `content` to `to` and send it along `route` (or flood when there is
+   * none). Returns the relay ID, or an error code when it cannot go.
+   */
+  send(to: PeerId, content: SealedContent, route: readonly PeerId[], id = this.newId()): ErrorCode | Uint8Array {
+    const key = this.host.sealKeyOf(to);
+    if (key === undefined) return ErrorCode.NO_MESH_PATH;
+    const neighbours = this.host.neighbours().filter((peer) => peer !== to);
+    if (neighbours.length === 0) return ErrorCode.NO_MESH_PATH;
+    const sealed = seal(this.nacl, key, encodeSealedContent(content));
+    if (sealed.length > MAX_SEALED_BYTES) return ErrorCode.PAYLOAD_TOO_LARGE;
+    this.seen.add(toHex(id));
+    for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, MAX_RELAY_TTL)) {
+      this.host.sendFrame(next, encodeRelay({ id, sealed, ...header }));
+      this.counters.sent++;
+    }
+    return id;
+  }
+
+  /** A relay frame from neighbour `from`. */
+  receive(from: PeerId, frame: RelayFrame): void {
+    if (!this.seen.add(toHex(frame.id))) return; // A flood's copies meet; that is normal.
+    const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, MAX_RELAY_PATH);
+    switch (decision.action) {
+      case 'drop':
+        this.counters.dropped++;
+        this.host.problem(ErrorCode.RELAY_UNROUTABLE, `relayed frame dropped: ${decision.reason}`, from);
+        return;
+      case 'forward':
+        for (const { next, header } of decision.copies) {
+          this.host.sendFrame(next, encodeRelay({ id: frame.id, sealed: frame.sealed, ...header }));
+          this.counters.forwarded++;
+        }
+        return;
+      case 'deliver':
+        this.open(frame);
+        return;
+    }
+  }
+
+  private open(frame: RelayFrame): void {
+    const plaintext = openSeal(this.nacl, this.keys.secretKey, frame.sealed);
+    if (plaintext === undefined) {
+      this.counters.dropped++;
+      this.host.problem(ErrorCode.BAD_SEAL, 'a frame for us whose seal does not open', frame.from);
+      return;
+    }
+    const content = parseSealedContent(plaintext);
+    if (!content.ok) {
+      this.counters.dropped++;
+      this.host.problem(content.error.code, content.error.message, frame.from);
+      return;
+    }
+    this.counters.delivered++;
+    this.host.deliver(frame.from, content.value, frame.id, routeBack(frame.trail));
+  }
+
+  private newId(): Uint8Array {
+    return crypto.getRandomValues(new Uint8Array(RELAY_ID_BYTES));
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Which way a signal goes. In order of preference:
+ *
+ * 1. `local`: the peer is a tab of this browser (BroadcastChannel, no server);
+ * 2. `mesh`: sealed through our neighbours, along a route when one is known
+ *    (the reverse of the trail its last signal came by, or of a membership
+ *    walk), else as a bounded flood;
+ * 3. `server`: the signaling server, used only when no peer path exists.
+ *
+ * A reply goes back the way its request came. An attempt that hears nothing
+ * within MESH_SIGNAL_FALLBACK_MS on a local or mesh path is re-sent through
+ * the server, if one is connected.
+ *
+ * Through the mesh the first signal of an attempt without a route floods;
+ * the candidates after it wait (bounded) until the answer shows the way, so a
+ * flood is paid once per attempt, not once per candidate.
+ */
+import type { ErrorCode } from '../../shared/errors.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { MESH_SIGNAL_FALLBACK_MS } from '../../shared/limits.js';
+import type { SealedContent } from '../../shared/protocol/mesh.js';
+
+export type Via =
+  | { readonly kind: 'server' }
+  | { readonly kind: 'local' }
+  | { readonly kind: 'mesh'; readonly route: readonly PeerId[] };
+
+/** Signals held for a route per attempt; the rest of an attempt is re-sent on fallback anyway. */
+const MAX_HELD_SIGNALS = 32;
+
+interface Path {
+  via: Via;
+  /** Mesh signals sent so far on this path (the first of a routeless attempt floods). */
+  sent: number;
+  /** Mesh signals waiting for a route. */
+  held: string[];
+}
+
+export interface PathHost {
+  /** Through the signaling server; false when it is not connected. */
+  sendServer(to: PeerId, payload: string): boolean;
+  canUseServer(): boolean;
+  /** To a tab of this browser; false when it is not one. */
+  sendLocal(to: PeerId, payload: string): boolean;
+  isLocal(peer: PeerId): boolean;
+  /** Sealed through the mesh; an error code when that is impossible. */
+  sendMesh(to: PeerId, content: SealedContent, route: readonly PeerId[]): ErrorCode | Uint8Array;
+  canUseMesh(peer: PeerId): boolean;
+  /** Our record, carried with mesh signals so the peer can seal its answer to us. */
+  ownRecord(): Uint8Array;
+  debug(message: string, fields: object): void;
+}
+
+export class SignalPaths {
+  private readonly paths = new Map<PeerId, Path>();
+  /** Routes learned outside signals (membership walks), used for the next attempt at that peer. */
+  private readonly hints = new Map<PeerId, readonly PeerId[]>();
+  private readonly timers = new Map<PeerId, ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly host: PathHost) {}
+
+  /** The way the current attempt at `peer` signals. */
+  viaOf(peer: PeerId): Via | undefined {
+    return this.paths.get(peer)?.via;
+  }
+
+  /** Remember a route to `peer` for the next attempt (bounded by the caller's peer count). */
+  hint(peer: PeerId, route: readonly PeerId[]): void {
+    if (route.length > 0) this.hints.set(peer, route);
+  }
+
+  /**
+   * We start an attempt at `peer`: choose its path. `stillWaiting` tells,
+   * after the fallback delay, whether the attempt has heard nothing yet;
+   * `resend` re-sends its signals once the path has changed.
+   */
+  begin(peer: PeerId, stillWaiting: () => boolean, resend: () => void): Via {
+    const via = this.choose(peer);
+    this.paths.set(peer, { via, sent: 0, held: [] });
+    clearTimeout(this.timers.get(peer));
+    if (via.kind !== 'server') {
+      this.timers.set(
+        peer,
+        setTimeout(() => {
+          this.timers.delete(peer);
+          if (!stillWaiting() || !this.host.canUseServer()) return;
+          this.host.debug('no answer by a peer path; trying the signaling server', { peer, via: via.kind });
+          this.paths.set(peer, { via: { kind: 'server' }, sent: 0, held: [] });
+          resend();
+        }, MESH_SIGNAL_FALLBACK_MS),
+      );
+    }
+    return via;
+  }
+
+  /** An authenticated signal came from `peer` this way: replies follow it back. */
+  arrived(peer: PeerId, via: Via): void {
+    const path = this.paths.get(peer);
+    if (path === undefined || path.via.kind !== via.kind || via.kind !== 'mesh') {
+      this.paths.set(peer, { via, sent: path?.via.kind === via.kind ? path.sent : 0, held: [] });
+      return;
+    }
+    // Same mesh attempt: the answer's trail is the route for what we held back.
+    path.via = via;
+    for (const payload of path.held.splice(0)) this.sendMesh(peer, path, payload);
+  }
+
+  send(to: PeerId, payload: string): void {
+    let path = this.paths.get(to);
+    if (path === undefined) {
+      // A reply or bye with no attempt on record: the best path we have.
+      path = { via: this.choose(to), sent: 0, held: [] };
+      this.paths.set(to, path);
+    }
+    switch (path.via.kind) {
+      case 'local':
+        if (this.host.sendLocal(to, payload)) return;
+        break;
+      case 'mesh':
+        if (this.sendMesh(to, path, payload)) return;
+        break;
+      case 'server':
+        break;
+    }
+    if (!this.host.sendServer(to, payload)) this.host.debug('signal not sent: no path', { to });
+  }
+
+  /** The attempt at `peer` is over. */
+  forget(peer: PeerId): void {
+    this.paths.delete(peer);
+    clearTimeout(this.timers.get(peer));
+    this.timers.delete(peer);
+  }
+
+  close(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private choose(peer: PeerId): Via {
+    if (this.host.isLocal(peer)) return { kind: 'local' };
+    if (this.host.canUseMesh(peer)) {
+      const route = this.hints.get(peer) ?? [];
+      this.hints.delete(peer);
+      return { kind: 'mesh', route };
+    }
+    return { kind: 'server' };
+  }
+
+  /** False when the mesh cannot carry it (the caller then tries the server). */
+  private sendMesh(to: PeerId, path: Path, payload: string): boolean {
+    const route = path.via.kind === 'mesh' ? path.via.route : [];
+    if (route.length === 0 && path.sent > 0) {
+      if (path.held.length < MAX_HELD_SIGNALS) path.held.push(payload);
+      return true;
+    }
+    const result = this.host.sendMesh(to, { kind: 'signal', signal: payload, record: this.host.ownRecord() }, route);
+    if (!(result instanceof Uint8Array)) return false;
+    path.sent++;
+    return true;
+  }
+}
