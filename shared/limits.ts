@@ -118,9 +118,108 @@ export const MAX_RECORDS_PER_MESSAGE = 32;
 export const PEER_EXCHANGE_RATE = 0.2;
 export const PEER_EXCHANGE_BURST = 3;
 
+// --- Peer <-> peer: through the mesh ----------------------------------------
+
+/** X25519 public key bytes for sealing (tweetnacl `box`). */
+export const SEAL_KEY_BYTES = 32;
+/** Random bytes naming one relayed frame, for deduplication along its way. */
+export const RELAY_ID_BYTES = 16;
+/**
+ * Hops a relayed signal or message may travel. A flood over active views of
+ * 5 reaches ~4^(ttl-1)·5 peers; 6 covers a 12-tab mesh many times over and
+ * keeps a flood's cost bounded in a large one (see docs/MEMBERSHIP.md).
+ */
+export const MAX_RELAY_TTL = 6;
+/** Peers named in a relayed frame's route or trail; at most one per hop. */
+export const MAX_RELAY_PATH = MAX_RELAY_TTL;
+/** Relayed frames one neighbour may send us: sustained rate per second, and burst. Over it they are dropped. */
+export const RELAY_RATE = 20;
+export const RELAY_BURST = 60;
+/** Relayed frames over the rate that a neighbour may send before it is cut off as a flooder. */
+export const RELAY_DROP_ALLOWANCE = 200;
+/** Membership messages (joins, walks, shuffles) one neighbour may send: sustained rate per second, and burst. */
+export const MEMBERSHIP_RATE = 10;
+export const MEMBERSHIP_BURST = 40;
+/** Relay IDs remembered for deduplication (oldest forgotten first). */
+export const RELAY_DEDUP_ENTRIES = 4096;
+/** Hops a join or shuffle walk may claim, and peers its path may name (HyParView walks are ~6 long). */
+export const MAX_WALK_HOPS = 16;
+/** Largest payload `send` routes sealed through the mesh to a peer it has no channel to. */
+export const MAX_ROUTED_MESSAGE_BYTES = 8 * 1024;
+/** Wait for any answer to a signal sent through the mesh before trying the signaling server. */
+export const MESH_SIGNAL_FALLBACK_MS = 3_000;
+
 // --- The record cache -----------------------------------------------------
 
 /** Records cached per network (qp2p's bootstrap cache held the 200 most recent). */
 export const MAX_CACHED_RECORDS = 200;
 /** "New" (heard-of) entries one introducer may place in the cache. */
 export const MAX_NEW_PER_INTRODUCER = 16;
+
+// --- Membership (HyParView) ---
+// Defaults from Leitão, Pereira, Rodrigues, "HyParView", DSN 2007, section 5,
+// checked for Tabmesh by `npm run sim` (docs/MEMBERSHIP.md has the figures).
+
+/**
+ * Peers in the active view: the open, authenticated data channels a tab keeps
+ * for the overlay. HyParView uses fanout + 1 with fanout ≈ ln(N): 5 serves
+ * 10,000 peers. Default 5; a node never uses more than its maxConnections.
+ */
+export const DEFAULT_ACTIVE_VIEW = 5;
+/**
+ * Peers in the passive view: known but unconnected, the reserve promoted when
+ * an active neighbour is lost. HyParView's k·(fanout + 1) with k = 6. Default 30
+ * (drawn from and written back to the 200-record cache).
+ */
+export const DEFAULT_PASSIVE_VIEW = 30;
+/** Active random walk length (ARWL): hops a forward-join travels before the joiner is taken into an active view. Default 6. */
+export const DEFAULT_ACTIVE_WALK = 6;
+/** Passive random walk length (PRWL): the hop (counting down from ARWL) at which the joiner is also put in a passive view. Default 3. */
+export const DEFAULT_PASSIVE_WALK = 3;
+/** Hops a shuffle walks before it is accepted. Default 6, like ARWL (walks that long mix the views well). */
+export const DEFAULT_SHUFFLE_WALK = 6;
+/** Active-view peers in a shuffle sample (HyParView's ka). Default 3. */
+export const DEFAULT_SHUFFLE_ACTIVE = 3;
+/** Passive-view peers in a shuffle sample (HyParView's kp). Default 4. */
+export const DEFAULT_SHUFFLE_PASSIVE = 4;
+/**
+ * Largest walk TTL a received forward-join or shuffle may claim. Honest walks
+ * start at ARWL or the shuffle walk (6); a larger claim only lengthens the work
+ * a hostile peer can make the mesh do, so it is a protocol violation.
+ */
+export const MAX_MEMBERSHIP_WALK_TTL = 10;
+/**
+ * Peers named in one walk path, shuffle sample or reply route: capped like
+ * peer exchange (MAX_RECORDS_PER_MESSAGE), so a message names a bounded set.
+ */
+export const MAX_MEMBERSHIP_IDS = MAX_RECORDS_PER_MESSAGE;
+/**
+ * How often a host calls Membership.tick(): one shuffle, a refill of the
+ * active view and the expiry of stale handshakes. Default 5 s; the simulator's
+ * round is one tick.
+ */
+export const MEMBERSHIP_TICK_MS = 5_000;
+/**
+ * An inbound link must send its first membership message (join or neighbor)
+ * within this time, and a neighbor request or shuffle must be answered in it,
+ * or it is given up. The message is sent the moment the channel is confirmed,
+ * so 10 s is generous even over a slow relay.
+ */
+export const MEMBERSHIP_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * A connect the host has not resolved by then is forgotten (and its slot in the
+ * active view freed); the host should have reported connectFailed long before.
+ */
+export const MEMBERSHIP_CONNECT_TIMEOUT_MS = 30_000;
+/** Inbound links still waiting for their first membership message; more are refused (acceptsInbound). */
+export const MAX_INBOUND_HANDSHAKES = 8;
+/**
+ * Evictions from a full active view (for a join, a high-priority neighbor
+ * request or a forward-join that ends here), sustained per second and burst.
+ * Honest churn evicts rarely; the bucket stops a flood of joins from cycling
+ * out every honest neighbour. Over it, such requests are treated as low priority.
+ */
+export const MEMBERSHIP_EVICTION_RATE = 0.5;
+export const MEMBERSHIP_EVICTION_BURST = 8;
+/** A passive peer that refused our neighbor request is not asked again for this long. */
+export const NEIGHBOR_RETRY_MS = 30_000;
