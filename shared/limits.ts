@@ -221,5 +221,10 @@ export const MAX_INBOUND_HANDSHAKES = 8;
  */
 export const MEMBERSHIP_EVICTION_RATE = 0.5;
 export const MEMBERSHIP_EVICTION_BURST = 8;
-/** A passive peer that refused our neighbor request is not asked again for this long. */
-export const NEIGHBOR_RETRY_MS = 30_000;
+/**
+ * A passive peer that refused our neighbor request is not asked again for this
+ * long. One tick: right after a mass failure most survivors still count dead
+ * neighbours and refuse, and a longer wait (30 s was tried) left isolated peers
+ * with no one left to ask for several rounds (docs/MEMBERSHIP.md). Default 5 s.
+ */
+export const NEIGHBOR_RETRY_MS = 5_000;
