@@ -10,14 +10,24 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sirv from 'sirv';
 import { build } from 'vite';
 import { launchChromium, newContext } from '../helpers/browser.js';
-import { idOf, openTabs, startPageServer, waitForConnections } from '../helpers/tabs.js';
+import { idOf, openTabs, waitForConnections } from '../helpers/tabs.js';
+import { startServer } from '../helpers/server.js';
 import { startFloorRelay } from './floor-relay.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const BARE_DIR = `${root}dist/bench-bare`;
+export const BARE_DIR = `${root}dist/bench-bare`;
+/**
+ * The page as `npm start` builds it, in a directory of its own: test runs
+ * rebuild dist/web, and must not swap the page under a running benchmark.
+ */
+export const PAGE_DIR = `${root}dist/bench-web`;
 
-async function buildPages(): Promise<void> {
-  await build({ configFile: `${root}vite.config.ts`, logLevel: 'warn' });
+export async function buildPages(): Promise<void> {
+  await build({
+    configFile: `${root}vite.config.ts`,
+    logLevel: 'warn',
+    build: { outDir: PAGE_DIR, emptyOutDir: true },
+  });
   await build({
     configFile: false,
     root: `${root}test/bench/fixtures/bare`,
@@ -27,7 +37,7 @@ async function buildPages(): Promise<void> {
   });
 }
 
-async function serveDir(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveDir(dir: string): Promise<{ url: string; close(): Promise<void> }> {
   // The same caching as the Tabmesh server's static files (see server.ts).
   const server: Server = createServer(
     sirv(dir, {
@@ -44,6 +54,9 @@ async function serveDir(dir: string): Promise<{ url: string; close(): Promise<vo
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A signaling server that also serves the page built by {@link buildPages}. */
+export const startPageServer = (): ReturnType<typeof startServer> => startServer({ staticDir: PAGE_DIR });
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
