@@ -4,6 +4,7 @@ import { Purpose } from '../../shared/identity/signing.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { registrationBytes } from '../../shared/protocol/signaling.js';
 import { verifyRecord } from '../../shared/records.js';
+import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { TestClient, ed25519, joined, newIdentity, newRecord } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -211,7 +212,9 @@ describe('registration by challenge and response', () => {
   });
 
   it('drops held requests when the registration fails, and closes past the hold limit', async () => {
-    server = await startServer();
+    // Verification on the thread pool only, so requests arrive while it runs
+    // (a quiet server verifies inline, before the next frame is read).
+    server = await startServer({}, { ed25519: createNodeEd25519(0) });
     const bob = await joined(server.wsUrl, 'lobby');
     const [alice, mallory] = [await newIdentity(), await newIdentity()];
     // A forged answer: Mallory signs for Alice's ID; the held signal must never arrive.
