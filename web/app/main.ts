@@ -101,7 +101,17 @@ async function main(): Promise<TabmeshNode> {
   own.textContent = shortPeerId(node.id);
   own.title = node.id;
   $('#copy-id').addEventListener('click', () => void navigator.clipboard.writeText(node.id).catch(() => undefined));
-  const refresh = (): void => render(node);
+  // One render per frame, however many events came since: while the node
+  // connects, the page's main thread is its busiest resource.
+  let pending = false;
+  const refresh = (): void => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      render(node);
+    });
+  };
   for (const type of ['peer:connect', 'peer:disconnect', 'peers', 'status']) node.addEventListener(type, refresh);
   node.addEventListener('message', (event) => {
     const { from, data, broadcast } = event.detail;

@@ -36,6 +36,7 @@ import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
 import { createSimplePeerTransport } from '../transport/simple-peer.js';
 import type { TransportFactory } from '../transport/transport.js';
+import { prepareOffer } from './prepared-offer.js';
 import { PeerLink, WARM_TRANSPORT_MAX_AGE_MS, WarmTransport, type LinkContext, type LinkEvents } from './link.js';
 import {
   DEFAULT_MAX_CONNECTIONS,
@@ -670,13 +671,20 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
   }
   // Side by side: the first native Ed25519 call warms up the crypto library,
   // and a fresh IndexedDB takes a while to create.
-  const [ed, { store, reason }] = await Promise.all([
+  const loading = Promise.all([
     deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
     openStore(options.storage ?? 'indexeddb'),
   ]);
+  // And the first offer (unless the ICE servers are yet to be fetched).
+  const iceServers = options.iceServers ?? [];
+  const transport = deps.transport ?? createSimplePeerTransport;
+  const factory = typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, now());
+  const [ed, { store, reason }] = await loading;
   if (reason !== undefined) logger.warn(reason);
+  // The cached peers are read while the identity loads.
+  const cached = store.get(cacheKey(network)).catch(() => undefined);
   const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
-  const { cache, dropped } = await PeerCache.restore(await store.get(cacheKey(network)).catch(() => undefined), ed, {
+  const { cache, dropped } = await PeerCache.restore(await cached, ed, {
     now: now(),
     network,
     self: tab.identity.id,
@@ -688,9 +696,9 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
     maxConnections,
     name: options.name,
     storageReason: reason,
-    iceServers: options.iceServers ?? [],
+    iceServers,
     logger,
-    transport: deps.transport ?? createSimplePeerTransport,
+    transport: factory,
     now,
     random: deps.random ?? Math.random,
   });
