@@ -102,8 +102,13 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const MAX_BROADCAST_BYTES = 1024 * 1024;
 /** Messages one peer may have half-received at once before it is cut off. */
 export const MAX_PARTIAL_MESSAGES_PER_PEER = 4;
-/** Hops a broadcast may travel by default. */
-export const DEFAULT_BROADCAST_HOPS = 8;
+/**
+ * Hops a broadcast may travel by default. The active views' diameter at
+ * 10,000 peers is about 9 and the first copy to arrive often came the long
+ * way, so 8 reached only ~99.3% in the simulator; 16 reaches all at the same
+ * cost (duplicates are dropped either way). See docs/MEMBERSHIP.md.
+ */
+export const DEFAULT_BROADCAST_HOPS = 16;
 /** Hops a received broadcast may still claim; more is a protocol violation. */
 export const MAX_BROADCAST_HOPS = 16;
 /** Broadcast IDs remembered for deduplication (oldest forgotten first). */
@@ -125,11 +130,17 @@ export const SEAL_KEY_BYTES = 32;
 /** Random bytes naming one relayed frame, for deduplication along its way. */
 export const RELAY_ID_BYTES = 16;
 /**
- * Hops a relayed signal or message may travel. A flood over active views of
- * 5 reaches ~4^(ttl-1)·5 peers; 6 covers a 12-tab mesh many times over and
- * keeps a flood's cost bounded in a large one (see docs/MEMBERSHIP.md).
+ * Hops a relayed frame may travel along a route: a join walk's path is at
+ * most ARWL + 1 = 7 peers long, so 8 lets every recorded route be followed.
  */
-export const MAX_RELAY_TTL = 6;
+export const MAX_RELAY_TTL = 8;
+/**
+ * Hops a relayed frame with no route (or a broken one) may flood. A flood over
+ * active views of 5 costs ~5·4^(ttl-1) messages: TTL 4 is ~420 at 10,000 peers
+ * and reaches a small mesh whole; TTL 6 would cost ~6,200 (the simulator's
+ * figures, docs/MEMBERSHIP.md). Beyond it the signaling server takes over.
+ */
+export const MESH_FLOOD_TTL = 4;
 /** Peers named in a relayed frame's route or trail; at most one per hop. */
 export const MAX_RELAY_PATH = MAX_RELAY_TTL;
 /** Relayed frames one neighbour may send us: sustained rate per second, and burst. Over it they are dropped. */

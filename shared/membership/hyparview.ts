@@ -341,6 +341,26 @@ export class Membership<Id extends string> {
     return this.routes.get(peer) ?? [];
   }
 
+  /**
+   * The application wants `peer` as a neighbour (the node's `connect`): link
+   * to it and ask with high priority, so the peer keeps the link too. Makes
+   * room by evicting a random neighbour when full (within the eviction rate).
+   * Returns false when there is no room; true when it is under way or done.
+   */
+  connectTo(peer: Id, route: readonly Id[]): boolean {
+    if (peer === this.self || !this.isId(peer)) return false;
+    if (this.active.includes(peer) || this.pending.has(peer)) return true;
+    // Never evict the first hop of the route: the signals travel through it.
+    if (!this.makeRoom(true, route[0])) return false;
+    this.removePassive(peer);
+    this.refusedAt.delete(peer);
+    // A forward-join's link asks with high priority, which is what we want here.
+    this.pending.set(peer, { kind: 'connecting', purpose: 'forward-join', since: this.deps.now() });
+    this.host.connect(peer, route);
+    this.changed();
+    return true;
+  }
+
   /** Whether an inbound link from `peer` should be accepted at all right now (bounded handshakes in flight). */
   acceptsInbound(peer: Id): boolean {
     if (peer === this.self || this.active.includes(peer)) return false;
@@ -572,7 +592,8 @@ export class Membership<Id extends string> {
 
   /** A forward-join walk ended here: link to the joiner, evicting if full and within the rate. */
   private acceptJoiner(joiner: Id, route: readonly Id[]): void {
-    if (!this.makeRoom(true)) {
+    // The walk's last hop carries our signals to the joiner: it is not the one to evict.
+    if (!this.makeRoom(true, route[0])) {
       if (this.integrate([joiner], [])) {
         this.routes.set(joiner, route);
         this.changed();
@@ -591,7 +612,7 @@ export class Membership<Id extends string> {
    * this they would all refuse each other); else, if allowed, a neighbour is
    * evicted within the eviction rate.
    */
-  private makeRoom(evict: boolean): boolean {
+  private makeRoom(evict: boolean, keep?: Id): boolean {
     if (this.freeSlots() > 0) return true;
     for (const [peer, state] of this.pending) {
       if (state.kind === 'connecting' && state.purpose === 'promote') {
@@ -600,12 +621,15 @@ export class Membership<Id extends string> {
         return true;
       }
     }
-    return evict && this.evictOne();
+    return evict && this.evictOne(keep);
   }
 
-  /** Drop a random active neighbour to make room, if the eviction rate allows. */
-  private evictOne(): boolean {
-    const victim = this.randomOf(this.active);
+  /**
+   * Drop a random active neighbour (other than `keep`) to make room, if the
+   * eviction rate allows.
+   */
+  private evictOne(keep?: Id): boolean {
+    const victim = this.randomOf(this.active.filter((peer) => peer !== keep));
     if (victim === undefined || !this.evictions.take(this.deps.now())) return false;
     this.host.send(victim, { type: 'disconnect' });
     this.host.disconnect(victim);

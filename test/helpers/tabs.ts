@@ -2,7 +2,10 @@
  * Tabs as Tabmesh peers for browser tests: open the built page from a test
  * server, and wait on the node's own events (with a bound) inside the page.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { NodeStatus } from '../../web/node/options.js';
@@ -13,6 +16,24 @@ export const PAGE_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url)
 /** A signaling server that also serves the built page. */
 export function startPageServer(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
   return startServer({ staticDir: PAGE_DIR, ...options });
+}
+
+/**
+ * The built page from a static server of its own (as from a CDN), so it can
+ * still be loaded while a test's signaling server is down. Point it at the
+ * signaling server with `?signaling=`.
+ */
+export async function servePage(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(sirv(PAGE_DIR, { dev: true }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** Open the page `count` times in `context` and wait until each node exists. */
@@ -101,6 +122,11 @@ export async function collectMessages(
 ): Promise<() => Promise<{ from: string; data: string; broadcast: boolean }[]>> {
   await page.evaluate(() => {
     const w = window as unknown as { collected?: { from: string; data: string; broadcast: boolean }[] };
+    // Collecting again starts a new list; the one listener stays.
+    if (w.collected !== undefined) {
+      w.collected = [];
+      return;
+    }
     w.collected = [];
     window.tabmesh?.addEventListener('message', (event) => {
       const { from, data, broadcast } = event.detail;

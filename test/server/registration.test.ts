@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { Purpose } from '../../shared/identity/signing.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { registrationBytes } from '../../shared/protocol/signaling.js';
@@ -212,9 +213,17 @@ describe('registration by challenge and response', () => {
   });
 
   it('drops held requests when the registration fails, and closes past the hold limit', async () => {
-    // Verification on the thread pool only, so requests arrive while it runs
-    // (a quiet server verifies inline, before the next frame is read).
-    server = await startServer({}, { ed25519: createNodeEd25519(0) });
+    // Verification that can be held open, so requests surely arrive while it runs.
+    const real = createNodeEd25519(0);
+    const gate = { hold: Promise.resolve(), release: (): void => undefined };
+    const gated: Ed25519 = {
+      ...real,
+      verify: async (...args) => {
+        await gate.hold;
+        return real.verify(...args);
+      },
+    };
+    server = await startServer({}, { ed25519: gated });
     const bob = await joined(server.wsUrl, 'lobby');
     const [alice, mallory] = [await newIdentity(), await newIdentity()];
     // A forged answer: Mallory signs for Alice's ID; the held signal must never arrive.
@@ -236,11 +245,15 @@ describe('registration by challenge and response', () => {
     expect((await bob.client.next('peers')).ref).toBe(3);
     expect(bob.client.pending()).toEqual([]);
     // More than the limit behind an answer closes the connection.
+    gate.hold = new Promise((resolve) => {
+      gate.release = resolve;
+    });
     const greedy = new TestClient(server.wsUrl);
     await greedy.answer(alice, 'lobby');
     for (let i = 0; i < 17; i++) greedy.send({ type: 'signal', to: bob.identity.id, payload: `${i}` });
     expect(await greedy.next('error')).toMatchObject({ code: ErrorCode.NOT_REGISTERED });
     expect((await greedy.closed).code).toBe(CloseCode.BAD_REQUEST);
+    gate.release();
   });
 
   it('refuses any other message before registration', async () => {

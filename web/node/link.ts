@@ -478,6 +478,11 @@ export class PeerLink {
     return job;
   }
 
+  /** Close the link once the frames already queued have gone (a last message before leaving). */
+  closeWhenSent(reason: string): void {
+    void this.sendChain.then(() => this.close(undefined, reason));
+  }
+
   /** Close the link; tells the peer with a signed bye while still signaling, if `notify`. */
   close(code: ErrorCode | undefined, reason: string, notify = true): void {
     if (this.state === 'closed') return;

@@ -8,7 +8,13 @@ import { toHex } from '../../shared/bytes.js';
 import { RecentSet } from '../../shared/dedup.js';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { MAX_RELAY_PATH, MAX_RELAY_TTL, RELAY_DEDUP_ENTRIES, RELAY_ID_BYTES } from '../../shared/limits.js';
+import {
+  MAX_RELAY_PATH,
+  MAX_RELAY_TTL,
+  MESH_FLOOD_TTL,
+  RELAY_DEDUP_ENTRIES,
+  RELAY_ID_BYTES,
+} from '../../shared/limits.js';
 import {
   MAX_SEALED_BYTES,
   encodeRelay,
@@ -63,7 +69,10 @@ export class Mesh {
     const sealed = seal(this.nacl, key, encodeSealedContent(content));
     if (sealed.length > MAX_SEALED_BYTES) return ErrorCode.PAYLOAD_TOO_LARGE;
     this.seen.add(toHex(id));
-    for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, MAX_RELAY_TTL)) {
+    for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, {
+      routeTtl: MAX_RELAY_TTL,
+      floodTtl: MESH_FLOOD_TTL,
+    })) {
       this.host.sendFrame(next, encodeRelay({ id, sealed, ...header }));
       this.counters.sent++;
     }
@@ -73,7 +82,10 @@ export class Mesh {
   /** A relay frame from neighbour `from`. */
   receive(from: PeerId, frame: RelayFrame): void {
     if (!this.seen.add(toHex(frame.id))) return; // A flood's copies meet; that is normal.
-    const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, MAX_RELAY_PATH);
+    const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, {
+      maxPath: MAX_RELAY_PATH,
+      floodTtl: MESH_FLOOD_TTL,
+    });
     switch (decision.action) {
       case 'drop':
         this.counters.dropped++;

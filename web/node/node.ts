@@ -6,21 +6,33 @@
 import { bytesEqual, utf8 } from '../../shared/bytes.js';
 import { ErrorCode, TabmeshError, isErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
-import type { PeerId } from '../../shared/identity/peer-id.js';
+import { parsePeerId, type PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../../shared/identity/signing.js';
 import { detectEd25519 } from '../../shared/identity/webcrypto.js';
-import { RecentSet } from '../../shared/dedup.js';
 import {
   BROADCAST_DEDUP_ENTRIES,
   DEFAULT_BROADCAST_HOPS,
   DEFAULT_RECORD_LIFETIME_MS,
   MAX_BROADCAST_BYTES,
   MAX_CACHED_RECORDS,
+  MAX_CLOCK_SKEW_MS,
+  MAX_RECORD_ENDPOINTS,
   MAX_MESSAGE_BYTES,
   MAX_RECORDS_PER_MESSAGE,
+  MAX_ROUTED_MESSAGE_BYTES,
+  MEMBERSHIP_TICK_MS,
+  RELAY_ID_BYTES,
   SESSION_NONCE_BYTES,
   SIGNAL_TTL_MS,
 } from '../../shared/limits.js';
+import { routedMessageBytes, type RelayFrame, type SealedContent } from '../../shared/protocol/mesh.js';
+import { loadNacl } from '../../shared/seal.js';
+import { loadSealKeys } from '../local/seal-keys.js';
+import { LocalTabs } from '../local/tabs.js';
+import { Mesh } from './mesh.js';
+import { SignalPaths, type Via } from './paths.js';
+import { Neighbours } from './neighbours.js';
+import { Flood } from '../../shared/membership/flood.js';
 import { PeerCache } from '../../shared/peer-cache.js';
 import { broadcastBytes, encodeRecords, payloadText, type ReceivedMessage } from '../../shared/protocol/channel.js';
 import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
@@ -39,8 +51,10 @@ import type { TransportFactory } from '../transport/transport.js';
 import { prepareOffer } from './prepared-offer.js';
 import { PeerLink, WARM_TRANSPORT_MAX_AGE_MS, WarmTransport, type LinkContext, type LinkEvents } from './link.js';
 import {
+  DEFAULT_ACTIVE_VIEW,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_NETWORK,
+  HANDSHAKE_LINK_SLACK,
   DIAL_RETRY_BASE_MS,
   DIAL_RETRY_MAX_MS,
   MAINTENANCE_INTERVAL_MS,
@@ -71,8 +85,20 @@ export interface TabmeshNode extends EventTarget {
   connections(): PeerId[];
   /** Cached peer records, tried ones first. */
   knownPeers(): KnownPeer[];
-  /** Send to a connected peer. Strings arrive as strings, bytes as Uint8Array. Up to 16 MiB. */
+  /** The membership views: active neighbours (channels kept) and passive ones (known in reserve). */
+  neighbourhood(): { readonly active: PeerId[]; readonly passive: PeerId[] };
+  /**
+   * Send to one peer. Strings arrive as strings, bytes as Uint8Array. Up to
+   * 16 MiB over an open channel. To a peer with no channel, a payload of up
+   * to 8 KiB (MAX_ROUTED_MESSAGE_BYTES) is routed sealed through the mesh;
+   * a larger one first opens a channel (see {@link TabmeshNode.connect}).
+   */
   send(peer: PeerId, data: string | Uint8Array): Promise<void>;
+  /**
+   * Open a channel to `peer` (through a tab of this browser, the mesh, or the
+   * signaling server, in that order); resolves once it is confirmed.
+   */
+  connect(peer: PeerId): Promise<void>;
   /** Send to every peer of the network, over several hops. Up to 1 MiB. */
   broadcast(data: string | Uint8Array): Promise<void>;
   readonly status: NodeStatus;
@@ -114,8 +140,17 @@ class Node extends EventTarget implements TabmeshNode {
   readonly id: PeerId;
   private readonly peerLinks = new Map<PeerId, PeerLink>();
   private readonly problemCounts = new Map<string, number>();
-  private readonly seenBroadcasts = new RecentSet(BROADCAST_DEDUP_ENTRIES);
+  private readonly flood = new Flood<PeerId>(BROADCAST_DEDUP_ENTRIES);
+  /** HyParView: which peers we keep channels to (the active view) and which we know in reserve. */
+  private readonly neighbours: Neighbours;
   private readonly signalQueues = new Map<PeerId, { chain: Promise<void>; size: number }>();
+  private readonly paths: SignalPaths;
+  /** Same-browser tabs, when BroadcastChannel exists. */
+  private local: LocalTabs | undefined;
+  /** Sealed traffic through the mesh, once tweetnacl and our seal keys are loaded. */
+  private mesh: Mesh | undefined;
+  /** Callers of connect() waiting on a peer. */
+  private readonly connectWaiters = new Map<PeerId, { resolve(): void; reject(error: Error): void }[]>();
   private readonly signaling: SignalingClient;
   private readonly linkContext: LinkContext;
   private readonly linkEvents: LinkEvents;
@@ -124,6 +159,8 @@ class Node extends EventTarget implements TabmeshNode {
   private currentStatus: NodeStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our X25519 public key once loaded; carried in our record. */
+  private sealKey: Uint8Array | undefined;
   private closed = false;
   /** Peers whose last attempts failed: when we may try again, and how many failures. */
   private readonly retryAfter = new Map<PeerId, { at: number; failures: number }>();
@@ -165,6 +202,8 @@ class Node extends EventTarget implements TabmeshNode {
       onClosed: (link, code, reason) => this.linkClosed(link, code, reason),
       onMessage: (link, message) => void this.receiveMessage(link, message),
       onRecords: (link, records) => void this.receiveRecords(link, records),
+      onRelay: (link, frame) => this.receiveRelay(link, frame),
+      onMembership: (link, message) => this.neighbours.receive(link.peer, message),
       onProblem: (link, code, message) => this.problem(code, message, link.peer),
     };
     this.linkContext = {
@@ -173,16 +212,51 @@ class Node extends EventTarget implements TabmeshNode {
       now: settings.now,
       iceServers: [],
       transport: settings.transport,
-      sendSignal: (to, payload) => {
-        if (!this.signaling.send(to, payload)) this.settings.logger.debug('signal not sent: signaling is down', { to });
-      },
+      sendSignal: (to, payload) => this.paths.send(to, payload),
     };
+    this.paths = new SignalPaths({
+      sendServer: (to, payload) => this.signaling.send(to, payload),
+      canUseServer: () => this.signaling.canSignal(),
+      sendLocal: (to, payload) => this.local?.send(to, payload) ?? false,
+      isLocal: (peer) => this.local?.has(peer) ?? false,
+      sendMesh: (to, content, route) => this.mesh?.send(to, content, route) ?? ErrorCode.NO_MESH_PATH,
+      canUseMesh: (peer) =>
+        this.mesh !== undefined && this.sealKeyOf(peer) !== undefined && this.connections().some((p) => p !== peer),
+      ownRecord: () => this.record.bytes,
+      debug: (message, fields) => this.settings.logger.debug(message, fields),
+    });
+    this.neighbours = new Neighbours(
+      {
+        self: this.id,
+        network,
+        ed25519: ed,
+        now: settings.now,
+        random: settings.random,
+        ownRecord: () => this.record,
+        recordOf: (peer) => this.cache.get(peer)?.signed,
+        learn: (record, introducer) => {
+          const outcome = this.cache.offer(record, introducer, this.settings.now());
+          if (outcome === 'added' || outcome === 'updated') this.peersChanged();
+        },
+        sendFrame: (peer, frame) =>
+          void this.peerLinks
+            .get(peer)
+            ?.sendFrame(frame)
+            .catch(() => undefined),
+        connect: (peer, route) => this.linkFor(peer, route),
+        disconnect: (peer) => this.peerLinks.get(peer)?.closeWhenSent('left the active view'),
+        problem: (code, message, peer) => this.problem(code, message, peer),
+        cutOff: (peer, message) => this.peerLinks.get(peer)?.close(ErrorCode.PROTOCOL_VIOLATION, message),
+        viewsChanged: () => this.viewsChanged(),
+      },
+      { activeSize: Math.min(DEFAULT_ACTIVE_VIEW, settings.maxConnections) },
+    );
     this.signaling = new SignalingClient(
       { urls: settings.urls, network, identity: tab.identity, record: () => this.record, random: settings.random },
       {
         onState: (state, url) => this.setStatus({ signaling: state, signalingUrl: url }),
         onWelcome: (url, records) => void this.receiveSample(url, records),
-        onSignal: (from, payload) => this.enqueueSignal(from, payload),
+        onSignal: (from, payload) => this.enqueueSignal(from, payload, { kind: 'server' }),
         // Codes outside the catalogue are counted under one, so a server cannot grow the tally.
         onProblem: (code, message) =>
           this.problem(isErrorCode(code) ? code : ErrorCode.REMOTE_ERROR, message, undefined),
@@ -193,6 +267,15 @@ class Node extends EventTarget implements TabmeshNode {
 
   start(early: EarlySocket | undefined): void {
     this.signaling.start(early);
+    if (typeof BroadcastChannel !== 'undefined') {
+      this.local = new LocalTabs(this.network, this.id, () => this.record.text, {
+        onRecord: (text) => void this.receiveLocalRecord(text),
+        onSignal: (from, payload) => this.enqueueSignal(from, payload, { kind: 'local' }),
+      });
+    }
+    void this.enableMesh().catch((error: unknown) =>
+      this.settings.logger.warn('the mesh is unavailable: sealing could not start', { error }),
+    );
     void this.contextForLink().then((context) => {
       if (!this.closed && this.peerLinks.size === 0) {
         this.warm = new WarmTransport(context.transport, context.iceServers, this.settings.now());
@@ -200,12 +283,10 @@ class Node extends EventTarget implements TabmeshNode {
     });
     this.timers.push(setInterval(() => void this.maintain(), MAINTENANCE_INTERVAL_MS));
     this.timers.push(setInterval(() => this.exchangeRecords(), PEER_EXCHANGE_INTERVAL_MS));
-    void this.dial();
-  }
-
-  /** A getter, so checks after an await are not narrowed away by the compiler. */
-  private get isClosed(): boolean {
-    return this.closed;
+    this.timers.push(setInterval(() => this.neighbours.membership.tick(), MEMBERSHIP_TICK_MS));
+    // A returning tab knows peers already: the passive view starts from the cache.
+    this.neighbours.membership.addPassive(this.cache.all().map((entry) => entry.signed.record.id));
+    this.bootstrap();
   }
 
   get status(): NodeStatus {
@@ -230,6 +311,10 @@ class Node extends EventTarget implements TabmeshNode {
       }));
   }
 
+  neighbourhood(): { readonly active: PeerId[]; readonly passive: PeerId[] } {
+    return { active: this.neighbours.membership.activeView(), passive: this.neighbours.membership.passiveView() };
+  }
+
   problems(): Readonly<Record<string, number>> {
     return Object.fromEntries(this.problemCounts);
   }
@@ -247,12 +332,49 @@ class Node extends EventTarget implements TabmeshNode {
 
   async send(peer: PeerId, data: string | Uint8Array): Promise<void> {
     const { binary, payload } = encodePayload(data, MAX_MESSAGE_BYTES);
-    const link = this.peerLinks.get(peer);
     if (this.closed) throw new TabmeshError(ErrorCode.CLOSED, 'the node is closed');
-    if (link === undefined || link.state !== 'connected') {
-      throw new TabmeshError(ErrorCode.NOT_CONNECTED, 'no open channel to that peer');
+    let link = this.peerLinks.get(peer);
+    if (link?.state !== 'connected') {
+      if (payload.length <= MAX_ROUTED_MESSAGE_BYTES && (await this.sendRouted(peer, binary, payload))) return;
+      await this.connect(peer);
+      link = this.peerLinks.get(peer);
+      if (link?.state !== 'connected') throw new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel closed again');
     }
     await link.sendMessage(binary, payload);
+  }
+
+  async connect(peer: PeerId): Promise<void> {
+    if (this.closed) throw new TabmeshError(ErrorCode.CLOSED, 'the node is closed');
+    const parsed = parsePeerId(peer);
+    if (!parsed.ok) throw parsed.error;
+    if (peer === this.id) throw new TabmeshError(ErrorCode.BAD_PEER_ID, 'a node cannot connect to itself');
+    const existing = this.peerLinks.get(peer);
+    if (existing?.state === 'connected') return;
+    const waiting = new Promise<void>((resolve, reject) => {
+      const list = this.connectWaiters.get(peer) ?? [];
+      list.push({ resolve, reject });
+      this.connectWaiters.set(peer, list);
+    });
+    // The peer joins our active view (a high-priority request, making room if
+    // need be), so both sides keep the channel rather than treat it as a stray.
+    if (!this.neighbours.membership.connectTo(parsed.value, this.neighbours.membership.routeTo(parsed.value))) {
+      this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no room in the active view just now'));
+    }
+    return waiting;
+  }
+
+  /** Sign, seal and route a short message; false when the mesh cannot carry it. */
+  private async sendRouted(peer: PeerId, binary: boolean, payload: Uint8Array): Promise<boolean> {
+    const mesh = this.mesh;
+    if (mesh === undefined || this.sealKeyOf(peer) === undefined || this.connections().length === 0) return false;
+    const id = crypto.getRandomValues(new Uint8Array(RELAY_ID_BYTES));
+    const sentAt = this.settings.now();
+    const signature = await this.tab.identity.sign(
+      Purpose.ROUTED,
+      routedMessageBytes(this.id, peer, id, sentAt, binary, payload),
+    );
+    const content: SealedContent = { kind: 'message', sentAt, binary, payload, signature };
+    return mesh.send(peer, content, [], id) instanceof Uint8Array;
   }
 
   async broadcast(data: string | Uint8Array): Promise<void> {
@@ -261,13 +383,13 @@ class Node extends EventTarget implements TabmeshNode {
     // Time-based, so a reloaded tab never reuses a (origin, seq) others remember.
     const seq = this.settings.now() * 1024 + (this.broadcastCounter++ % 1024);
     const signature = await this.tab.identity.sign(Purpose.BROADCAST, broadcastBytes(this.id, seq, binary, payload));
-    this.seenBroadcasts.add(`${this.id}:${seq}`);
+    this.flood.accept(this.id, seq);
     const header = { origin: this.id, seq, hops: DEFAULT_BROADCAST_HOPS, signature };
-    await Promise.all(
-      [...this.peerLinks.values()]
-        .filter((l) => l.state === 'connected')
-        .map((l) => l.sendMessage(binary, payload, header).catch(() => undefined)),
-    );
+    const links = this.flood
+      .targets(this.activeLinks(), undefined, this.id)
+      .map((peer) => this.peerLinks.get(peer))
+      .filter((link) => link !== undefined);
+    await Promise.all(links.map((link) => link.sendMessage(binary, payload, header).catch(() => undefined)));
   }
 
   async close(): Promise<void> {
@@ -276,6 +398,8 @@ class Node extends EventTarget implements TabmeshNode {
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.persistTimer);
     this.signaling.close();
+    this.local?.close();
+    this.paths.close();
     this.warm?.transport.close();
     this.warm = undefined;
     for (const link of [...this.peerLinks.values()]) link.close(undefined, 'node closed');
@@ -304,7 +428,7 @@ class Node extends EventTarget implements TabmeshNode {
   // --- Signals ------------------------------------------------------------------
 
   /** Signals from one sender are checked one at a time, in order (an offer before its candidates). */
-  private enqueueSignal(from: PeerId, payload: string): void {
+  private enqueueSignal(from: PeerId, payload: string, via: Via): void {
     const queue = this.signalQueues.get(from) ?? { chain: Promise.resolve(), size: 0 };
     if (queue.size >= MAX_QUEUED_SIGNALS_PER_PEER) {
       this.problem(ErrorCode.RATE_LIMITED, 'too many signals queued from one peer; dropped', from);
@@ -312,7 +436,7 @@ class Node extends EventTarget implements TabmeshNode {
     }
     queue.size++;
     queue.chain = queue.chain
-      .then(() => this.processSignal(from, payload))
+      .then(() => this.processSignal(from, payload, via))
       .catch((error: unknown) => this.settings.logger.error('signal handling failed', { error }))
       .finally(() => {
         queue.size--;
@@ -321,7 +445,7 @@ class Node extends EventTarget implements TabmeshNode {
     this.signalQueues.set(from, queue);
   }
 
-  private async processSignal(from: PeerId, payload: string): Promise<void> {
+  private async processSignal(from: PeerId, payload: string, via: Via): Promise<void> {
     if (this.closed) return;
     const opened = await openSignal(this.ed, payload, { self: this.id, relayedFrom: from, now: this.settings.now() });
     if (!opened.ok) {
@@ -329,6 +453,8 @@ class Node extends EventTarget implements TabmeshNode {
       return;
     }
     const envelope = opened.value;
+    // Authenticated: what we send back for it goes the way it came.
+    this.paths.arrived(from, via);
     if (envelope.kind === 'offer') {
       await this.acceptOffer(envelope);
       return;
@@ -358,8 +484,10 @@ class Node extends EventTarget implements TabmeshNode {
         return;
       }
     }
-    const others = this.activeLinks() - (existing === undefined ? 0 : 1);
-    if (others >= this.settings.maxConnections) {
+    // A peer we hold a link to is starting over (it reloaded): the new session replaces the old.
+    const others = this.openLinks() - (existing === undefined ? 0 : 1);
+    const wanted = existing !== undefined || this.neighbours.membership.acceptsInbound(offer.from);
+    if (!wanted || others >= this.settings.maxConnections + HANDSHAKE_LINK_SLACK) {
       void this.decline(offer, 'BUSY');
       return;
     }
@@ -385,11 +513,17 @@ class Node extends EventTarget implements TabmeshNode {
       expiresAt: this.settings.now() + SIGNAL_TTL_MS,
       body: reason,
     });
-    this.signaling.send(offer.from, payload);
+    this.paths.send(offer.from, payload);
   }
 
-  private activeLinks(): number {
+  /** Links not closed: attempts in progress and confirmed channels. */
+  private openLinks(): number {
     return [...this.peerLinks.values()].filter((l) => l.state !== 'closed').length;
+  }
+
+  /** Active-view neighbours with confirmed channels: where broadcasts go. */
+  private activeLinks(): PeerId[] {
+    return this.neighbours.membership.activeView().filter((peer) => this.peerLinks.get(peer)?.state === 'connected');
   }
 
   private async contextForLink(): Promise<LinkContext> {
@@ -400,30 +534,68 @@ class Node extends EventTarget implements TabmeshNode {
 
   // --- Dialling and links ---------------------------------------------------------
 
-  private async dial(): Promise<void> {
-    if (this.closed || !this.signaling.canSignal()) return;
-    // Until the server has verified our registration it holds only a few
-    // requests for us: one attempt's signals fit, the rest wait for the welcome.
-    const registered = this.currentStatus.signaling === 'connected';
-    const free = Math.min(registered ? Infinity : 1, this.settings.maxConnections - this.activeLinks());
-    if (free <= 0) return;
-    const context = await this.contextForLink();
-    // From here on no await: checks and inserts cannot interleave with an accepted offer.
+  /**
+   * With no neighbours and no attempt under way, join the mesh through a
+   * contact: a tab of this browser first, then former neighbours (most
+   * recent first), then any peer we know. Membership tries them in turn and
+   * keeps the active view full from then on.
+   */
+  private bootstrap(): void {
+    if (this.closed || this.neighbours.membership.activeView().length > 0) return;
+    if ([...this.peerLinks.values()].some((l) => l.state !== 'closed')) return;
     const now = this.settings.now();
-    const exclude = new Set<PeerId>([this.id, ...this.peerLinks.keys()]);
-    for (const [peer, retry] of this.retryAfter) if (retry.at > now) exclude.add(peer);
-    for (const signed of this.cache.sample(free, this.settings.random, exclude)) {
-      if (this.isClosed || this.activeLinks() >= this.settings.maxConnections) return;
-      const peer = signed.record.id;
-      if (this.peerLinks.has(peer)) continue;
-      this.peerLinks.set(peer, PeerLink.initiate(context, this.linkEvents, peer, this.takeWarm()));
+    const waiting = (peer: PeerId): boolean => (this.retryAfter.get(peer)?.at ?? 0) > now;
+    const local = this.local?.peers().filter((peer) => this.cache.get(peer) !== undefined) ?? [];
+    // Without a server only same-browser tabs can be reached.
+    const known = this.signaling.canSignal()
+      ? this.cache
+          .all()
+          .sort((a, b) => Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen)
+          .map((entry) => entry.signed.record.id)
+      : [];
+    const contacts = [...new Set([...local, ...known])].filter((peer) => peer !== this.id && !waiting(peer));
+    if (contacts.length > 0) this.neighbours.membership.join(contacts);
+  }
+
+  /** Membership wants a link to `peer`; `route` is a way through the mesh for its signals. */
+  private linkFor(peer: PeerId, route: readonly PeerId[]): void {
+    this.paths.hint(peer, route);
+    const existing = this.peerLinks.get(peer);
+    if (existing?.state === 'connected') {
+      queueMicrotask(() => this.neighbours.membership.linkUp(peer, true));
+      return;
     }
+    if (existing !== undefined) return; // Under way: its outcome is reported when it comes.
+    if (this.openLinks() >= this.settings.maxConnections + HANDSHAKE_LINK_SLACK) {
+      queueMicrotask(() => this.neighbours.membership.connectFailed(peer));
+      return;
+    }
+    void this.contextForLink().then((context) => {
+      if (this.closed) return;
+      // The ICE servers may have been fetched: the peer may have dialled us meanwhile.
+      const current = this.peerLinks.get(peer);
+      if (current?.state === 'connected') this.neighbours.membership.linkUp(peer, true);
+      else if (current === undefined) this.initiate(context, peer, this.takeWarm());
+    });
+  }
+
+  /** Start an attempt at `peer` on the best signal path. */
+  private initiate(context: LinkContext, peer: PeerId, warm: WarmTransport | undefined): PeerLink {
+    const link = PeerLink.initiate(context, this.linkEvents, peer, warm);
+    // Chosen in the same tick: the link's first signal is signed, so sent, only after this.
+    this.paths.begin(peer, {
+      stillWaiting: () => link.state === 'signaling' && !link.heard,
+      resend: () => link.resend(),
+      giveUp: () => link.close(ErrorCode.CONNECT_FAILED, 'no answer through the mesh, and no signaling server'),
+    });
+    this.peerLinks.set(peer, link);
+    return link;
   }
 
   /** The server could not deliver a signal to `to`: an attempt still signalling there is over. */
   private undeliverable(to: PeerId): void {
     const link = this.peerLinks.get(to);
-    if (link !== undefined && link.state === 'signaling')
+    if (link !== undefined && link.state === 'signaling' && this.paths.viaOf(to)?.kind === 'server')
       link.close(ErrorCode.CONNECT_FAILED, 'the peer is not reachable through signaling', false);
   }
 
@@ -440,16 +612,38 @@ class Node extends EventTarget implements TabmeshNode {
 
   private linkConnected(link: PeerLink): void {
     this.retryAfter.delete(link.peer);
+    this.neighbours.membership.linkUp(link.peer, link.initiator);
     const known = this.cache.get(link.peer);
     if (known !== undefined) this.cache.markTried(known.signed, this.settings.now());
     this.schedulePersist();
     this.emit('peer:connect', { peer: link.peer });
     this.sendRecords(link);
+    this.settleWaiters(link.peer, undefined);
+  }
+
+  /** Resolve (or, with an error, reject) the connect() calls waiting on `peer`. */
+  private settleWaiters(peer: PeerId, error: Error | undefined): void {
+    const waiters = this.connectWaiters.get(peer);
+    if (waiters === undefined) return;
+    this.connectWaiters.delete(peer);
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
   }
 
   private linkClosed(link: PeerLink, code: ErrorCode | undefined, reason: string): void {
     const wasConnected = link.connectedAt !== undefined;
-    if (this.peerLinks.get(link.peer) === link) this.peerLinks.delete(link.peer);
+    if (wasConnected) this.neighbours.membership.linkDown(link.peer);
+    if (this.peerLinks.get(link.peer) === link) {
+      this.peerLinks.delete(link.peer);
+      this.paths.forget(link.peer);
+      // No other attempt took over (a glare replaces the link under the same peer).
+      if (!wasConnected) {
+        if (link.initiator) this.neighbours.membership.connectFailed(link.peer);
+        this.settleWaiters(link.peer, new TabmeshError(code ?? ErrorCode.CONNECT_FAILED, reason));
+      }
+    }
     if (code !== undefined && code !== ErrorCode.CONNECT_FAILED) this.problem(code, reason, link.peer);
     if (wasConnected) this.emit('peer:disconnect', { peer: link.peer, code, reason });
     if (!wasConnected && link.initiator) {
@@ -467,7 +661,122 @@ class Node extends EventTarget implements TabmeshNode {
       const entry = this.cache.get(link.peer);
       if (entry !== undefined && !entry.tried) this.cache.remove(link.peer);
     }
-    if (!this.closed) void this.dial();
+    if (!this.closed) this.bootstrap();
+  }
+
+  private viewsChanged(): void {
+    this.emit('neighbours', this.neighbourhood());
+  }
+
+  // --- The mesh -----------------------------------------------------------------
+
+  /** Load tweetnacl and this slot's seal keys, then publish a record that carries the seal key. */
+  private async enableMesh(): Promise<void> {
+    const nacl = await loadNacl();
+    const keys = await loadSealKeys(nacl, this.store, this.tab.slot);
+    if (this.closed) return;
+    this.mesh = new Mesh(
+      {
+        self: this.id,
+        neighbours: () => this.connections(),
+        sendFrame: (peer, frame) =>
+          void this.peerLinks
+            .get(peer)
+            ?.sendFrame(frame)
+            .catch(() => undefined),
+        sealKeyOf: (peer) => this.sealKeyOf(peer),
+        problem: (code, message, peer) => this.problem(code, message, peer),
+        deliver: (from, content, id, back) => void this.receiveSealed(from, content, id, back),
+      },
+      nacl,
+      keys,
+    );
+    this.sealKey = keys.publicKey;
+    await this.renewRecord();
+  }
+
+  /** Sign a new record (fresh expiry, current seal key) and tell the server, local tabs and neighbours. */
+  private async renewRecord(): Promise<void> {
+    this.record = await ownRecord(
+      this.tab,
+      this.network,
+      this.settings,
+      this.sealKey,
+      this.settings.now(),
+      this.record,
+    );
+    if (this.closed) return;
+    this.signaling.updateRecord(this.record);
+    this.local?.announce();
+    this.exchangeRecords();
+  }
+
+  private sealKeyOf(peer: PeerId): Uint8Array | undefined {
+    return this.cache.get(peer)?.signed.record.sealKey;
+  }
+
+  private receiveRelay(link: PeerLink, frame: RelayFrame): void {
+    if (this.mesh === undefined) {
+      this.settings.logger.debug('relayed frame dropped: the mesh is not ready', { from: link.peer });
+      return;
+    }
+    this.mesh.receive(link.peer, frame);
+  }
+
+  /** Sealed content for us from `from` (claimed; each kind checks its signature). */
+  private async receiveSealed(from: PeerId, content: SealedContent, id: Uint8Array, back: PeerId[]): Promise<void> {
+    if (content.kind === 'signal') {
+      if (content.record !== undefined) await this.receiveIntroduced(content.record, from, from);
+      this.enqueueSignal(from, content.signal, { kind: 'mesh', route: back });
+      return;
+    }
+    const now = this.settings.now();
+    if (content.sentAt < now - SIGNAL_TTL_MS || content.sentAt > now + MAX_CLOCK_SKEW_MS) {
+      this.problem(ErrorCode.SIGNAL_STALE, 'routed message too old or dated ahead', from);
+      return;
+    }
+    const signed = routedMessageBytes(from, this.id, id, content.sentAt, content.binary, content.payload);
+    if (!(await verifyFrom(this.ed, from, Purpose.ROUTED, signed, content.signature))) {
+      this.problem(ErrorCode.BAD_SIGNATURE, 'routed message whose signature does not verify for its sender', from);
+      return;
+    }
+    let data: string | Uint8Array = content.payload;
+    if (!content.binary) {
+      const text = payloadText(content.payload);
+      if (!text.ok) {
+        this.problem(ErrorCode.BAD_SEAL, text.error.message, from);
+        return;
+      }
+      data = text.value;
+    }
+    this.emit('message', { from, data, broadcast: false, routed: true });
+  }
+
+  /**
+   * A record that came with a signal or from a same-browser tab: verified,
+   * then cached (as introduced by `introducer`). With `expected`, it must be
+   * that peer's.
+   */
+  private async receiveIntroduced(
+    bytes: string | Uint8Array,
+    introducer: string,
+    expected: PeerId | undefined,
+  ): Promise<void> {
+    const result = await verifyRecord(this.ed, bytes, { now: this.settings.now(), network: this.network });
+    if (!result.ok) {
+      this.problem(result.error.code, `introduced record: ${result.error.message}`, expected);
+      return;
+    }
+    const id = result.value.record.id;
+    if (id === this.id || (expected !== undefined && id !== expected)) return;
+    const outcome = this.cache.offer(result.value, introducer, this.settings.now());
+    if (outcome === 'added' || outcome === 'updated') this.peersChanged();
+    if (outcome === 'added') this.neighbours.membership.addPassive([id]);
+  }
+
+  private async receiveLocalRecord(text: string): Promise<void> {
+    await this.receiveIntroduced(text, 'local', undefined);
+    this.bootstrap();
   }
 
   // --- Records ------------------------------------------------------------------
@@ -475,7 +784,7 @@ class Node extends EventTarget implements TabmeshNode {
   private async receiveSample(url: string, records: readonly string[]): Promise<void> {
     // Peers we already know (a returning tab) are dialled at once; the sample
     // is verified meanwhile and tops up the rest.
-    void this.dial();
+    this.bootstrap();
     let changed = false;
     const now = this.settings.now();
     // A record held byte for byte already (the welcome repeats much of the
@@ -494,10 +803,11 @@ class Node extends EventTarget implements TabmeshNode {
       }
       if (result.value.record.id === this.id) continue;
       const outcome = this.cache.offer(result.value, `signaling:${url}`, this.settings.now());
+      if (outcome === 'added') this.neighbours.membership.addPassive([result.value.record.id]);
       changed ||= outcome === 'added' || outcome === 'updated';
     }
     if (changed) this.peersChanged();
-    await this.dial();
+    this.bootstrap();
   }
 
   private async receiveRecords(link: PeerLink, records: readonly Uint8Array[]): Promise<void> {
@@ -515,6 +825,7 @@ class Node extends EventTarget implements TabmeshNode {
         changed = true;
       } else {
         const outcome = this.cache.offer(result.value, link.peer, this.settings.now());
+        if (outcome === 'added') this.neighbours.membership.addPassive([id]);
         changed ||= outcome === 'added' || outcome === 'updated';
       }
     }
@@ -555,18 +866,8 @@ class Node extends EventTarget implements TabmeshNode {
     const now = this.settings.now();
     if (this.warm !== undefined && now - this.warm.createdAt > WARM_TRANSPORT_MAX_AGE_MS) this.takeWarm();
     if (this.cache.expire(now) > 0) this.peersChanged();
-    if (this.record.record.expiresAt - now < DEFAULT_RECORD_LIFETIME_MS / 2) {
-      this.record = await ownRecord(
-        this.tab,
-        this.network,
-        this.settings.urls,
-        this.settings.name,
-        now,
-        this.record.record.seq,
-      );
-      this.signaling.updateRecord(this.record);
-    }
-    await this.dial();
+    if (this.record.record.expiresAt - now < DEFAULT_RECORD_LIFETIME_MS / 2) await this.renewRecord();
+    this.bootstrap();
   }
 
   // --- Messages -----------------------------------------------------------------
@@ -586,22 +887,27 @@ class Node extends EventTarget implements TabmeshNode {
       this.emit('message', { from: link.peer, data, broadcast: false });
       return;
     }
-    const key = `${header.origin}:${header.seq}`;
-    if (header.origin === this.id || this.seenBroadcasts.has(key)) return;
+    if (header.origin === this.id || this.flood.seen(header.origin, header.seq)) return;
     const signed = broadcastBytes(header.origin, header.seq, message.binary, message.payload);
     if (!(await verifyFrom(this.ed, header.origin, Purpose.BROADCAST, signed, header.signature))) {
       // Relays verify before forwarding, so an honest neighbour never passes on a forgery.
       link.close(ErrorCode.PROTOCOL_VIOLATION, 'forwarded a broadcast whose signature does not verify');
       return;
     }
-    if (!this.seenBroadcasts.add(key)) return;
+    if (!this.flood.accept(header.origin, header.seq)) return;
     this.emit('message', { from: header.origin, data, broadcast: true });
-    if (header.hops <= 1) return;
-    const onward = { ...header, hops: header.hops - 1 };
-    for (const other of this.peerLinks.values()) {
-      if (other !== link && other.state === 'connected' && other.peer !== header.origin) {
-        void other.sendMessage(message.binary, message.payload, onward).catch(() => undefined);
-      }
+    const hops = Flood.onwardHops(header.hops);
+    if (hops === 'invalid') {
+      link.close(ErrorCode.PROTOCOL_VIOLATION, 'broadcast with an impossible hop count');
+      return;
+    }
+    if (hops === undefined) return;
+    const onward = { ...header, hops };
+    for (const peer of this.flood.targets(this.activeLinks(), link.peer, header.origin)) {
+      void this.peerLinks
+        .get(peer)
+        ?.sendMessage(message.binary, message.payload, onward)
+        .catch(() => undefined);
     }
   }
 }
@@ -634,17 +940,18 @@ function encodePayload(data: unknown, max: number): { binary: boolean; payload: 
 async function ownRecord(
   tab: TabIdentity,
   network: string,
-  urls: readonly string[],
-  name: string | undefined,
+  settings: { readonly urls: readonly string[]; readonly name: string | undefined },
+  sealKey: Uint8Array | undefined,
   now: number,
-  previousSeq = 0,
+  previous: SignedRecord | undefined,
 ): Promise<SignedRecord> {
   return signRecord(tab.identity, {
-    seq: Math.max(previousSeq + 1, now),
+    seq: Math.max((previous?.record.seq ?? 0) + 1, now),
     network,
     now,
-    endpoints: [...new Set(urls.filter(isValidEndpoint))].slice(0, 4),
-    ...(name === undefined ? {} : { name }),
+    endpoints: [...new Set(settings.urls.filter(isValidEndpoint))].slice(0, MAX_RECORD_ENDPOINTS),
+    ...(settings.name === undefined ? {} : { name: settings.name }),
+    ...(sealKey === undefined ? {} : { sealKey }),
   });
 }
 
@@ -690,7 +997,7 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
     self: tab.identity.id,
   });
   if (dropped > 0) logger.warn(`dropped ${dropped} unusable entries from the stored peer cache`);
-  const record = await ownRecord(tab, network, urls, options.name, now());
+  const record = await ownRecord(tab, network, { urls, name: options.name }, undefined, now(), undefined);
   const node = new Node(tab, ed, store, cache, record, network, {
     urls,
     maxConnections,

@@ -7,8 +7,20 @@ import type { TransportFactory } from '../transport/transport.js';
 
 /** Network joined when none is given. */
 export const DEFAULT_NETWORK = 'lobby';
-/** Open, confirmed connections a node keeps at most. */
+/**
+ * Open, confirmed connections a node keeps at most. The membership's active
+ * view is min(DEFAULT_ACTIVE_VIEW, maxConnections); the rest is room for
+ * connections the application asks for with `connect`.
+ */
 export const DEFAULT_MAX_CONNECTIONS = 8;
+/** The active view's size when maxConnections allows it (HyParView's default, log10(N)+1 for N up to 10^4). */
+export { DEFAULT_ACTIVE_VIEW } from '../../shared/limits.js';
+/**
+ * Channels beyond maxConnections allowed while they handshake: a full node
+ * must still take a joiner's channel before membership evicts a neighbour
+ * for it, so the count can exceed maxConnections by this much, briefly.
+ */
+export const HANDSHAKE_LINK_SLACK = 2;
 /** How often the node tops up connections, expires cached records and renews its own. */
 export const MAINTENANCE_INTERVAL_MS = 5_000;
 /** How often connected peers exchange records. */
@@ -96,6 +108,8 @@ export interface NodeEvents {
   /** The known-peer cache changed. */
   peers: CustomEvent<{ readonly known: number }>;
   status: CustomEvent<NodeStatus>;
+  /** The membership's views changed. */
+  neighbours: CustomEvent<{ readonly active: PeerId[]; readonly passive: PeerId[] }>;
   /** Something was refused (bad signature, forged sender, violation...), with the reason. */
   warning: CustomEvent<{ readonly code: ErrorCode; readonly message: string; readonly peer: PeerId | undefined }>;
 }

@@ -9,7 +9,9 @@
  *
  * A reply goes back the way its request came. An attempt that hears nothing
  * within MESH_SIGNAL_FALLBACK_MS on a local or mesh path is re-sent through
- * the server, if one is connected.
+ * the server, if one is connected, and given up otherwise: with no server,
+ * a peer that no path reaches is not worth a slot for the full connect
+ * timeout.
  *
  * Through the mesh the first signal of an attempt without a route floods;
  * the candidates after it wait (bounded) until the answer shows the way, so a
@@ -72,9 +74,10 @@ export class SignalPaths {
   /**
    * We start an attempt at `peer`: choose its path. `stillWaiting` tells,
    * after the fallback delay, whether the attempt has heard nothing yet;
-   * `resend` re-sends its signals once the path has changed.
+   * `resend` re-sends its signals once the path has changed; `giveUp` ends
+   * it when no other path is left.
    */
-  begin(peer: PeerId, stillWaiting: () => boolean, resend: () => void): Via {
+  begin(peer: PeerId, attempt: { stillWaiting(): boolean; resend(): void; giveUp(): void }): Via {
     const via = this.choose(peer);
     this.paths.set(peer, { via, sent: 0, held: [] });
     clearTimeout(this.timers.get(peer));
@@ -83,10 +86,14 @@ export class SignalPaths {
         peer,
         setTimeout(() => {
           this.timers.delete(peer);
-          if (!stillWaiting() || !this.host.canUseServer()) return;
+          if (!attempt.stillWaiting()) return;
+          if (!this.host.canUseServer()) {
+            attempt.giveUp();
+            return;
+          }
           this.host.debug('no answer by a peer path; trying the signaling server', { peer, via: via.kind });
           this.paths.set(peer, { via: { kind: 'server' }, sent: 0, held: [] });
-          resend();
+          attempt.resend();
         }, MESH_SIGNAL_FALLBACK_MS),
       );
     }

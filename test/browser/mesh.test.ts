@@ -1,0 +1,173 @@
+/**
+ * The self-healing mesh in real Chromium: twelve tabs with maxConnections 3,
+ * each in a browser profile of its own (so they cannot meet over
+ * BroadcastChannel) except the last two, which share one. The steps build
+ * on each other, in order: one mesh; the server stops; a new connection
+ * through the mesh; a reload that rejoins through the other tab of its
+ * browser; four tabs leave and the rest heal.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { launchChromium, newContext } from '../helpers/browser.js';
+import { components, isOneMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import {
+  collectMessages,
+  idOf,
+  openTab,
+  servePage,
+  waitForConnections,
+  waitForMessages,
+  waitForStatus,
+} from '../helpers/tabs.js';
+
+const TABS = 12;
+const MAX_CONNECTIONS = 3;
+
+let browser: Browser;
+let server: TestServer;
+let page: { url: string; close(): Promise<void> };
+const contexts: BrowserContext[] = [];
+let tabs: Page[] = [];
+let ids: PeerId[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  // The page from a static server of its own, so reloads work with signaling down.
+  server = await startServer();
+  page = await servePage();
+  const query = `network=mesh12&maxConnections=${MAX_CONNECTIONS}&signaling=${encodeURIComponent(server.wsUrl)}`;
+  // The last two tabs share a profile: "tabs of the same browser".
+  for (let i = 0; i < TABS - 1; i++) contexts.push(await newContext(browser));
+  const pages: Page[] = [];
+  for (let i = 0; i < TABS; i++) pages.push(await (contexts[Math.min(i, TABS - 2)] as BrowserContext).newPage());
+  // In waves, so later tabs find earlier ones in their bootstrap sample.
+  for (let i = 0; i < TABS; i += 4) {
+    await Promise.all(pages.slice(i, i + 4).map((p) => openTab(p, page.url, query)));
+    await Promise.all(pages.slice(i, i + 4).map((p) => waitForStatus(p, 'connected')));
+  }
+  tabs = pages;
+  ids = await Promise.all(tabs.map(idOf));
+}, 120_000);
+
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser.close();
+  await server.close();
+  await page.close();
+});
+
+/** Resolves once the tab has noticed its signaling server is gone. */
+function waitForSignalingLost(page: Page): Promise<void> {
+  return page.evaluate(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const node = window.tabmesh;
+        if (node === undefined) return reject(new Error('no node'));
+        const check = (): void => {
+          if (node.status.signaling !== 'connected') resolve();
+        };
+        node.addEventListener('status', check);
+        setTimeout(() => reject(new Error('signaling still connected after 20 s')), 20_000);
+        check();
+      }),
+  );
+}
+
+/** Broadcast `text` from `origin`; every other live tab receives it exactly once. */
+async function broadcastReachesAll(live: Page[], origin: Page, text: string): Promise<void> {
+  const readers = await Promise.all(live.map(collectMessages));
+  await origin.evaluate((t) => window.tabmesh?.broadcast(t), text);
+  const others = live.filter((tab) => tab !== origin);
+  await Promise.all(others.map((tab) => waitForMessages(tab, text, 1)));
+  // A second broadcast from another tab, so duplicates of the first have had time to arrive.
+  const second = others[0] as Page;
+  await second.evaluate((t) => window.tabmesh?.broadcast(`${t}, again`), text);
+  await Promise.all(live.filter((tab) => tab !== second).map((tab) => waitForMessages(tab, `${text}, again`, 1)));
+  const originId = await idOf(origin);
+  for (const [i, read] of readers.entries()) {
+    const got = (await read()).filter((m) => m.data === text);
+    if (live[i] === origin) expect(got).toEqual([]);
+    else expect(got).toEqual([{ from: originId, data: text, broadcast: true }]);
+  }
+}
+
+describe('a mesh of twelve tabs with maxConnections 3', () => {
+  it('forms one connected mesh, within the connection limit, and a broadcast reaches all twelve exactly once', async () => {
+    expect(new Set(ids).size).toBe(TABS);
+    const states = await waitForMesh(tabs, isOneMesh);
+    for (const state of states) {
+      expect(state.active.length).toBeGreaterThan(0);
+      expect(state.active.length).toBeLessThanOrEqual(MAX_CONNECTIONS);
+    }
+    // Once settled, nobody holds more channels than allowed.
+    const settled = await waitForMesh(
+      tabs,
+      (s) => isOneMesh(s) && s.every((t) => t.connections.length <= MAX_CONNECTIONS),
+    );
+    expect(components(settled)).toHaveLength(1);
+    await broadcastReachesAll(tabs, tabs[0] as Page, 'hello, twelve');
+  });
+
+  it('still carries a broadcast to all after the signaling server stops', async () => {
+    await server.close();
+    await Promise.all(tabs.map(waitForSignalingLost));
+    await broadcastReachesAll(tabs, tabs[5] as Page, 'no server needed');
+  });
+
+  it('with the server down, connects a tab to a peer it had no channel to, through the mesh', async () => {
+    const states = await Promise.all(tabs.map(stateOf));
+    // A pair in different profiles (no BroadcastChannel between them) with no channel.
+    let pair: [number, number] | undefined;
+    for (let a = 0; a < TABS - 2 && pair === undefined; a++) {
+      for (let b = a + 1; b < TABS - 2; b++) {
+        if (!(states[a]?.connections ?? []).includes(ids[b] as PeerId)) {
+          pair = [a, b];
+          break;
+        }
+      }
+    }
+    if (pair === undefined) throw new Error('every pair is connected: impossible with maxConnections 3');
+    const [a, b] = pair;
+    const from = tabs[a] as Page;
+    const to = tabs[b] as Page;
+    // A short message first: routed, sealed, with no channel.
+    const read = await collectMessages(to);
+    await from.evaluate((peer) => window.tabmesh?.send(peer, 'sealed through the mesh'), ids[b] as PeerId);
+    await waitForMessages(to, 'sealed through the mesh', 1);
+    expect((await read()).find((m) => m.data === 'sealed through the mesh')?.from).toBe(ids[a]);
+    // Then a channel of their own.
+    await from.evaluate((peer) => window.tabmesh?.connect(peer), ids[b] as PeerId);
+    expect(await from.evaluate(() => window.tabmesh?.connections())).toContain(ids[b]);
+    expect(await to.evaluate(() => window.tabmesh?.connections())).toContain(ids[a]);
+    const problems = await to.evaluate(() => window.tabmesh?.problems() ?? {});
+    expect(problems['BAD_SEAL'] ?? 0).toBe(0);
+  });
+
+  it('rejoins a reloaded tab through another tab of the same browser, with the server still down', async () => {
+    const tab = tabs[TABS - 1] as Page;
+    const before = ids[TABS - 1];
+    await tab.reload();
+    await tab.evaluate(async () => {
+      await window.tabmeshReady;
+    });
+    expect(await idOf(tab)).toBe(before);
+    await waitForConnections(tab, 1);
+    await waitForMesh(tabs, isOneMesh);
+  });
+
+  it('heals into one component when four tabs close', async () => {
+    // The server comes back first: a mesh split in two by the departures has
+    // no peer path between its parts, and the server is what is left.
+    const port = Number(new URL(server.url).port);
+    server = await startServer({ port });
+    const leaving = tabs.slice(1, 5);
+    const staying = tabs.filter((tab) => !leaving.includes(tab));
+    await Promise.all(leaving.map((tab) => tab.close()));
+    const states = await waitForMesh(staying, isOneMesh, 100_000);
+    const gone = new Set(ids.slice(1, 5));
+    for (const state of states) expect(state.connections.filter((peer) => gone.has(peer))).toEqual([]);
+    await broadcastReachesAll(staying, staying[0] as Page, 'healed');
+  }, 120_000);
+});

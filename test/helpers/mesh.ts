@@ -1,0 +1,105 @@
+/**
+ * Whole-mesh views for browser tests: read every tab's connections and
+ * active view, count components, and wait (on the nodes' own events, with a
+ * bound) until the mesh as a whole looks the way a test needs.
+ */
+import type { Page } from 'playwright-core';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+
+export interface TabState {
+  readonly id: PeerId;
+  readonly connections: PeerId[];
+  readonly active: PeerId[];
+}
+
+export function stateOf(page: Page): Promise<TabState> {
+  return page.evaluate(() => {
+    const node = window.tabmesh;
+    if (node === undefined) throw new Error('no node');
+    return { id: node.id, connections: node.connections(), active: node.neighbourhood().active };
+  });
+}
+
+/** Connected components of the graph of channels among these tabs (links to other peers ignored). */
+export function components(states: readonly TabState[]): PeerId[][] {
+  const ids = new Set(states.map((s) => s.id));
+  const edges = new Map<PeerId, Set<PeerId>>(states.map((s) => [s.id, new Set<PeerId>()]));
+  for (const s of states) {
+    for (const peer of s.connections) {
+      if (!ids.has(peer)) continue;
+      edges.get(s.id)?.add(peer);
+      edges.get(peer)?.add(s.id);
+    }
+  }
+  const seen = new Set<PeerId>();
+  const result: PeerId[][] = [];
+  for (const start of ids) {
+    if (seen.has(start)) continue;
+    const component: PeerId[] = [];
+    const queue = [start];
+    seen.add(start);
+    while (queue.length > 0) {
+      const id = queue.shift() as PeerId;
+      component.push(id);
+      for (const next of edges.get(id) ?? []) {
+        if (!seen.has(next)) {
+          seen.add(next);
+          queue.push(next);
+        }
+      }
+    }
+    result.push(component);
+  }
+  return result;
+}
+
+/** Resolves when any of the tabs reports a connection, disconnection or view change (or after `ms`). */
+function nextChange(pages: readonly Page[], ms: number): Promise<void> {
+  return Promise.race(
+    pages.map((page) =>
+      page
+        .evaluate(
+          (bound) =>
+            new Promise<void>((resolve) => {
+              const node = window.tabmesh;
+              if (node === undefined) return resolve();
+              const done = (): void => resolve();
+              for (const type of ['peer:connect', 'peer:disconnect', 'neighbours'] as const) {
+                node.addEventListener(type, done, { once: true });
+              }
+              setTimeout(done, bound);
+            }),
+          ms,
+        )
+        // A tab closing while waited on counts as a change.
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/**
+ * Re-read the tabs after each change until `check` passes; fails after
+ * `timeoutMs` with the last states in the message.
+ */
+export async function waitForMesh(
+  pages: readonly Page[],
+  check: (states: TabState[]) => boolean,
+  timeoutMs = 45_000,
+): Promise<TabState[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = await Promise.all(pages.map(stateOf));
+    if (check(states)) return states;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const summary = states.map((s) => `${s.id.slice(0, 10)}: ${s.connections.length} links`).join(', ');
+      throw new Error(`the mesh did not settle in ${timeoutMs} ms (${summary})`);
+    }
+    await nextChange(pages, Math.min(left, 2_000));
+  }
+}
+
+/** One component, and every tab has at least one channel. */
+export function isOneMesh(states: readonly TabState[]): boolean {
+  return components(states).length === 1 && states.every((s) => s.connections.length > 0);
+}
