@@ -53,6 +53,9 @@ export function seal(nacl: Nacl, recipient: Uint8Array, plaintext: Uint8Array): 
 export function openSeal(nacl: Nacl, secretKey: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
   if (sealed.length < SEAL_OVERHEAD_BYTES) return undefined;
   const ephemeral = sealed.subarray(0, SEAL_KEY_BYTES);
+  // X25519 ignores a key's top bit, so a forwarder could flip it and the seal
+  // would still open; honest ephemeral keys (canonical, below 2^255 - 19) never set it.
+  if (((ephemeral[SEAL_KEY_BYTES - 1] ?? 0) & 0x80) !== 0) return undefined;
   const nonce = sealed.subarray(SEAL_KEY_BYTES, SEAL_KEY_BYTES + 24);
   const opened = nacl.box.open(sealed.subarray(SEAL_KEY_BYTES + 24), nonce, ephemeral, secretKey);
   return opened ?? undefined;
