@@ -61,7 +61,8 @@ export const MAX_SEALED_BYTES = MAX_CHANNEL_FRAME_BYTES - RELAY_HEADER_MAX_BYTES
 export function encodeRelay(frame: Omit<RelayFrame, 'type'>): Uint8Array {
   if (frame.ttl > MAX_RELAY_TTL || frame.route.length > MAX_RELAY_PATH || frame.trail.length > MAX_RELAY_PATH)
     throw new RangeError('relay frame over its caps');
-  if (frame.sealed.length > MAX_SEALED_BYTES) throw new RangeError('sealed part over MAX_SEALED_BYTES');
+  if (frame.sealed.length < SEAL_OVERHEAD_BYTES || frame.sealed.length > MAX_SEALED_BYTES)
+    throw new RangeError('sealed part of an impossible size');
   const writer = new Writer()
     .u8(FrameType.RELAY)
     .fixed(frame.id, RELAY_ID_BYTES)
@@ -116,6 +117,7 @@ export function encodeSealedContent(content: SealedContent): Uint8Array {
   const writer = new Writer();
   if (content.kind === 'signal') {
     const record = content.record ?? new Uint8Array();
+    if (record.length > MAX_RECORD_BYTES) throw new RangeError('record over MAX_RECORD_BYTES');
     return writer
       .u8(SEALED_SIGNAL)
       .string(content.signal, MAX_SIGNAL_PAYLOAD_CHARS)
