@@ -13,7 +13,7 @@ import {
   type SealKeyPair,
 } from '../../shared/seal.js';
 
-const RUNS = 2_000;
+const RUNS = 1_000;
 
 let nacl: Nacl;
 let recipient: SealKeyPair;
