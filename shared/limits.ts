@@ -136,11 +136,12 @@ export const RELAY_ID_BYTES = 16;
 export const MAX_RELAY_TTL = 8;
 /**
  * Hops a relayed frame with no route (or a broken one) may flood. A flood over
- * active views of 5 costs ~5·4^(ttl-1) messages: TTL 4 is ~420 at 10,000 peers
- * and reaches a small mesh whole; TTL 6 would cost ~6,200 (the simulator's
- * figures, docs/MEMBERSHIP.md). Beyond it the signaling server takes over.
+ * active views of 5 costs ~5·4^(ttl-1) messages: TTL 5 is ~1,700 at 10,000
+ * peers and reaches a mesh of a few dozen tabs whole; TTL 6 would cost ~6,200
+ * (the simulator's figures, docs/MEMBERSHIP.md). A flood is the last resort:
+ * with a route or a server, neither floods.
  */
-export const MESH_FLOOD_TTL = 4;
+export const MESH_FLOOD_TTL = 5;
 /** Peers named in a relayed frame's route or trail; at most one per hop. */
 export const MAX_RELAY_PATH = MAX_RELAY_TTL;
 /** Relayed frames one neighbour may send us: sustained rate per second, and burst. Over it they are dropped. */

@@ -271,11 +271,9 @@ describe('through the mesh without a route', () => {
     expect(host.take()).toEqual([{ via: 'mesh', to: BOB, payload: 'candidate', route: [R3] }]);
   });
 
-  // Known bug: arrived() drops held signals when the mesh refuses them at flush time
-  // (send() would fall back to the server) or when the answer comes by another path.
-  // The fix (flush `held` through send() after updating the path) waits for the
-  // rework of web/node/paths.ts in progress; turn these back into it() with it.
-  it.fails('sends what it held through the server when the mesh can no longer carry it', () => {
+  // Held signals go out through send() once the answer shows the way, so they
+  // still fall back to the server, or follow an answer that came another way.
+  it('sends what it held through the server when the mesh can no longer carry it', () => {
     paths.send(BOB, 'offer');
     paths.send(BOB, 'candidate 1');
     paths.send(BOB, 'candidate 2');
@@ -288,7 +286,7 @@ describe('through the mesh without a route', () => {
     ]);
   });
 
-  it.fails('sends what it held the new way when the answer comes by another path', () => {
+  it('sends what it held the new way when the answer comes by another path', () => {
     paths.send(BOB, 'offer');
     paths.send(BOB, 'candidate');
     host.take();
@@ -446,5 +444,24 @@ describe('forgetting', () => {
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(10 * MESH_SIGNAL_FALLBACK_MS);
     expect(attempts.map((a) => a.resends + a.giveUps)).toEqual([0, 0]);
+  });
+});
+
+describe('remembered routes', () => {
+  it('keeps a route for later attempts, until newer ones push it out', () => {
+    host.meshable.add(BOB);
+    paths.hint(BOB, [R1]);
+    expect(paths.routeTo(BOB)).toEqual([R1]);
+    expect(paths.begin(BOB, new FakeAttempt().handle)).toEqual({ kind: 'mesh', route: [R1] });
+    paths.forget(BOB);
+    // Still known for the next attempt; an empty route never replaces one.
+    paths.hint(BOB, []);
+    expect(paths.begin(BOB, new FakeAttempt().handle)).toEqual({ kind: 'mesh', route: [R1] });
+    // 256 other peers later, the oldest route is gone.
+    const other = (n: number): PeerId =>
+      peerIdFromPublicKey(Uint8Array.from({ length: 32 }, (_, i) => (i < 2 ? (n >> (8 * i)) & 0xff : 0x41)));
+    for (let n = 0; n < 256; n++) paths.hint(other(n), [R2]);
+    expect(paths.routeTo(BOB)).toEqual([]);
+    expect(paths.routeTo(other(255))).toEqual([R2]);
   });
 });

@@ -5,7 +5,6 @@
  * the forwarding; the node decides what to send and what a delivery means.
  */
 import { toHex } from '../../shared/bytes.js';
-import { RecentSet } from '../../shared/dedup.js';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import {
@@ -48,7 +47,13 @@ export interface MeshCounters {
 }
 
 export class Mesh {
-  private readonly seen = new RecentSet(RELAY_DEDUP_ENTRIES);
+  /**
+   * Relay IDs seen, with the most hops any copy had left. A copy with more
+   * hops left than any before goes on again (a flood's first copy may have
+   * come the long way), so a flood reaches everyone within its hops; it is
+   * delivered only once.
+   */
+  private readonly seen = new Map<string, number>();
   readonly counters: MeshCounters = { sent: 0, forwarded: 0, delivered: 0, dropped: 0 };
 
   constructor(
@@ -68,7 +73,7 @@ export class Mesh {
     if (neighbours.length === 0) return ErrorCode.NO_MESH_PATH;
     const sealed = seal(this.nacl, key, encodeSealedContent(content));
     if (sealed.length > MAX_SEALED_BYTES) return ErrorCode.PAYLOAD_TOO_LARGE;
-    this.seen.add(toHex(id));
+    this.remember(toHex(id), Number.MAX_SAFE_INTEGER);
     for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, {
       routeTtl: MAX_RELAY_TTL,
       floodTtl: MESH_FLOOD_TTL,
@@ -81,7 +86,11 @@ export class Mesh {
 
   /** A relay frame from neighbour `from`. */
   receive(from: PeerId, frame: RelayFrame): void {
-    if (!this.seen.add(toHex(frame.id))) return; // A flood's copies meet; that is normal.
+    const key = toHex(frame.id);
+    const best = this.seen.get(key);
+    // A flood's copies meet; that is normal. Only one with more hops left goes on.
+    if (best !== undefined && (frame.to === this.host.self || frame.ttl <= best)) return;
+    this.remember(key, frame.ttl);
     const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, {
       maxPath: MAX_RELAY_PATH,
       floodTtl: MESH_FLOOD_TTL,
@@ -89,7 +98,10 @@ export class Mesh {
     switch (decision.action) {
       case 'drop':
         this.counters.dropped++;
-        this.host.problem(ErrorCode.RELAY_UNROUTABLE, `relayed frame dropped: ${decision.reason}`, from);
+        // Spent hops and dead ends are how floods end; a loop is someone's fault.
+        if (decision.reason === 'loop') {
+          this.host.problem(ErrorCode.RELAY_UNROUTABLE, 'relayed frame came round in a loop', from);
+        }
         return;
       case 'forward':
         for (const { next, header } of decision.copies) {
@@ -118,6 +130,15 @@ export class Mesh {
     }
     this.counters.delivered++;
     this.host.deliver(frame.from, content.value, frame.id, routeBack(frame.trail));
+  }
+
+  private remember(key: string, ttl: number): void {
+    this.seen.delete(key);
+    this.seen.set(key, ttl);
+    if (this.seen.size > RELAY_DEDUP_ENTRIES) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done !== true) this.seen.delete(oldest.value);
+    }
   }
 
   private newId(): Uint8Array {

@@ -29,7 +29,7 @@ import { routedMessageBytes, type RelayFrame, type SealedContent } from '../../s
 import { loadNacl } from '../../shared/seal.js';
 import { loadSealKeys } from '../local/seal-keys.js';
 import { LocalTabs } from '../local/tabs.js';
-import { Mesh } from './mesh.js';
+import { Mesh, type MeshCounters } from './mesh.js';
 import { SignalPaths, type Via } from './paths.js';
 import { Neighbours } from './neighbours.js';
 import { Flood } from '../../shared/membership/flood.js';
@@ -104,6 +104,8 @@ export interface TabmeshNode extends EventTarget {
   readonly status: NodeStatus;
   /** Refusals and problems so far, by error code. */
   problems(): Readonly<Record<string, number>>;
+  /** Sealed frames through the mesh so far: sent, forwarded for others, delivered to us, dropped. */
+  meshStats(): Readonly<MeshCounters>;
   /** Per-connection figures. */
   links(): {
     peer: PeerId;
@@ -159,6 +161,10 @@ class Node extends EventTarget implements TabmeshNode {
   private currentStatus: NodeStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether signaling has been lost or failed at least once (then same-browser tabs are contacts while it retries). */
+  private signalingFailedOnce = false;
+  /** Whether a server's welcome (with its sample of peers) has arrived. */
+  private welcomed = false;
   /** Our X25519 public key once loaded; carried in our record. */
   private sealKey: Uint8Array | undefined;
   private closed = false;
@@ -254,7 +260,12 @@ class Node extends EventTarget implements TabmeshNode {
     this.signaling = new SignalingClient(
       { urls: settings.urls, network, identity: tab.identity, record: () => this.record, random: settings.random },
       {
-        onState: (state, url) => this.setStatus({ signaling: state, signalingUrl: url }),
+        onState: (state, url) => {
+          if (state === 'disconnected') this.signalingFailedOnce = true;
+          this.setStatus({ signaling: state, signalingUrl: url });
+          // Losing or finding the server changes which contacts can be reached.
+          if (state !== 'closed') this.bootstrap();
+        },
         onWelcome: (url, records) => void this.receiveSample(url, records),
         onSignal: (from, payload) => this.enqueueSignal(from, payload, { kind: 'server' }),
         // Codes outside the catalogue are counted under one, so a server cannot grow the tally.
@@ -319,6 +330,10 @@ class Node extends EventTarget implements TabmeshNode {
     return Object.fromEntries(this.problemCounts);
   }
 
+  meshStats(): Readonly<MeshCounters> {
+    return { ...(this.mesh?.counters ?? { sent: 0, forwarded: 0, delivered: 0, dropped: 0 }) };
+  }
+
   links(): ReturnType<TabmeshNode['links']> {
     return [...this.peerLinks.values()].map((l) => ({
       peer: l.peer,
@@ -357,7 +372,7 @@ class Node extends EventTarget implements TabmeshNode {
     });
     // The peer joins our active view (a high-priority request, making room if
     // need be), so both sides keep the channel rather than treat it as a stray.
-    if (!this.neighbours.membership.connectTo(parsed.value, this.neighbours.membership.routeTo(parsed.value))) {
+    if (!this.neighbours.membership.connectTo(parsed.value, this.routeTo(parsed.value))) {
       this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no room in the active view just now'));
     }
     return waiting;
@@ -374,7 +389,13 @@ class Node extends EventTarget implements TabmeshNode {
       routedMessageBytes(this.id, peer, id, sentAt, binary, payload),
     );
     const content: SealedContent = { kind: 'message', sentAt, binary, payload, signature };
-    return mesh.send(peer, content, [], id) instanceof Uint8Array;
+    return mesh.send(peer, content, this.routeTo(peer), id) instanceof Uint8Array;
+  }
+
+  /** The best known way through the mesh to `peer`: the last frame's trail, else a membership walk's path. */
+  private routeTo(peer: PeerId): readonly PeerId[] {
+    const learned = this.paths.routeTo(peer);
+    return learned.length > 0 ? learned : this.neighbours.membership.routeTo(peer);
   }
 
   async broadcast(data: string | Uint8Array): Promise<void> {
@@ -536,24 +557,33 @@ class Node extends EventTarget implements TabmeshNode {
 
   /**
    * With no neighbours and no attempt under way, join the mesh through a
-   * contact: a tab of this browser first, then former neighbours (most
-   * recent first), then any peer we know. Membership tries them in turn and
-   * keeps the active view full from then on.
+   * contact. With the server: former neighbours first (most recent first),
+   * then any peer we know, tabs of this browser last (two tabs that only
+   * joined each other would be a mesh of their own). Without it: tabs of
+   * this browser, the only ones still in reach. While the first connection to
+   * the server is still being made, wait for it. Membership tries the
+   * contacts in turn and keeps the active view full from then on.
    */
   private bootstrap(): void {
     if (this.closed || this.neighbours.membership.activeView().length > 0) return;
     if ([...this.peerLinks.values()].some((l) => l.state !== 'closed')) return;
     const now = this.settings.now();
-    const waiting = (peer: PeerId): boolean => (this.retryAfter.get(peer)?.at ?? 0) > now;
-    const local = this.local?.peers().filter((peer) => this.cache.get(peer) !== undefined) ?? [];
-    // Without a server only same-browser tabs can be reached.
-    const known = this.signaling.canSignal()
-      ? this.cache
-          .all()
-          .sort((a, b) => Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen)
-          .map((entry) => entry.signed.record.id)
-      : [];
-    const contacts = [...new Set([...local, ...known])].filter((peer) => peer !== this.id && !waiting(peer));
+    const usable = (peer: PeerId): boolean => peer !== this.id && (this.retryAfter.get(peer)?.at ?? 0) <= now;
+    const local = (this.local?.peers() ?? []).filter((peer) => this.cache.get(peer) !== undefined);
+    let contacts: PeerId[];
+    if (this.signaling.canSignal()) {
+      const known = this.cache
+        .all()
+        .sort((a, b) => Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen)
+        .map((entry) => entry.signed.record.id)
+        .filter((peer) => !local.includes(peer) && usable(peer));
+      // Nobody else known yet: the server's sample is on its way.
+      if (known.length === 0 && !this.welcomed) return;
+      contacts = [...known, ...local.filter(usable)];
+    } else {
+      if (this.currentStatus.signaling === 'connecting' && !this.signalingFailedOnce) return;
+      contacts = local.filter(usable);
+    }
     if (contacts.length > 0) this.neighbours.membership.join(contacts);
   }
 
@@ -725,6 +755,8 @@ class Node extends EventTarget implements TabmeshNode {
 
   /** Sealed content for us from `from` (claimed; each kind checks its signature). */
   private async receiveSealed(from: PeerId, content: SealedContent, id: Uint8Array, back: PeerId[]): Promise<void> {
+    // A claimed sender, but the route is only a hint for where to send; it proves nothing.
+    this.paths.hint(from, back);
     if (content.kind === 'signal') {
       if (content.record !== undefined) await this.receiveIntroduced(content.record, from, from);
       this.enqueueSignal(from, content.signal, { kind: 'mesh', route: back });
@@ -782,6 +814,7 @@ class Node extends EventTarget implements TabmeshNode {
   // --- Records ------------------------------------------------------------------
 
   private async receiveSample(url: string, records: readonly string[]): Promise<void> {
+    this.welcomed = true;
     // Peers we already know (a returning tab) are dialled at once; the sample
     // is verified meanwhile and tops up the rest.
     this.bootstrap();

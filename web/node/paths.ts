@@ -2,10 +2,14 @@
  * Which way a signal goes. In order of preference:
  *
  * 1. `local`: the peer is a tab of this browser (BroadcastChannel, no server);
- * 2. `mesh`: sealed through our neighbours, along a route when one is known
- *    (the reverse of the trail its last signal came by, or of a membership
- *    walk), else as a bounded flood;
- * 3. `server`: the signaling server, used only when no peer path exists.
+ * 2. `mesh` along a route: sealed through our neighbours, when a way to the
+ *    peer is known (the reverse of the trail its last frame came by, or of a
+ *    membership walk);
+ * 3. `server`: the signaling server, when no peer path is known;
+ * 4. `mesh` as a flood (MESH_FLOOD_TTL hops) when there is no server either.
+ *    A flood is a guess: at 10,000 peers a 5-hop flood finds a random peer
+ *    one time in six and costs ~1,700 messages (docs/MEMBERSHIP.md), so it is
+ *    the last resort, not the first.
  *
  * A reply goes back the way its request came. An attempt that hears nothing
  * within MESH_SIGNAL_FALLBACK_MS on a local or mesh path is re-sent through
@@ -29,6 +33,8 @@ export type Via =
 
 /** Signals held for a route per attempt; the rest of an attempt is re-sent on fallback anyway. */
 const MAX_HELD_SIGNALS = 32;
+/** Routes remembered for peers we may dial later (a few per peer of the cache). */
+const MAX_ROUTE_HINTS = 256;
 
 interface Path {
   via: Via;
@@ -55,7 +61,7 @@ export interface PathHost {
 
 export class SignalPaths {
   private readonly paths = new Map<PeerId, Path>();
-  /** Routes learned outside signals (membership walks), used for the next attempt at that peer. */
+  /** Routes learned from walks and from frames' trails, for the next attempt at a peer (bounded, oldest out). */
   private readonly hints = new Map<PeerId, readonly PeerId[]>();
   private readonly timers = new Map<PeerId, ReturnType<typeof setTimeout>>();
 
@@ -68,7 +74,18 @@ export class SignalPaths {
 
   /** Remember a route to `peer` for the next attempt (bounded by the caller's peer count). */
   hint(peer: PeerId, route: readonly PeerId[]): void {
-    if (route.length > 0) this.hints.set(peer, route);
+    if (route.length === 0) return;
+    this.hints.delete(peer);
+    this.hints.set(peer, route);
+    if (this.hints.size > MAX_ROUTE_HINTS) {
+      const oldest = this.hints.keys().next();
+      if (oldest.done !== true) this.hints.delete(oldest.value);
+    }
+  }
+
+  /** A known route to `peer`, if any (it may have gone stale). */
+  routeTo(peer: PeerId): readonly PeerId[] {
+    return this.hints.get(peer) ?? [];
   }
 
   /**
@@ -103,13 +120,15 @@ export class SignalPaths {
   /** An authenticated signal came from `peer` this way: replies follow it back. */
   arrived(peer: PeerId, via: Via): void {
     const path = this.paths.get(peer);
+    // What was held back for a route goes now, the way the answer came (by
+    // send(), so it still falls back to the server if that way cannot carry it).
+    const held = path?.held.splice(0) ?? [];
     if (path === undefined || path.via.kind !== via.kind || via.kind !== 'mesh') {
       this.paths.set(peer, { via, sent: path?.via.kind === via.kind ? path.sent : 0, held: [] });
-      return;
+    } else {
+      path.via = via;
     }
-    // Same mesh attempt: the answer's trail is the route for what we held back.
-    path.via = via;
-    for (const payload of path.held.splice(0)) this.sendMesh(peer, path, payload);
+    for (const payload of held) this.send(peer, payload);
   }
 
   send(to: PeerId, payload: string): void {
@@ -146,12 +165,11 @@ export class SignalPaths {
 
   private choose(peer: PeerId): Via {
     if (this.host.isLocal(peer)) return { kind: 'local' };
-    if (this.host.canUseMesh(peer)) {
-      const route = this.hints.get(peer) ?? [];
-      this.hints.delete(peer);
-      return { kind: 'mesh', route };
-    }
-    return { kind: 'server' };
+    const route = this.hints.get(peer) ?? [];
+    const mesh = this.host.canUseMesh(peer);
+    if (mesh && route.length > 0) return { kind: 'mesh', route };
+    if (this.host.canUseServer() || !mesh) return { kind: 'server' };
+    return { kind: 'mesh', route: [] };
   }
 
   /** False when the mesh cannot carry it (the caller then tries the server). */
