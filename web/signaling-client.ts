@@ -80,8 +80,17 @@ export function withNetwork(url: string, network: string): string {
   return parsed.toString();
 }
 
+/**
+ * Signaling servers learned from peers' records, tried after the configured
+ * ones when those fail. Few: a learned URL is a hint from a peer, and each
+ * costs a connection attempt per round of retries.
+ */
+export const MAX_LEARNED_SIGNALING_URLS = 4;
+
 export class SignalingClient {
   private socket: WebSocket | undefined;
+  /** Configured URLs first, then those learned from peers. */
+  private readonly urls: string[];
   private attempt = 0;
   private urlIndex = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -102,6 +111,26 @@ export class SignalingClient {
     private readonly events: SignalingEvents,
   ) {
     if (options.urls.length === 0) throw new RangeError('at least one signaling URL is needed');
+    this.urls = [...options.urls];
+  }
+
+  /**
+   * Servers a connected peer's record lists: kept (up to
+   * MAX_LEARNED_SIGNALING_URLS) to try when ours fail. Only the secure kind
+   * when ours are secure, so a peer cannot steer a wss: page to plain ws:.
+   */
+  learn(urls: readonly string[]): void {
+    const secure = this.options.urls.every((url) => url.startsWith('wss:'));
+    for (const url of urls) {
+      if (this.urls.length >= this.options.urls.length + MAX_LEARNED_SIGNALING_URLS) return;
+      if (this.urls.includes(url) || (secure && !url.startsWith('wss:'))) continue;
+      this.urls.push(url);
+    }
+  }
+
+  /** Every URL it may try: configured, then learned. */
+  knownUrls(): readonly string[] {
+    return this.urls;
   }
 
   get url(): string | undefined {
@@ -164,7 +193,7 @@ export class SignalingClient {
 
   private connect(): void {
     if (this.closed) return;
-    const url = this.options.urls[this.urlIndex % this.options.urls.length] ?? '';
+    const url = this.urls[this.urlIndex % this.urls.length] ?? '';
     this.urlIndex++;
     this.events.onState('connecting', url);
     let socket: WebSocket;

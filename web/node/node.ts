@@ -644,7 +644,11 @@ class Node extends EventTarget implements TabmeshNode {
     this.retryAfter.delete(link.peer);
     this.neighbours.membership.linkUp(link.peer, link.initiator);
     const known = this.cache.get(link.peer);
-    if (known !== undefined) this.cache.markTried(known.signed, this.settings.now());
+    if (known !== undefined) {
+      this.cache.markTried(known.signed, this.settings.now());
+      // The servers a peer we reached uses: somewhere to go if ours fail.
+      this.signaling.learn(known.signed.record.endpoints);
+    }
     this.schedulePersist();
     this.emit('peer:connect', { peer: link.peer });
     this.sendRecords(link);
@@ -855,6 +859,7 @@ class Node extends EventTarget implements TabmeshNode {
       if (id === this.id) continue;
       if (id === link.peer && link.state === 'connected') {
         this.cache.markTried(result.value, this.settings.now());
+        this.signaling.learn(result.value.record.endpoints);
         changed = true;
       } else {
         const outcome = this.cache.offer(result.value, link.peer, this.settings.now());
