@@ -64,7 +64,13 @@ export type MembershipMessage<Id extends string> =
   /** A random walk; path = nodes walked so far, the origin first, the sender last. */
   | { type: 'shuffle'; origin: Id; ttl: number; sample: Id[]; path: Id[] }
   /** Travels back hop by hop: `route` is the hops still to go after the receiver; empty at the origin. */
-  | { type: 'shuffle-reply'; sample: Id[]; route: Id[] };
+  | { type: 'shuffle-reply'; sample: Id[]; route: Id[] }
+  /**
+   * "My active view now holds this many": sent to each neighbour when it
+   * changes, so evictions spare a neighbour we are the last link of (an
+   * evicted peer with no link left has no way back without a server).
+   */
+  | { type: 'degree'; active: number };
 
 export interface MembershipHost<Id extends string> {
   /** Send over an open link (the peer is in the active view or a link is being set up / handshaking). */
@@ -166,6 +172,10 @@ export class Membership<Id extends string> {
   /** Passive peers that refused us, by when; pruned each tick. */
   private readonly refusedAt = new Map<Id, number>();
   private readonly evictions: TokenBucket;
+  /** Active-view sizes our neighbours last told us ('degree' messages). */
+  private readonly degrees = new Map<Id, number>();
+  /** The size we last told each neighbour. */
+  private readonly degreeSent = new Map<Id, number>();
   private contacts: Id[] = [];
   private shuffle: OutstandingShuffle<Id> | undefined;
 
@@ -290,6 +300,8 @@ export class Membership<Id extends string> {
         return this.onNeighborReply(from, state, isActive, (message as { accepted?: unknown }).accepted);
       case 'disconnect':
         return this.onDisconnect(from, state, isActive);
+      case 'degree':
+        return this.onDegree(from, isActive, (message as { active?: unknown }).active);
       case 'shuffle':
         return this.onShuffle(from, isActive, message as Extract<MembershipMessage<Id>, { type: 'shuffle' }>);
       case 'shuffle-reply':
@@ -625,11 +637,18 @@ export class Membership<Id extends string> {
   }
 
   /**
-   * Drop a random active neighbour (other than `keep`) to make room, if the
-   * eviction rate allows.
+   * Drop an active neighbour (other than `keep`) to make room, if the
+   * eviction rate allows: at random among those with the most other links,
+   * never one we are the last link of. A neighbour whose size we have not
+   * heard yet is taken only when none has told us it has others.
    */
   private evictOne(keep?: Id): boolean {
-    const victim = this.randomOf(this.active.filter((peer) => peer !== keep));
+    const candidates = this.active.filter((peer) => peer !== keep && (this.degrees.get(peer) ?? 2) > 1);
+    const known = candidates.filter((peer) => this.degrees.has(peer));
+    const most = Math.max(0, ...known.map((peer) => this.degrees.get(peer) ?? 0));
+    const victim = this.randomOf(
+      known.length > 0 ? known.filter((peer) => this.degrees.get(peer) === most) : candidates,
+    );
     if (victim === undefined || !this.evictions.take(this.deps.now())) return false;
     this.host.send(victim, { type: 'disconnect' });
     this.host.disconnect(victim);
@@ -654,6 +673,8 @@ export class Membership<Id extends string> {
     const index = this.active.indexOf(peer);
     if (index < 0) return false;
     this.active.splice(index, 1);
+    this.degrees.delete(peer);
+    this.degreeSent.delete(peer);
     if (this.shuffle?.to === peer) this.shuffle = undefined;
     return true;
   }
@@ -709,7 +730,23 @@ export class Membership<Id extends string> {
   }
 
   private changed(): void {
+    // Tell each neighbour our active view's size when it has changed since we last did.
+    const size = this.active.length;
+    for (const peer of this.active) {
+      if (this.degreeSent.get(peer) === size) continue;
+      this.degreeSent.set(peer, size);
+      this.host.send(peer, { type: 'degree', active: size });
+    }
     this.host.viewsChanged?.();
+  }
+
+  private onDegree(from: Id, isActive: boolean, active: unknown): void {
+    if (typeof active !== 'number' || !Number.isInteger(active) || active < 0 || active > MAX_MEMBERSHIP_IDS) {
+      this.host.problem(from, 'degree out of range', true);
+      return;
+    }
+    // From a link not (or no longer) in our active view: a race, nothing to keep.
+    if (isActive) this.degrees.set(from, active);
   }
 
   // --- Checks on remote input -------------------------------------------------

@@ -212,7 +212,8 @@ export type WireMembership =
       readonly path: readonly PeerId[];
       readonly sample: readonly Uint8Array[];
     }
-  | { readonly type: 'shuffle-reply'; readonly route: readonly PeerId[]; readonly sample: readonly Uint8Array[] };
+  | { readonly type: 'shuffle-reply'; readonly route: readonly PeerId[]; readonly sample: readonly Uint8Array[] }
+  | { readonly type: 'degree'; readonly active: number };
 
 export interface MembershipFrame {
   readonly type: 'membership';
@@ -227,6 +228,7 @@ const MEMBERSHIP_KINDS = [
   'disconnect',
   'shuffle',
   'shuffle-reply',
+  'degree',
 ] as const;
 
 /**
@@ -259,6 +261,11 @@ export function encodeMembership(message: WireMembership): Uint8Array {
     case 'shuffle-reply':
       writePeers(writer, checkedPath(message.route));
       return withSample(writer.finish(), message.sample);
+    case 'degree':
+      if (!Number.isInteger(message.active) || message.active < 0 || message.active > MAX_RECORDS_PER_MESSAGE)
+        throw new RangeError('degree out of range');
+      writer.u8(message.active);
+      break;
   }
   return writer.finish();
 }
@@ -295,6 +302,12 @@ export function parseMembership(reader: Reader): MembershipFrame {
     case 'shuffle-reply': {
       const route = readPeers(reader, MAX_WALK_HOPS);
       message = { type: 'shuffle-reply', route, sample: readSample(reader) };
+      break;
+    }
+    case 'degree': {
+      const active = reader.u8();
+      if (active > MAX_RECORDS_PER_MESSAGE) throw new DecodeError('degree over the cap');
+      message = { type: 'degree', active };
       break;
     }
     default:

@@ -38,8 +38,16 @@ class FakeHost implements MembershipHost<string> {
   problem(from: string, reason: string, severe: boolean): void {
     this.events.push({ kind: 'problem', from, reason, severe });
   }
+  /** Messages sent, leaving out 'degree' notices (tested on their own below). */
   sent(to?: string): Msg[] {
-    return this.events.flatMap((e) => (e.kind === 'send' && (to === undefined || e.to === to) ? [e.message] : []));
+    return this.events.flatMap((e) =>
+      e.kind === 'send' && e.message.type !== 'degree' && (to === undefined || e.to === to) ? [e.message] : [],
+    );
+  }
+  degrees(to: string): number[] {
+    return this.events.flatMap((e) =>
+      e.kind === 'send' && e.to === to && e.message.type === 'degree' ? [e.message.active] : [],
+    );
   }
   connects(): string[] {
     return this.events.flatMap((e) => (e.kind === 'connect' ? [e.peer] : []));
@@ -572,5 +580,56 @@ describe('Membership: property', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("Membership: the sizes of neighbours' views", () => {
+  it('tells each neighbour its active view size when it changes, once per change', () => {
+    const s = setup();
+    s.m.linkUp('a', false);
+    s.m.receive('a', { type: 'neighbor', priority: 'low' });
+    expect(s.host.degrees('a')).toEqual([1]);
+    s.m.linkUp('b', false);
+    s.m.receive('b', { type: 'neighbor', priority: 'low' });
+    expect(s.host.degrees('a')).toEqual([1, 2]);
+    expect(s.host.degrees('b')).toEqual([2]);
+    s.m.receive('a', { type: 'shuffle', origin: 'a', ttl: 0, sample: ['a'], path: ['a'] });
+    expect(s.host.degrees('a')).toEqual([1, 2]);
+  });
+
+  it('never evicts a neighbour it is the last link of; takes one with the most other links', () => {
+    const s = setup({ activeSize: 3 });
+    befriend(s, 'lonely', 'busy', 'unknown');
+    s.m.receive('lonely', { type: 'degree', active: 1 });
+    s.m.receive('busy', { type: 'degree', active: 3 });
+    s.host.clear();
+    // A high-priority request must evict: 'busy' (3 links), never 'lonely' (1) nor 'unknown'.
+    s.m.linkUp('newcomer', false);
+    s.m.receive('newcomer', { type: 'neighbor', priority: 'high' });
+    expect(s.host.disconnects()).toEqual(['busy']);
+    expect(s.m.activeView()).toEqual(expect.arrayContaining(['lonely', 'unknown', 'newcomer']));
+  });
+
+  it('refuses to evict when every neighbour would be left alone', () => {
+    const s = setup({ activeSize: 2 });
+    befriend(s, 'x', 'y');
+    s.m.receive('x', { type: 'degree', active: 1 });
+    s.m.receive('y', { type: 'degree', active: 1 });
+    s.host.clear();
+    s.m.linkUp('newcomer', false);
+    s.m.receive('newcomer', { type: 'neighbor', priority: 'high' });
+    expect(s.host.sent('newcomer')).toEqual([{ type: 'neighbor-reply', accepted: false }]);
+    expect(s.m.activeView()).toEqual(['x', 'y']);
+  });
+
+  it('treats an impossible size as abuse', () => {
+    const s = setup();
+    befriend(s, 'x');
+    s.m.receive('x', { type: 'degree', active: MAX_MEMBERSHIP_IDS + 1 });
+    s.m.receive('x', { type: 'degree', active: -1 });
+    expect(s.host.problems()).toEqual([
+      { reason: 'degree out of range', severe: true },
+      { reason: 'degree out of range', severe: true },
+    ]);
   });
 });

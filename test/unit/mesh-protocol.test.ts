@@ -145,6 +145,7 @@ const KIND = {
   disconnect: 5,
   shuffle: 6,
   shuffleReply: 7,
+  degree: 8,
 } as const;
 
 const record = (length: number, fill = 0x42): Uint8Array => bytesOf(length, fill);
@@ -173,6 +174,8 @@ const EVERY_MEMBERSHIP: readonly WireMembership[] = [
   { type: 'shuffle-reply', route: peers(4), sample: [record(130, 3)] },
   { type: 'shuffle-reply', route: [], sample: [] },
   { type: 'shuffle-reply', route: peers(MAX_WALK_HOPS), sample: [new Uint8Array(), record(MAX_RECORD_BYTES)] },
+  { type: 'degree', active: 0 },
+  { type: 'degree', active: MAX_RECORDS_PER_MESSAGE },
 ];
 
 // --- Arbitraries ----------------------------------------------------------------
@@ -208,6 +211,7 @@ const membershipArb: fc.Arbitrary<WireMembership> = fc.oneof(
     { type: 'neighbor-reply', accepted: false },
     { type: 'disconnect' },
   ),
+  fc.integer({ min: 0, max: MAX_RECORDS_PER_MESSAGE }).map((active): WireMembership => ({ type: 'degree', active })),
   fc
     .record({ origin: peerArb, ttl: hopsArb, path: pathArb(MAX_WALK_HOPS), sample: sampleArb })
     .map((m): WireMembership => ({ type: 'shuffle', ...m })),
@@ -499,6 +503,12 @@ describe('membership frames', () => {
     [
       'a shuffle-reply sample count of 2^53 - 1',
       join(membershipHead(KIND.shuffleReply), keys(0).varint(Number.MAX_SAFE_INTEGER)),
+    ],
+    [
+      'a degree over MAX_RECORDS_PER_MESSAGE',
+      membershipHead(KIND.degree)
+        .u8(MAX_RECORDS_PER_MESSAGE + 1)
+        .finish(),
     ],
   ])('refuse %s as a protocol violation', (_what, frame) => {
     expectViolation(frame);

@@ -145,6 +145,8 @@ export class PeerLink {
   private readonly sentSignals: { readonly kind: SignalKind; readonly body: string }[] = [];
   /** Whether any authenticated signal of this session has come from the peer. */
   heard = false;
+  /** The reason in the peer's bye, when it ended the attempt (GLARE: its own attempt goes on instead). */
+  declined: string | undefined;
   private nextMessageId = 0;
   private readonly timer: ReturnType<typeof setTimeout>;
   /** When the link became connected (ms), for round-trip and uptime figures. */
@@ -247,7 +249,8 @@ export class PeerLink {
         break;
       }
       case 'bye':
-        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${envelope.body.slice(0, 64)})`, false);
+        this.declined = envelope.body.slice(0, 64);
+        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.declined})`, false);
         break;
       case 'offer':
         // A re-sent offer (see resend) for a session already under way: nothing to do.

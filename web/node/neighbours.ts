@@ -103,6 +103,7 @@ export class Neighbours {
       case 'neighbor':
       case 'neighbor-reply':
       case 'disconnect':
+      case 'degree':
         return wire;
     }
   }
@@ -146,6 +147,7 @@ export class Neighbours {
       case 'neighbor':
       case 'neighbor-reply':
       case 'disconnect':
+      case 'degree':
         return message;
     }
   }

@@ -49,7 +49,14 @@ import { openStore, type KeyValueStore } from '../storage/store.js';
 import { createSimplePeerTransport } from '../transport/simple-peer.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { prepareOffer } from './prepared-offer.js';
-import { PeerLink, WARM_TRANSPORT_MAX_AGE_MS, WarmTransport, type LinkContext, type LinkEvents } from './link.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  PeerLink,
+  WARM_TRANSPORT_MAX_AGE_MS,
+  WarmTransport,
+  type LinkContext,
+  type LinkEvents,
+} from './link.js';
 import {
   DEFAULT_ACTIVE_VIEW,
   DEFAULT_MAX_CONNECTIONS,
@@ -367,7 +374,20 @@ class Node extends EventTarget implements TabmeshNode {
     if (existing?.state === 'connected') return;
     const waiting = new Promise<void>((resolve, reject) => {
       const list = this.connectWaiters.get(peer) ?? [];
-      list.push({ resolve, reject });
+      const timer = setTimeout(
+        () => this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time')),
+        CONNECT_TIMEOUT_MS,
+      );
+      list.push({
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       this.connectWaiters.set(peer, list);
     });
     // The peer joins our active view (a high-priority request, making room if
@@ -673,7 +693,8 @@ class Node extends EventTarget implements TabmeshNode {
       this.peerLinks.delete(link.peer);
       this.paths.forget(link.peer);
       // No other attempt took over (a glare replaces the link under the same peer).
-      if (!wasConnected) {
+      // Lost a glare: the peer's own attempt is on its way, and connect() waits for it.
+      if (!wasConnected && link.declined !== 'GLARE') {
         if (link.initiator) this.neighbours.membership.connectFailed(link.peer);
         this.settleWaiters(link.peer, new TabmeshError(code ?? ErrorCode.CONNECT_FAILED, reason));
       }
