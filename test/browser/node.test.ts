@@ -38,25 +38,7 @@ describe('tabs as peers', () => {
     expect(new Set(ids).size).toBe(6);
     await Promise.all(tabs.map((tab) => waitForConnections(tab, 1)));
     // One mesh before the broadcast: six tabs joining at once may pair off first.
-    try {
-      await waitForMesh(tabs, isOneMesh);
-    } catch (e) {
-      for (const t of tabs) {
-        console.log(
-          'DEBUG6',
-          JSON.stringify(
-            await t.evaluate(() => ({
-              id: window.tabmesh?.id.slice(0, 10),
-              a: window.tabmesh?.neighbourhood().active.map((x) => x.slice(0, 10)),
-              pv: window.tabmesh?.neighbourhood().passive.map((x) => x.slice(0, 10)),
-              p: window.tabmesh?.problems(),
-              l: window.tabmesh?.links().map((x) => [x.peer.slice(0, 10), x.state, x.initiator]),
-            })),
-          ),
-        );
-      }
-      throw e;
-    }
+    await waitForMesh(tabs, isOneMesh);
     for (const [i, tab] of tabs.entries()) {
       const connected = await tab.evaluate(() => window.tabmesh?.connections() ?? []);
       for (const peer of connected) expect(ids.filter((_, j) => j !== i)).toContain(peer);
