@@ -46,7 +46,7 @@ import {
 import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
-import { createSimplePeerTransport } from '../transport/simple-peer.js';
+import { createWebRtcTransport } from '../transport/webrtc.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { prepareOffer } from './prepared-offer.js';
 import {
@@ -1043,7 +1043,7 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
   ]);
   // And the first offer (unless the ICE servers are yet to be fetched).
   const iceServers = options.iceServers ?? [];
-  const transport = deps.transport ?? createSimplePeerTransport;
+  const transport = deps.transport ?? createWebRtcTransport;
   const factory = typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, now());
   const [ed, { store, reason }] = await loading;
   if (reason !== undefined) logger.warn(reason);

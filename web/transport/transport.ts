@@ -1,6 +1,6 @@
 /**
  * The small interface the node uses for a WebRTC data channel, so nothing
- * else depends on simple-peer's internals (and another implementation, e.g.
+ * else depends on the WebRTC API (and another implementation, e.g.
  * @roamhq/wrtc in Node, can stand in).
  */
 import type { CandidateBody } from '../../shared/protocol/signal.js';
@@ -22,6 +22,16 @@ export interface Transport {
   /** Queue a frame; resolves once the channel can take more (backpressure). */
   send(frame: Uint8Array): Promise<void>;
   close(): void;
+  /**
+   * Figures about the connection's current path. Optional: a transport that
+   * cannot measure leaves it out, and the node then reports no round-trip time.
+   */
+  stats?(): Promise<TransportStats>;
+}
+
+export interface TransportStats {
+  /** Round-trip time in ms on the selected path (ICE consent checks), once measured. */
+  readonly rttMs?: number;
 }
 
 export interface TransportOptions {
