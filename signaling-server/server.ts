@@ -46,6 +46,16 @@ export interface SignalingServerOptions {
   readonly staticDir?: string | null;
   /** Expose Node process metrics (CPU, memory, event loop) in /metrics. Default true. */
   readonly processMetrics?: boolean;
+  /**
+   * An HTTP server of your own to mount on. The signaling server takes its
+   * WebSocket upgrades on `path` (upgrades to other paths are left to your
+   * other 'upgrade' listeners, or refused with 404 if there are none) and
+   * leaves its requests to you: call `handleRequest` from your handler for
+   * /healthz, /metrics and the page. `listen()` listens on `port` and `host`
+   * only if it is not listening yet; `close()` closes the signaling
+   * connections and leaves your server open. Default: a server of its own.
+   */
+  readonly httpServer?: Server;
 }
 
 /** Collaborators, injectable for tests and embedding. */
@@ -74,6 +84,9 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too Many Requests',
   503: 'Service Unavailable',
 };
+
+/** The embeddable widget, one ES module in the static folder (docs/EMBEDDING.md). */
+export const WIDGET_PATH = '/widget.js';
 
 /** The page built by `npm run build`, whether running from dist/ or from source. */
 function defaultStaticDir(): string | undefined {
@@ -169,6 +182,9 @@ export function createSignalingServer(
           setHeaders: (response, pathname) => {
             if (pathname.startsWith('/assets/'))
               response.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+            // The widget is a module script other sites load: module scripts
+            // are fetched with CORS. It is public and sent without credentials.
+            if (pathname === WIDGET_PATH) response.setHeader('Access-Control-Allow-Origin', '*');
           },
         });
   let closing: Promise<void> | undefined;
@@ -259,12 +275,21 @@ export function createSignalingServer(
     });
   };
 
-  const httpServer: Server = createServer(handleRequest);
-  httpServer.on('upgrade', handleUpgrade);
-  httpServer.on('clientError', (_error, socket) => {
-    metrics.refused(ErrorCode.BAD_FRAME);
-    socket.destroy();
-  });
+  const mounted = options.httpServer !== undefined;
+  const httpServer: Server = options.httpServer ?? createServer(handleRequest);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // On a server of yours, other paths' upgrades belong to your other listeners.
+    if (mounted && (request.url ?? '/').split('?')[0] !== config.path && httpServer.listenerCount('upgrade') > 1)
+      return;
+    handleUpgrade(request, socket, head);
+  };
+  httpServer.on('upgrade', onUpgrade);
+  if (!mounted) {
+    httpServer.on('clientError', (_error, socket) => {
+      metrics.refused(ErrorCode.BAD_FRAME);
+      socket.destroy();
+    });
+  }
 
   const heartbeat = setInterval(() => theHub.heartbeat(), config.heartbeatIntervalMs);
   const sweep = setInterval(
@@ -280,15 +305,17 @@ export function createSignalingServer(
     metrics,
     listen() {
       return new Promise((resolvePromise, reject) => {
-        httpServer.once('error', reject);
-        httpServer.listen(config.port, config.host, () => {
+        const listening = (): void => {
           httpServer.off('error', reject);
           const address = httpServer.address() as AddressInfo;
           const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
           const info = { port: address.port, host: address.address, url: `http://${host}:${address.port}` };
           logger.info({ ...info, ws: `ws://${host}:${address.port}${config.path}` }, 'listening');
           resolvePromise(info);
-        });
+        };
+        if (httpServer.listening) return listening();
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, listening);
       });
     },
     stats() {
@@ -304,11 +331,13 @@ export function createSignalingServer(
         logger.info({ connections: theHub.sessions.size }, 'shutting down');
         clearInterval(heartbeat);
         clearInterval(sweep);
+        httpServer.off('upgrade', onUpgrade);
+        // A server of yours stays open; only the signaling connections close.
         const stopped = new Promise<void>((done) => {
-          if (!httpServer.listening) done();
+          if (mounted || !httpServer.listening) done();
           else httpServer.close(() => done());
         });
-        httpServer.closeIdleConnections();
+        if (!mounted) httpServer.closeIdleConnections();
         theHub.goaway(config.shutdownGraceMs);
         const allClosed = new Promise<void>((done) => {
           const check = (): void => {
@@ -326,7 +355,7 @@ export function createSignalingServer(
           for (const session of theHub.sessions) session.socket.terminate();
         }
         clearTimeout(timer);
-        httpServer.closeAllConnections();
+        if (!mounted) httpServer.closeAllConnections();
         await stopped;
         wss.close();
         logger.info({}, 'stopped');
