@@ -1,7 +1,12 @@
-/** Vitest global setup: build the page once, so browser tests load what `npm start` serves. */
+/**
+ * Vitest global setup: build what `npm start` serves, once: the page, then
+ * the widget (dist/web/widget.js) beside it.
+ */
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
 export default async function setup(): Promise<void> {
-  await build({ configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)), logLevel: 'warn' });
+  for (const config of ['vite.config.ts', 'vite.widget.config.ts']) {
+    await build({ configFile: fileURLToPath(new URL(`../../${config}`, import.meta.url)), logLevel: 'warn' });
+  }
 }

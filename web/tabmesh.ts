@@ -1,0 +1,25 @@
+/**
+ * `tabmesh`: the browser node. `createNode(options)` makes this tab a peer;
+ * see TabmeshNode for its API and NodeEvents for its events. Built as plain
+ * ES modules with every dependency included (dist/lib), so a consumer's
+ * bundler needs no `global` or `process` setup.
+ *
+ * @module tabmesh
+ */
+export { createNode, type TabmeshNode } from './node/node.js';
+export {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_NETWORK,
+  type KnownPeer,
+  type Logger,
+  type MessageDetail,
+  type NodeDeps,
+  type NodeEvents,
+  type NodeOptions,
+  type NodeStatus,
+} from './node/options.js';
+export type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport/transport.js';
+export { ErrorCode, TabmeshError, type Result } from '../shared/errors.js';
+export type { SignalingState } from './signaling-client.js';
+export type { MeshCounters } from './node/mesh.js';
+export { parsePeerId, shortPeerId, type PeerId } from '../shared/identity/peer-id.js';
