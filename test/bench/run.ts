@@ -10,13 +10,20 @@
  *
  *  5. Page open to first authenticated connection, beside a bare simple-peer
  *     pair through the bare relay; broadcast delivery across 6 and 12 tabs.
+ *  6. The widget's size: dist/web/widget.js as built, gzipped (level 9), with
+ *     every chunk it loads (goal: under 50 KiB).
  *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
  * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (11),
  * BENCH_BROADCAST_ROUNDS (9), BENCH_SKIP (comma list of crypto, browser,
- * relay, memory, register, connect, broadcast).
+ * relay, memory, register, connect, broadcast, widget).
  */
 import { webcrypto } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'vite';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
@@ -230,6 +237,37 @@ async function registerBench(): Promise<void> {
   }
 }
 
+// --- 6. Widget size ------------------------------------------------------------
+
+/** The widget's gzipped size goal. */
+const WIDGET_GZIP_GOAL_BYTES = 50 * 1024;
+
+async function widgetBench(): Promise<void> {
+  // Built as `npm run build` builds it, into a folder of its own (tests use dist/web).
+  const outDir = fileURLToPath(new URL('../../dist/bench-widget', import.meta.url));
+  await build({
+    configFile: fileURLToPath(new URL('../../vite.widget.config.ts', import.meta.url)),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
+  });
+  log('\n## Widget: widget.js and every chunk it loads (gzip level 9)');
+  log('| file | bytes | gzipped |');
+  log('|---|---:|---:|');
+  let raw = 0;
+  let gzipped = 0;
+  for (const name of (await readdir(outDir, { recursive: true })).filter((n) => n.endsWith('.js')).sort()) {
+    const bytes = await readFile(join(outDir, name));
+    const packed = gzipSync(bytes, { level: 9 }).length;
+    raw += bytes.length;
+    gzipped += packed;
+    log(`| ${name} | ${fmt(bytes.length)} | ${fmt(packed)} |`);
+  }
+  log(`| total | ${fmt(raw)} | ${fmt(gzipped)} (${fmt(gzipped / 1024, 1)} KiB) |`);
+  log(
+    `Goal under ${fmt(WIDGET_GZIP_GOAL_BYTES / 1024)} KiB gzipped: ${gzipped < WIDGET_GZIP_GOAL_BYTES ? 'met' : 'NOT met'}`,
+  );
+}
+
 async function main(): Promise<void> {
   log(`# Tabmesh benchmarks (${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores)`);
   if (!SKIP.has('crypto')) await cryptoBench();
@@ -239,6 +277,7 @@ async function main(): Promise<void> {
   if (!SKIP.has('register')) await registerBench();
   if (!SKIP.has('connect')) await connectBench(log, env('BENCH_CONNECT_RUNS', 11));
   if (!SKIP.has('broadcast')) await broadcastBench(log, [6, 12], env('BENCH_BROADCAST_ROUNDS', 9));
+  if (!SKIP.has('widget')) await widgetBench();
 }
 
 main().then(
