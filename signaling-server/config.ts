@@ -66,6 +66,26 @@ const SETTINGS = {
     kind: 'bool',
     help: 'Take client addresses from X-Forwarded-For (set it behind exactly one reverse proxy).',
   },
+  redis: {
+    env: 'TABMESH_REDIS',
+    kind: 'string',
+    help: 'Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): instances sharing one Redis act as one server. Default: none (on its own).',
+  },
+  'presence-ttl-ms': {
+    env: 'TABMESH_PRESENCE_TTL_MS',
+    kind: 'int',
+    help: `With --redis: a dead instance's peers are forgotten within this. Default ${DEFAULTS.presenceTtlMs}.`,
+  },
+  'presence-refresh-ms': {
+    env: 'TABMESH_PRESENCE_REFRESH_MS',
+    kind: 'int',
+    help: `With --redis: how often presence is renewed (below the TTL). Default ${DEFAULTS.presenceRefreshMs}.`,
+  },
+  'redis-timeout-ms': {
+    env: 'TABMESH_REDIS_TIMEOUT_MS',
+    kind: 'int',
+    help: `With --redis: slower commands fail and the instance answers from its own peers. Default ${DEFAULTS.redisCommandTimeoutMs}.`,
+  },
   'log-level': { env: 'LOG_LEVEL', kind: 'string', help: `One of ${LOG_LEVELS.join(', ')}. Default info.` },
 } as const;
 
@@ -167,6 +187,10 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     serverName: str('server-name'),
     staticDir: get('no-static') === true ? null : str('static'),
     trustProxy: get('trust-proxy') === true ? true : undefined,
+    redis: str('redis'),
+    presenceTtlMs: num('presence-ttl-ms'),
+    presenceRefreshMs: num('presence-refresh-ms'),
+    redisCommandTimeoutMs: num('redis-timeout-ms'),
   });
   validate(options);
   const level = get('log-level') ?? 'info';
@@ -195,6 +219,9 @@ function validate(options: SignalingServerOptions): void {
     ['sample-size', options.sampleSize],
     ['registration-timeout-ms', options.registrationTimeoutMs],
     ['heartbeat-ms', options.heartbeatIntervalMs],
+    ['presence-ttl-ms', options.presenceTtlMs],
+    ['presence-refresh-ms', options.presenceRefreshMs],
+    ['redis-timeout-ms', options.redisCommandTimeoutMs],
   ];
   for (const [flag, value] of positive) {
     if (value !== undefined && value < 1) throw new UsageError(`--${flag} must be at least 1`);
@@ -205,6 +232,12 @@ function validate(options: SignalingServerOptions): void {
   if (options.maxFrameBytes !== undefined && options.maxFrameBytes < 1024) {
     throw new UsageError('--max-frame-bytes must be at least 1024');
   }
+  if (options.redis !== undefined && !/^rediss?:\/\/[^\s]+$/.test(options.redis)) {
+    throw new UsageError('--redis must be a redis:// or rediss:// URL');
+  }
+  const ttl = options.presenceTtlMs ?? DEFAULTS.presenceTtlMs;
+  const refresh = options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs;
+  if (refresh >= ttl) throw new UsageError('--presence-refresh-ms must be below --presence-ttl-ms');
   for (const origin of options.origins ?? []) {
     if (['self', 'localhost', '*'].includes(origin)) continue;
     try {

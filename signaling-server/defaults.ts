@@ -40,6 +40,15 @@ export const DEFAULTS = {
   shutdownGraceMs: 5_000,
   /** Unsent bytes queued for one recipient before relays to it are refused. */
   maxBufferedBytes: 1024 * 1024,
+  /**
+   * With Redis: how long a peer's presence outlives its instance's last
+   * refresh. An instance that dies is forgotten within this bound.
+   */
+  presenceTtlMs: 30_000,
+  /** With Redis: how often an instance renews its peers' presence (well under the TTL, so one lost refresh is harmless). */
+  presenceRefreshMs: 10_000,
+  /** With Redis: a command (lookup, sample) that takes longer fails, and the instance answers from its own peers. */
+  redisCommandTimeoutMs: 1_000,
   /** Networks named individually in /metrics; the rest are summed as `_other`. */
   maxMetricNetworks: 100,
 } as const;

@@ -27,6 +27,7 @@ import {
 } from '../shared/protocol/signaling.js';
 import { TokenBucket } from '../shared/rate-limit.js';
 import { decodeRecord, verifyRecord } from '../shared/records.js';
+import type { Federation, FederationHost } from './federation.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { Registry } from './registry.js';
@@ -49,12 +50,14 @@ export interface HubDeps {
   readonly metrics: ServerMetrics;
   readonly now: () => number;
   readonly random: () => number;
+  /** Peers held by other instances (LOCAL_ONLY without Redis). */
+  readonly federation: Federation;
 }
 
 /** Cost in tokens of a sample request, all told (it makes the server do more than a relay). */
 const PEERS_REQUEST_COST = 5;
 
-export class Hub {
+export class Hub implements FederationHost {
   readonly registry: Registry<Session>;
   readonly sessions = new Set<Session>();
   /** Sessions still registering, swept for the registration timeout. */
@@ -117,18 +120,21 @@ export class Hub {
       this.drop(session);
       onClose(session);
     });
-    this.send(session, {
-      type: 'challenge',
-      nonce,
-      server: this.config.serverName,
-      now,
-      expires: deadline,
-      // With the network known up front, the tab can choose whom to dial
-      // while it registers.
-      ...(network === undefined
-        ? {}
-        : { peers: this.registry.sample(network, this.config.sampleSize, undefined, now).map((e) => e.recordText) }),
-    });
+    const challenge = { type: 'challenge', nonce, server: this.config.serverName, now, expires: deadline } as const;
+    // With the network known up front, the tab can choose whom to dial while it registers.
+    if (network === undefined) {
+      this.send(session, challenge);
+    } else if (!this.deps.federation.enabled) {
+      this.send(session, { ...challenge, peers: this.localSample(network, this.config.sampleSize, undefined) });
+    } else {
+      void this.deps.federation.sample(network, this.config.sampleSize, undefined).then((peers) => {
+        if (session.state !== SessionState.Pending) return;
+        this.send(session, {
+          ...challenge,
+          peers: peers ?? this.localSample(network, this.config.sampleSize, undefined),
+        });
+      });
+    }
     return session;
   }
 
@@ -138,7 +144,7 @@ export class Hub {
     session.nonce = undefined;
     this.sessions.delete(session);
     this.pending.delete(session);
-    this.registry.remove(session);
+    if (this.registry.remove(session)) this.deps.federation.leave(session);
   }
 
   /** Close sessions that have not registered in time. */
@@ -229,11 +235,8 @@ export class Hub {
         this.relay(session, message);
         break;
       case 'peers':
-        this.send(session, {
-          type: 'peers',
-          peers: this.sample(session, message.max),
-          ...(message.ref === undefined ? {} : { ref: message.ref }),
-        });
+        if (this.deps.federation.enabled) void this.answerPeers(session, message.max, message.ref);
+        else this.send(session, this.peersResponse(this.sample(session, message.max), message.ref));
         break;
       case 'record':
         void this.updateRecord(session, message);
@@ -319,13 +322,28 @@ export class Hub {
       this.refuse(session, record.error.code, record.error.message);
       return;
     }
-    this.pending.delete(session);
-    session.state = SessionState.Registered;
     session.id = message.id;
     session.network = message.network;
     session.recordText = record.value.text;
     session.recordSeq = record.value.record.seq;
     session.recordExpiresAt = record.value.record.expiresAt;
+    let federated: string[] | undefined;
+    if (this.deps.federation.enabled) {
+      // Across instances: the sample comes from the whole network, and the
+      // presence is published before the welcome, so a welcomed tab is
+      // reachable from every instance. Both before the local registration:
+      // nothing reaches a tab before its welcome.
+      [federated] = await Promise.all([
+        this.deps.federation.sample(message.network, this.config.sampleSize, message.id),
+        this.deps.federation.join(session),
+      ]);
+      if (this.closedSince(session)) {
+        this.deps.federation.leave(session);
+        return;
+      }
+    }
+    this.pending.delete(session);
+    session.state = SessionState.Registered;
     const displaced = this.registry.add(session);
     if (displaced !== undefined) {
       this.deps.logger.debug({ id: session.id }, 'peer ID registered again; closing the older connection');
@@ -336,7 +354,7 @@ export class Hub {
       type: 'welcome',
       id: session.id,
       network: session.network,
-      peers: this.sample(session, this.config.sampleSize),
+      peers: federated ?? this.sample(session, this.config.sampleSize),
       limits: this.limits,
     });
     const held = session.held ?? [];
@@ -344,18 +362,40 @@ export class Hub {
     for (const message of held) this.dispatch(session, message);
   }
 
+  /** Whether the socket closed during an await (a call, so the compiler does not narrow it). */
+  private closedSince(session: Session): boolean {
+    return session.closed;
+  }
+
   private sample(session: Session, max: number): string[] {
     return this.registry.sample(session.network, max, session, this.deps.now()).map((entry) => entry.recordText);
+  }
+
+  private localSample(network: string, max: number, exclude: Session | undefined): string[] {
+    return this.registry.sample(network, max, exclude, this.deps.now()).map((entry) => entry.recordText);
+  }
+
+  /** A `peers` request: across instances when federated, else (or when Redis is away) this registry. */
+  private async answerPeers(session: Session, max: number, ref: number | undefined): Promise<void> {
+    const federated = await this.deps.federation.sample(session.network, max, session.id);
+    if (session.closed) return;
+    this.send(session, this.peersResponse(federated ?? this.sample(session, max), ref));
+  }
+
+  private peersResponse(peers: string[], ref: number | undefined): ServerMessage {
+    return ref === undefined ? { type: 'peers', peers } : { type: 'peers', peers, ref };
   }
 
   private relay(session: Session, message: SignalRequest): void {
     // Registered IDs were verified at registration: a hit needs no checksum.
     const target = this.registry.get(session.network, message.to as PeerId);
     if (target === undefined) {
-      if (parsePeerId(message.to).ok) {
-        this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
-      } else {
+      if (!parsePeerId(message.to).ok) {
         this.error(session, ErrorCode.BAD_FIELD, "'to' is not a valid peer ID", message.ref);
+      } else if (this.deps.federation.enabled) {
+        void this.relayElsewhere(session, message);
+      } else {
+        this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
       }
       return;
     }
@@ -365,6 +405,38 @@ export class Hub {
     }
     this.deliver(target, encodeSignalDelivery(session.id, message.payload));
     this.deps.metrics.relayed.inc();
+  }
+
+  /** To a peer this instance does not hold: through the federation, or UNKNOWN_PEER. */
+  private async relayElsewhere(session: Session, message: SignalRequest): Promise<void> {
+    const frame = encodeSignalDelivery(session.id, message.payload);
+    if (await this.deps.federation.relay(session.network, message.to as PeerId, frame)) {
+      this.deps.metrics.relayed.inc();
+    } else if (!session.closed) {
+      this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
+    }
+  }
+
+  // --- FederationHost: what other instances ask of this one ---
+
+  deliverLocal(network: string, to: string, frame: string): 'delivered' | 'unknown' | 'busy' {
+    // `to` was checked for shape; the registry holds only verified IDs.
+    const target = this.registry.get(network, to as PeerId);
+    if (target === undefined || target.closed) return 'unknown';
+    if (target.socket.bufferedAmount > this.config.maxBufferedBytes) return 'busy';
+    this.deliver(target, frame);
+    return 'delivered';
+  }
+
+  replacedElsewhere(network: string, id: string, token: string): void {
+    const session = this.registry.get(network, id as PeerId);
+    if (session === undefined || session.presenceToken === token) return;
+    this.deps.logger.debug({ id }, 'peer ID registered on another instance; closing it here');
+    this.refuse(session, ErrorCode.REPLACED, 'this peer ID registered on a newer connection', CloseCode.REPLACED);
+  }
+
+  *registeredPeers(): Iterable<Session> {
+    for (const session of this.sessions) if (session.state === SessionState.Registered) yield session;
   }
 
   /**
@@ -415,6 +487,7 @@ export class Hub {
     session.recordText = result.value.text;
     session.recordSeq = record.seq;
     session.recordExpiresAt = record.expiresAt;
+    this.deps.federation.update(session);
     this.send(session, ref === undefined ? { type: 'ok' } : { type: 'ok', ref });
   }
 

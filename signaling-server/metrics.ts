@@ -89,3 +89,47 @@ export class ServerMetrics {
     return this.registry.contentType;
   }
 }
+
+/** Metrics of presence and relays across instances (only with `--redis`). */
+export class FederationMetrics {
+  private readonly up: Gauge;
+  readonly errors: Counter;
+  /** Signals this instance sent to, and received from, other instances, by outcome. */
+  private readonly crossInstance: Counter<'direction' | 'outcome'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.up = new Gauge({
+      name: 'tabmesh_redis_up',
+      help: '1 while this instance reaches Redis, 0 while it serves its own peers only.',
+      registers,
+    });
+    this.up.set(0);
+    this.errors = new Counter({
+      name: 'tabmesh_redis_errors_total',
+      help: 'Redis commands and connections that failed or timed out.',
+      registers,
+    });
+    this.crossInstance = new Counter({
+      name: 'tabmesh_cross_instance_signals_total',
+      help: 'Signals relayed through another instance: direction out (sent) or in (received), by outcome.',
+      labelNames: ['direction', 'outcome'],
+      registers,
+    });
+  }
+
+  setUp(up: boolean): void {
+    this.up.set(up ? 1 : 0);
+  }
+
+  signal(direction: 'out' | 'in', outcome: string): void {
+    this.crossInstance.inc({ direction, outcome });
+  }
+
+  async signalCount(direction: 'out' | 'in', outcome: string): Promise<number> {
+    const metric = await this.crossInstance.get();
+    return (
+      metric.values.find((v) => v.labels['direction'] === direction && v.labels['outcome'] === outcome)?.value ?? 0
+    );
+  }
+}

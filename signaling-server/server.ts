@@ -18,9 +18,11 @@ import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { AddressCounter, clientAddress, OriginPolicy } from './admission.js';
 import { DEFAULTS } from './defaults.js';
 import { createNodeEd25519 } from './ed25519-node.js';
+import { LOCAL_ONLY, type Federation } from './federation.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
-import { ServerMetrics } from './metrics.js';
+import { FederationMetrics, ServerMetrics } from './metrics.js';
+import { RedisFederation } from './redis-federation.js';
 
 /** User settings. Every one is optional; DEFAULTS (defaults.ts) lists the values. */
 export interface SignalingServerOptions {
@@ -56,6 +58,18 @@ export interface SignalingServerOptions {
    * connections and leaves your server open. Default: a server of its own.
    */
   readonly httpServer?: Server;
+  /**
+   * Redis URL (`redis://…`, `rediss://…`): share presence and relays with
+   * every instance using the same Redis, so they act as one server. Default:
+   * none, the server is on its own and needs no other service.
+   */
+  readonly redis?: string;
+  /** With `redis`: how long a peer's presence outlives its instance's last refresh. */
+  readonly presenceTtlMs?: number;
+  /** With `redis`: how often presence is refreshed (must be below presenceTtlMs). */
+  readonly presenceRefreshMs?: number;
+  /** With `redis`: a Redis command slower than this fails and the instance answers from its own peers. */
+  readonly redisCommandTimeoutMs?: number;
 }
 
 /** Collaborators, injectable for tests and embedding. */
@@ -74,7 +88,7 @@ export interface SignalingServer {
   readonly handleUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Stop accepting, tell clients, close within shutdownGraceMs. Idempotent. */
   close(): Promise<void>;
-  stats(): { connections: number; pending: number; peers: number; networks: number };
+  stats(): { connections: number; pending: number; peers: number; networks: number; redis?: 'up' | 'down' };
   readonly metrics: ServerMetrics;
 }
 
@@ -154,12 +168,38 @@ export function createSignalingServer(
     DEFAULTS.maxMetricNetworks,
     options.processMetrics ?? true,
   );
+  const presenceTtlMs = options.presenceTtlMs ?? DEFAULTS.presenceTtlMs;
+  const presenceRefreshMs = options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs;
+  if (presenceRefreshMs >= presenceTtlMs) throw new RangeError('presenceRefreshMs must be below presenceTtlMs');
+  const federation: Federation =
+    options.redis === undefined
+      ? LOCAL_ONLY
+      : new RedisFederation(
+          {
+            url: options.redis,
+            presenceTtlMs,
+            presenceRefreshMs,
+            commandTimeoutMs: options.redisCommandTimeoutMs ?? DEFAULTS.redisCommandTimeoutMs,
+          },
+          // The hub answers for this instance; it exists before any message arrives.
+          {
+            host: {
+              deliverLocal: (network, to, frame) => theHub.deliverLocal(network, to, frame),
+              replacedElsewhere: (network, id, token) => theHub.replacedElsewhere(network, id, token),
+              registeredPeers: () => theHub.registeredPeers(),
+            },
+            logger,
+            metrics: new FederationMetrics(metrics.registry),
+            now,
+          },
+        );
   const theHub: Hub = new Hub(config, {
     ed25519: deps.ed25519 ?? createNodeEd25519(),
     logger,
     metrics,
     now,
     random: deps.random ?? Math.random,
+    federation,
   });
 
   // noServer: we decide admission ourselves; clientTracking off: the hub tracks sessions.
@@ -303,7 +343,9 @@ export function createSignalingServer(
     handleRequest,
     handleUpgrade,
     metrics,
-    listen() {
+    async listen() {
+      // With Redis, tabs that register at once are published at once (bounded: without Redis we start alone).
+      await federation.ready();
       return new Promise((resolvePromise, reject) => {
         const listening = (): void => {
           httpServer.off('error', reject);
@@ -324,6 +366,7 @@ export function createSignalingServer(
         pending: theHub.pendingCount,
         peers: theHub.registry.size,
         networks: theHub.registry.networkCount,
+        ...(federation instanceof RedisFederation ? { redis: federation.connected ? 'up' : 'down' } : {}),
       };
     },
     close() {
@@ -357,6 +400,7 @@ export function createSignalingServer(
         clearTimeout(timer);
         if (!mounted) httpServer.closeAllConnections();
         await stopped;
+        await federation.close();
         wss.close();
         logger.info({}, 'stopped');
       })();

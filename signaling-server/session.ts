@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import type { PeerId } from '../shared/identity/peer-id.js';
 import type { ClientMessage } from '../shared/protocol/signaling.js';
 import { TokenBucket } from '../shared/rate-limit.js';
+import type { FederatedPeer } from './federation.js';
 import type { RegistryEntry } from './registry.js';
 
 export enum SessionState {
@@ -18,7 +19,7 @@ export enum SessionState {
   Closed,
 }
 
-export class Session implements RegistryEntry {
+export class Session implements RegistryEntry, FederatedPeer {
   state = SessionState.Pending;
   /** Cleared by each heartbeat ping, set by the pong. */
   alive = true;
@@ -31,6 +32,8 @@ export class Session implements RegistryEntry {
   recordSeq = 0;
   recordExpiresAt = 0;
   slot = -1;
+  /** Names this registration across instances (set by the federation; empty when there is none). */
+  presenceToken = '';
   /** Set when the current throttling episode has been reported to the client. */
   throttleReported = false;
   /** Drop budget, made on first throttle. */
