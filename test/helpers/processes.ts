@@ -1,0 +1,196 @@
+/**
+ * Real servers in child processes for tests: redis-server (Debian's
+ * `redis-server` package) and a `tabmesh-signal` instance, each on a free
+ * loopback port with a temporary directory, waited for by their own output
+ * and stopped afterwards. A missing binary fails with a message naming the
+ * package; nothing is skipped.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { withTimeout } from './events.js';
+
+const START_MS = 10_000;
+const STOP_MS = 5_000;
+
+/** The binary's path, or a thrown error saying which Debian package to install. */
+export function requireBinary(name: string, debianPackage: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  if (found.status !== 0 || found.stdout.trim() === '') {
+    throw new Error(
+      `These tests need '${name}' and it is not installed: run \`apt-get install -y ${debianPackage}\` ` +
+        '(.ci/run does this on a fresh machine).',
+    );
+  }
+  return found.stdout.trim();
+}
+
+/** A free TCP port on loopback (the OS picks it; a tiny race with other processes is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every line a child prints, kept, and waits for one that matches (including lines already printed). */
+class Lines {
+  private readonly seen: string[] = [];
+  private readonly waiters = new Set<(line: string) => void>();
+  private exitCode: number | null | undefined;
+
+  constructor(private readonly child: ChildProcess) {
+    if (child.stdout === null) throw new Error('child has no stdout');
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      this.seen.push(line);
+      for (const waiter of this.waiters) waiter(line);
+    });
+    child.once('exit', (code) => {
+      this.exitCode = code;
+      for (const waiter of this.waiters) waiter('');
+    });
+  }
+
+  wait(pattern: RegExp, what: string, ms = START_MS): Promise<string> {
+    const earlier = this.seen.find((line) => pattern.test(line));
+    if (earlier !== undefined) return Promise.resolve(earlier);
+    let waiter: ((line: string) => void) | undefined;
+    return withTimeout(
+      new Promise<string>((resolve, reject) => {
+        waiter = (line) => {
+          if (pattern.test(line)) resolve(line);
+          else if (this.exitCode !== undefined)
+            reject(new Error(`${what}: the process exited (${String(this.exitCode)})`));
+        };
+        this.waiters.add(waiter);
+      }),
+      ms,
+      what,
+    ).finally(() => {
+      if (waiter !== undefined) this.waiters.delete(waiter);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export class RedisProcess {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'tabmesh-redis-'));
+
+  private constructor(
+    private readonly binary: string,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<RedisProcess> {
+    const redis = new RedisProcess(requireBinary('redis-server', 'redis-server'), await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  /** Start (again) on the same port, empty: no persistence, as after a crash without a dump. */
+  async restart(): Promise<void> {
+    const child = spawn(
+      this.binary,
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'notice',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.child = child;
+    await new Lines(child).wait(/Ready to accept connections/, `redis-server on port ${this.port}`);
+  }
+
+  /** Stop it the hard way (SIGKILL): clients see their connections drop. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined) return;
+    child.kill('SIGKILL');
+    await withTimeout(exited(child), STOP_MS, 'redis-server to exit');
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** `tabmesh-signal` (from source, through tsx) in its own process, so it can be killed. */
+export class SignalProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly lines: Lines,
+    readonly port: number,
+  ) {}
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  get httpUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(args: readonly string[]): Promise<SignalProcess> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'signaling-server/cli.ts', '--port', '0', '--no-static', '--log-level', 'info', ...args],
+      { cwd: new URL('../..', import.meta.url), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines = new Lines(child);
+    const line = await lines.wait(/"msg":"listening"/, 'tabmesh-signal to listen');
+    const port = (JSON.parse(line) as { port?: unknown }).port;
+    if (typeof port !== 'number') throw new Error(`tabmesh-signal logged no port: ${line}`);
+    return new SignalProcess(child, lines, port);
+  }
+
+  /** A log line matching `pattern`, printed already or within `ms`. */
+  logLine(pattern: RegExp, what: string, ms?: number): Promise<string> {
+    return this.lines.wait(pattern, what, ms);
+  }
+
+  /** Die at once, as a crashed machine would: no goodbye to Redis or to clients' sockets beyond the TCP reset. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await withTimeout(exited(this.child), STOP_MS, 'tabmesh-signal to exit');
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await withTimeout(exited(this.child), STOP_MS, 'tabmesh-signal to exit');
+  }
+}
