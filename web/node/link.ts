@@ -47,11 +47,17 @@ import {
 } from '../../shared/protocol/signal.js';
 import { TokenBucket } from '../../shared/rate-limit.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
+import type { Via } from './paths.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
 /** Signals one attempt keeps for re-sending (an offer and its candidates are a handful). */
 export const MAX_RESENT_SIGNALS = 32;
+/**
+ * How often a connected link re-reads its round-trip time from the transport
+ * (getStats() walks every stats object, so not on every render of a page).
+ */
+export const LINK_STATS_INTERVAL_MS = 2_000;
 
 export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
 
@@ -153,6 +159,12 @@ export class PeerLink {
   connectedAt: number | undefined;
   bytesSent = 0;
   bytesReceived = 0;
+  /** Round-trip time (ms) last read from the transport while connected; undefined before. */
+  rttMs: number | undefined;
+  /** How this link's signals travelled when it was confirmed (set by the node). */
+  via: Via['kind'] | undefined;
+  private statsTimer: ReturnType<typeof setInterval> | undefined;
+  private measuring = false;
   private lastSent = 0;
   private lastReceived = 0;
   private keepalive: ReturnType<typeof setInterval> | undefined;
@@ -378,7 +390,27 @@ export class PeerLink {
         void this.sendFrame(PING_FRAME).catch(() => undefined);
       }
     }, CHANNEL_KEEPALIVE_MS / 2);
+    this.measure();
+    this.statsTimer = setInterval(() => this.measure(), LINK_STATS_INTERVAL_MS);
     this.events.onConnected(this);
+  }
+
+  /** Read the round-trip time from the transport, one reading at a time. */
+  private measure(): void {
+    if (this.measuring || this.state !== 'connected' || this.transport.stats === undefined) return;
+    this.measuring = true;
+    this.transport
+      .stats()
+      .then(
+        (stats) => {
+          if (stats.rttMs !== undefined && this.state === 'connected') this.rttMs = stats.rttMs;
+        },
+        // A connection closing under the reading has no figures: the last one stands.
+        () => undefined,
+      )
+      .finally(() => {
+        this.measuring = false;
+      });
   }
 
   private receiveFrame(frame: Uint8Array): void {
@@ -493,6 +525,7 @@ export class PeerLink {
     this.state = 'closed';
     clearTimeout(this.timer);
     clearInterval(this.keepalive);
+    clearInterval(this.statsTimer);
     if (notify && wasSignaling) void this.sendEnvelope('bye', code ?? 'closed').catch(() => undefined);
     this.transport.close();
     this.events.onClosed(this, code, reason);

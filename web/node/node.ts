@@ -121,6 +121,18 @@ export interface TabmeshNode extends EventTarget {
     bytesSent: number;
     bytesReceived: number;
     connectedAt: number | undefined;
+    /**
+     * Round-trip time in ms on the connection's selected ICE candidate pair,
+     * re-read every LINK_STATS_INTERVAL_MS (2 s) while connected; undefined
+     * until first measured, or when the transport cannot measure it.
+     */
+    rttMs: number | undefined;
+    /**
+     * How the link's signals travelled when it was confirmed: through the
+     * signaling `server`, a `local` tab of this browser, or sealed through the
+     * `mesh`. Undefined before it is confirmed.
+     */
+    via: Via['kind'] | undefined;
   }[];
   close(): Promise<void>;
   addEventListener<K extends keyof NodeEvents>(
@@ -349,6 +361,8 @@ class Node extends EventTarget implements TabmeshNode {
       bytesSent: l.bytesSent,
       bytesReceived: l.bytesReceived,
       connectedAt: l.connectedAt,
+      rttMs: l.rttMs,
+      via: l.via,
     }));
   }
 
@@ -661,6 +675,8 @@ class Node extends EventTarget implements TabmeshNode {
   }
 
   private linkConnected(link: PeerLink): void {
+    // The path of the attempt's last signals (a fallback may have moved it to the server).
+    link.via = this.paths.viaOf(link.peer)?.kind;
     this.retryAfter.delete(link.peer);
     this.neighbours.membership.linkUp(link.peer, link.initiator);
     const known = this.cache.get(link.peer);
