@@ -1,0 +1,257 @@
+/**
+ * The page as a product: its graph, links table and log show exactly what
+ * the node knows; the theme toggle and the settings form work; controls are
+ * named and the graph is usable from the keyboard.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { launchChromium, newContext } from '../helpers/browser.js';
+import { isOneMesh, waitForMesh } from '../helpers/mesh.js';
+import type { TestServer } from '../helpers/server.js';
+import { idOf, openTab, openTabs, startPageServer, waitForConnections } from '../helpers/tabs.js';
+
+let browser: Browser;
+let server: TestServer;
+let context: BrowserContext;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser.close();
+});
+afterEach(async () => {
+  await context.close();
+  await server.close();
+});
+
+/** What the node knows and what the page draws of it, each as a sorted list of peer IDs. */
+function pageAndNode(): Record<string, string[]> {
+  const node = window.tabmesh;
+  if (node === undefined) throw new Error('no node');
+  const sorted = (ids: Iterable<string>): string[] => [...ids].sort();
+  const drawn = (selector: string, attribute: string): string[] =>
+    sorted([...document.querySelectorAll(selector)].map((e) => e.getAttribute(attribute) ?? ''));
+  const connections = node.connections();
+  return {
+    connections: sorted(connections),
+    linkElements: drawn('#graph [data-link]', 'data-link'),
+    activeNodes: drawn('#graph [data-kind="active"]', 'data-peer'),
+    // A peer with a channel is drawn as connected even while also in the passive view.
+    passive: sorted(node.neighbourhood().passive.filter((p) => !connections.includes(p))),
+    passiveNodes: drawn('#graph [data-kind="passive"]', 'data-peer'),
+    self: [node.id],
+    selfNodes: drawn('#graph [data-kind="self"]', 'data-peer'),
+    links: sorted(node.links().map((l) => l.peer)),
+    linkRows: drawn('#links-body tr[data-link-row]', 'data-link-row'),
+  };
+}
+
+function pageMatchesNode(): boolean {
+  const seen = pageAndNode();
+  const same = (a: string[] | undefined, b: string[] | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
+  return (
+    same(seen['connections'], seen['linkElements']) &&
+    same(seen['connections'], seen['activeNodes']) &&
+    same(seen['passive'], seen['passiveNodes']) &&
+    same(seen['self'], seen['selfNodes']) &&
+    same(seen['links'], seen['linkRows'])
+  );
+}
+
+/** Waits (frame by frame, bounded) until the page shows the node's state, then returns both. */
+async function settledView(page: Page): Promise<Record<string, string[]>> {
+  await page.waitForFunction(pageMatchesNode, undefined, { polling: 'raf', timeout: 10_000 }).catch(() => undefined);
+  return page.evaluate(pageAndNode);
+}
+
+describe('the page', () => {
+  it("draws exactly the node's connections and passive view, and lists exactly its links with round-trip times", async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const tabs = await openTabs(context, server.url, 5, 'network=page-graph');
+    await Promise.all(tabs.map((tab) => waitForConnections(tab, 1)));
+    await waitForMesh(tabs, isOneMesh);
+    for (const tab of tabs) {
+      const seen = await settledView(tab);
+      expect(seen['connections']?.length).toBeGreaterThan(0);
+      expect(seen['linkElements']).toEqual(seen['connections']);
+      expect(seen['activeNodes']).toEqual(seen['connections']);
+      expect(seen['passiveNodes']).toEqual(seen['passive']);
+      expect(seen['selfNodes']).toEqual(seen['self']);
+      expect(seen['linkRows']).toEqual(seen['links']);
+    }
+
+    // Every open channel gets a round-trip time, and the table shows it with the bytes.
+    const [first] = tabs;
+    if (first === undefined) throw new Error('no tabs');
+    await first.waitForFunction(
+      () => {
+        const open = window.tabmesh?.links().filter((l) => l.state === 'connected') ?? [];
+        return open.length > 0 && open.every((l) => l.rttMs !== undefined);
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    const links = await first.evaluate(() => window.tabmesh?.links().filter((l) => l.state === 'connected') ?? []);
+    for (const link of links) {
+      expect(link.rttMs).toBeGreaterThanOrEqual(0);
+      expect(link.rttMs).toBeLessThan(1_000);
+      expect(link.bytesSent).toBeGreaterThan(0);
+      expect(link.bytesReceived).toBeGreaterThan(0);
+      expect(['server', 'local', 'mesh']).toContain(link.via);
+    }
+    await first.waitForFunction(
+      (peers) => peers.every((p) => document.querySelector(`tr[data-link-row="${p}"] td[data-col="rtt"][data-ms]`)),
+      links.map((l) => l.peer),
+      { timeout: 5_000 },
+    );
+    const rows = await first.$$eval('#links-body tr[data-state="connected"]', (trs) =>
+      trs.map((tr) => ({
+        rtt: tr.querySelector('[data-col="rtt"]')?.textContent ?? '',
+        sent: tr.querySelector('[data-col="sent"]')?.textContent ?? '',
+        received: tr.querySelector('[data-col="received"]')?.textContent ?? '',
+        via: tr.querySelector('[data-col="via"]')?.textContent ?? '',
+      })),
+    );
+    expect(rows).toHaveLength(links.length);
+    for (const row of rows) {
+      expect(row.rtt).toMatch(/ms$/);
+      expect(row.sent).toMatch(/^\d+(\.\d)? (B|KB|MB)$/);
+      expect(row.received).toMatch(/^\d+(\.\d)? (B|KB|MB)$/);
+      expect(row.via).not.toBe('—');
+    }
+
+    // A neighbour leaving takes its link element with it.
+    const ids = await Promise.all(tabs.map(idOf));
+    const gone = links[0]?.peer;
+    const goneTab = tabs[ids.indexOf(gone as PeerId)];
+    if (gone === undefined || goneTab === undefined) throw new Error('no neighbour among the tabs');
+    const disconnected = first.evaluate(
+      (peer) =>
+        new Promise<void>((resolve, reject) => {
+          window.tabmesh?.addEventListener('peer:disconnect', (event) => {
+            if (event.detail.peer === peer) resolve();
+          });
+          setTimeout(() => reject(new Error('no peer:disconnect')), 20_000);
+        }),
+      gone,
+    );
+    await goneTab.close({ runBeforeUnload: true });
+    await disconnected;
+    await first.waitForFunction((peer) => document.querySelector(`#graph [data-link="${peer}"]`) === null, gone, {
+      timeout: 5_000,
+    });
+    const after = await settledView(first);
+    expect(after['linkElements']).not.toContain(gone);
+    expect(after['linkElements']).toEqual(after['connections']);
+  });
+
+  it('switches theme with the toggle and keeps the choice across a reload', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const page = await openTab(await context.newPage(), server.url, 'network=page-theme');
+    await page.emulateMedia({ colorScheme: 'light' });
+    const look = (): Promise<{ theme: string | undefined; pressed: string | null; background: string }> =>
+      page.evaluate(() => ({
+        theme: document.documentElement.dataset['theme'],
+        pressed: document.querySelector('#theme-toggle')?.getAttribute('aria-pressed') ?? null,
+        background: getComputedStyle(document.documentElement).backgroundColor,
+      }));
+    const light = await look();
+    expect(light).toMatchObject({ theme: 'light', pressed: 'false' });
+    await page.click('#theme-toggle');
+    const dark = await look();
+    expect(dark).toMatchObject({ theme: 'dark', pressed: 'true' });
+    expect(dark.background).not.toBe(light.background);
+    await page.reload();
+    await page.evaluate(() => window.tabmeshReady);
+    // The system still prefers light: the stored choice wins.
+    expect(await look()).toEqual(dark);
+    await page.click('#theme-toggle');
+    await page.reload();
+    await page.evaluate(() => window.tabmeshReady);
+    expect(await look()).toEqual(light);
+  });
+
+  it('applies settings by loading the page with them in its URL', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const page = await openTab(await context.newPage(), server.url, 'network=page-settings');
+    await page.click('#open-settings');
+    expect(await page.$eval('#settings', (d) => (d as HTMLDialogElement).open)).toBe(true);
+    expect(await page.inputValue('#set-network')).toBe('page-settings');
+    await page.fill('#set-network', 'elsewhere');
+    await page.fill('#set-signaling', `${server.wsUrl}\n${server.wsUrl.replace('127.0.0.1', 'localhost')}`);
+    await page.fill('#set-max', '3');
+    await page.fill('#set-name', 'tester');
+    await Promise.all([page.waitForURL(/network=elsewhere/), page.click('#settings-form button[type="submit"]')]);
+    const params = Object.fromEntries(new URL(page.url()).searchParams);
+    expect(params).toEqual({
+      network: 'elsewhere',
+      signaling: `${server.wsUrl},${server.wsUrl.replace('127.0.0.1', 'localhost')}`,
+      maxConnections: '3',
+      name: 'tester',
+    });
+    const network = await page.evaluate(async () => (await window.tabmeshReady)?.network);
+    expect(network).toBe('elsewhere');
+    expect(await page.textContent('#own-id')).toMatch(/^tester · tm1/);
+  });
+
+  it('names every control, reaches graph nodes from the keyboard, and marks routed messages in the log', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const [a, b] = await openTabs(context, server.url, 2, 'network=page-a11y');
+    if (a === undefined || b === undefined) throw new Error('no tabs');
+    const idB = await idOf(b);
+    await waitForConnections(a, 1);
+    await a.waitForSelector(`#graph [data-peer="${idB}"][data-kind="active"]`);
+
+    const unnamed = await a.evaluate(() =>
+      [...document.querySelectorAll('button, input, select, textarea, [role="option"]')]
+        .filter((element) => {
+          // SVG options have no `labels`; form controls do.
+          const labels = 'labels' in element ? (element.labels as NodeListOf<HTMLLabelElement> | null) : null;
+          const labelledBy = element.getAttribute('aria-labelledby') ?? '';
+          const text = (id: string): string => document.getElementById(id)?.textContent.trim() ?? '';
+          return !(
+            (labels !== null && labels.length > 0) ||
+            (element.getAttribute('aria-label') ?? '').trim() !== '' ||
+            labelledBy.split(' ').some((id) => text(id) !== '') ||
+            (element.tagName === 'BUTTON' && element.textContent.trim() !== '')
+          );
+        })
+        .map((element) => element.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed).toEqual([]);
+
+    // One tab stop in the graph; arrow keys move between peers and the panel follows.
+    const stops = await a.$$eval('#graph [data-peer]', (nodes) => nodes.map((n) => n.getAttribute('tabindex')));
+    expect(stops.filter((t) => t === '0')).toHaveLength(1);
+    expect(stops.every((t) => t === '0' || t === '-1')).toBe(true);
+    await a.focus('#graph [data-kind="self"]');
+    expect(await a.textContent('#detail-heading')).toBe('This tab');
+    await a.keyboard.press('ArrowRight');
+    expect(await a.evaluate(() => document.activeElement?.getAttribute('data-peer'))).toBe(idB);
+    await a.waitForFunction(() => document.querySelector('#detail-kind')?.textContent === 'Connected');
+    await a.keyboard.press('Home');
+    expect(await a.evaluate(() => document.activeElement?.getAttribute('data-kind'))).toBe('self');
+
+    // A message that came sealed through the mesh is marked as such; a direct one is not.
+    await a.evaluate(
+      (from) =>
+        window.tabmesh?.dispatchEvent(
+          new CustomEvent('message', { detail: { from, data: 'sealed hello', broadcast: false, routed: true } }),
+        ),
+      idB,
+    );
+    await b.evaluate((to) => window.tabmesh?.send(to, 'plain hello'), await idOf(a));
+    await a.waitForSelector('#messages li[data-kind="direct"]');
+    const log = await a.$$eval('#messages li', (items) =>
+      items.map((li) => ({ kind: li.getAttribute('data-kind'), text: li.querySelector('.text')?.textContent })),
+    );
+    expect(log).toContainEqual({ kind: 'routed', text: 'sealed hello' });
+    expect(log).toContainEqual({ kind: 'direct', text: 'plain hello' });
+  });
+});
