@@ -123,6 +123,7 @@ export function parseInstanceMessage(text: string): Parsed<InstanceMessage> {
   if (kind === 's' && fields.length === 5) {
     if (newline < 0) return refuse('signal without a frame');
     const frame = text.slice(newline + 1);
+    if (frame.length > MAX_RELAYED_FRAME_CHARS) return refuse('frame over its cap');
     // The frame goes to a socket verbatim: it must at least be a signal delivery.
     if (!frame.startsWith('{"v":') || !frame.endsWith('}')) return refuse('frame malformed');
     return { ok: true, value: { kind: 'signal', origin, seq, network, to: peer, frame } };
