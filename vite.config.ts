@@ -1,21 +1,70 @@
 /**
- * One config for the page build (root web/, output dist/web) and for Vitest
- * (tests under test/). simple-peer (next issue) needs `global` mapped to
- * globalThis in the browser build.
+ * One config for every browser build and for Vitest, chosen by Vite's mode:
+ *
+ * - `vite build` (mode `production`): the page, web/ → dist/web.
+ * - `vite build --mode widget`: the embeddable widget as the server serves it,
+ *   dist/web/widget.js: ONE self-contained ES module (every dependency and
+ *   every lazily loaded chunk inlined), so `<script type="module"
+ *   src="https://server/widget.js">` is all a site needs. Built after the
+ *   page, into its folder.
+ * - `vite build --mode lib`: the package's browser entries (`tabmesh`,
+ *   `tabmesh/widget`), plain ES modules in dist/lib with every dependency
+ *   bundled in, so a consumer's bundler needs no `global`/`process` setup.
+ *   Shared code and tweetnacl (loaded only when first needed) are chunks
+ *   beside them. Not minified: consumers minify.
+ * - Vitest (mode `test`): the tests under test/.
  */
 import { fileURLToPath } from 'node:url';
+import type { BuildEnvironmentOptions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-export default defineConfig({
-  root: `${here}web`,
-  define: { global: 'globalThis' },
-  build: {
-    outDir: `${here}dist/web`,
-    emptyOutDir: true,
-    target: 'es2022',
+/** The widget's file name inside dist/web (the server serves it at /widget.js). */
+export const WIDGET_FILE = 'widget.js';
+
+const widget: BuildEnvironmentOptions = {
+  outDir: `${here}dist/web`,
+  emptyOutDir: false,
+  target: 'es2022',
+  minify: true,
+  // Not library mode: that leaves whitespace in ES output, and this file is
+  // loaded as is. The entry's exports stay (a host may import the class).
+  copyPublicDir: false,
+  modulePreload: false,
+  rolldownOptions: {
+    input: `${here}web/widget/index.ts`,
+    preserveEntrySignatures: 'strict',
+    output: { format: 'es', entryFileNames: WIDGET_FILE, codeSplitting: false },
   },
+};
+
+const lib: BuildEnvironmentOptions = {
+  outDir: `${here}dist/lib`,
+  emptyOutDir: true,
+  target: 'es2022',
+  minify: false,
+  lib: {
+    entry: { tabmesh: `${here}web/tabmesh.ts`, widget: `${here}web/widget/index.ts` },
+    formats: ['es'],
+    fileName: (_format, name) => `${name}.js`,
+  },
+  rolldownOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
+};
+
+export default defineConfig(({ mode }) => ({
+  root: `${here}web`,
+  ...(mode === 'widget' || mode === 'lib' ? { publicDir: false as const, logLevel: 'warn' as const } : {}),
+  build:
+    mode === 'widget'
+      ? widget
+      : mode === 'lib'
+        ? lib
+        : {
+            outDir: `${here}dist/web`,
+            emptyOutDir: true,
+            target: 'es2022',
+          },
   test: {
     root: here,
     include: ['test/**/*.test.ts'],
@@ -28,4 +77,4 @@ export default defineConfig({
     // 2 cores: one worker per core keeps Chromium tests from starving.
     maxWorkers: 2,
   },
-});
+}));

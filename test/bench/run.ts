@@ -246,7 +246,8 @@ async function widgetBench(): Promise<void> {
   // Built as `npm run build` builds it, into a folder of its own (tests use dist/web).
   const outDir = fileURLToPath(new URL('../../dist/bench-widget', import.meta.url));
   await build({
-    configFile: fileURLToPath(new URL('../../vite.widget.config.ts', import.meta.url)),
+    configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
+    mode: 'widget',
     logLevel: 'warn',
     build: { outDir, emptyOutDir: true },
   });

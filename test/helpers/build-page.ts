@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
 export default async function setup(): Promise<void> {
-  for (const config of ['vite.config.ts', 'vite.widget.config.ts']) {
-    await build({ configFile: fileURLToPath(new URL(`../../${config}`, import.meta.url)), logLevel: 'warn' });
-  }
+  const configFile = fileURLToPath(new URL('../../vite.config.ts', import.meta.url));
+  for (const mode of ['production', 'widget']) await build({ configFile, mode, logLevel: 'warn' });
 }

@@ -46,7 +46,7 @@ beforeAll(
     consumer = join(work, 'consumer');
     const tools = join(REPO, 'node_modules', '.bin');
     await run(join(tools, 'tsc'), ['-p', 'signaling-server/tsconfig.build.json'], { cwd: REPO });
-    await run(join(tools, 'vite'), ['build', '--config', 'vite.lib.config.ts'], { cwd: REPO });
+    await run(join(tools, 'vite'), ['build', '--mode', 'lib'], { cwd: REPO });
     await run(join(tools, 'tsc'), ['-p', 'web/tsconfig.build.json'], { cwd: REPO });
     await npm(['pack', '--ignore-scripts', '--pack-destination', work], REPO);
     const tarball = (await readdir(work)).find((name) => name.endsWith('.tgz'));
