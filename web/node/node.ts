@@ -8,7 +8,6 @@ import { ErrorCode, TabmeshError, isErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../../shared/identity/signing.js';
-import { detectEd25519 } from '../../shared/identity/webcrypto.js';
 import {
   BROADCAST_DEDUP_ENTRIES,
   DEFAULT_BROADCAST_HOPS,
@@ -32,20 +31,15 @@ import { LocalTabs } from '../local/tabs.js';
 import { Mesh, type MeshCounters } from './mesh.js';
 import { SignalPaths, type Via } from './paths.js';
 import { Neighbours } from './neighbours.js';
+import { boot, cacheKey, type Boot } from './boot.js';
 import { Flood } from '../../shared/membership/flood.js';
 import { PeerCache } from '../../shared/peer-cache.js';
 import { broadcastBytes, encodeRecords, payloadText, type ReceivedMessage } from '../../shared/protocol/channel.js';
 import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
-import {
-  isValidEndpoint,
-  isValidNetworkName,
-  signRecord,
-  verifyRecord,
-  type SignedRecord,
-} from '../../shared/records.js';
-import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
+import { isValidEndpoint, signRecord, verifyRecord, type SignedRecord } from '../../shared/records.js';
+import type { TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
-import { openStore, type KeyValueStore } from '../storage/store.js';
+import type { KeyValueStore } from '../storage/store.js';
 import { createWebRtcTransport } from '../transport/webrtc.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { prepareOffer } from './prepared-offer.js';
@@ -59,8 +53,6 @@ import {
 } from './link.js';
 import {
   DEFAULT_ACTIVE_VIEW,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_NETWORK,
   HANDSHAKE_LINK_SLACK,
   DIAL_RETRY_BASE_MS,
   DIAL_RETRY_MAX_MS,
@@ -78,12 +70,12 @@ import {
 
 /** Delay before the cache is written after a change, so bursts cost one write. */
 const PERSIST_DELAY_MS = 1_000;
-
-/** The signaling endpoint of the page's own server, when running in a page. */
-function defaultSignaling(): string[] {
-  if (typeof location === 'undefined' || !location.host) return [];
-  return [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`];
-}
+/**
+ * Sealing for the mesh starts with the first channel, or this long after
+ * start without one: loading tweetnacl and re-signing the record would
+ * otherwise compete with the first connection for the page's main thread.
+ */
+const MESH_START_DELAY_MS = 1_000;
 
 export interface TabmeshNode extends EventTarget {
   readonly id: PeerId;
@@ -184,6 +176,8 @@ class Node extends EventTarget implements TabmeshNode {
   private signalingFailedOnce = false;
   /** Whether a server's welcome (with its sample of peers) has arrived. */
   private welcomed = false;
+  /** Whether sealing (tweetnacl, seal keys) has been asked to start. */
+  private meshStarting = false;
   /** Our X25519 public key once loaded; carried in our record. */
   private sealKey: Uint8Array | undefined;
   private closed = false;
@@ -303,9 +297,9 @@ class Node extends EventTarget implements TabmeshNode {
         onSignal: (from, payload) => this.enqueueSignal(from, payload, { kind: 'local' }),
       });
     }
-    void this.enableMesh().catch((error: unknown) =>
-      this.settings.logger.warn('the mesh is unavailable: sealing could not start', { error }),
-    );
+    // Sealing is for signals through peers: it starts once the first channel
+    // is up (or soon after start without one), off the first connection's path.
+    this.timers.push(setTimeout(() => this.startMesh(), MESH_START_DELAY_MS));
     void this.contextForLink().then((context) => {
       if (!this.closed && this.peerLinks.size === 0) {
         this.warm = new WarmTransport(context.transport, context.iceServers, this.settings.now());
@@ -678,6 +672,7 @@ class Node extends EventTarget implements TabmeshNode {
     // The path of the attempt's last signals (a fallback may have moved it to the server).
     link.via = this.paths.viaOf(link.peer)?.kind;
     this.retryAfter.delete(link.peer);
+    this.startMesh();
     this.neighbours.membership.linkUp(link.peer, link.initiator);
     const known = this.cache.get(link.peer);
     if (known !== undefined) {
@@ -740,6 +735,14 @@ class Node extends EventTarget implements TabmeshNode {
   }
 
   // --- The mesh -----------------------------------------------------------------
+
+  private startMesh(): void {
+    if (this.meshStarting || this.closed) return;
+    this.meshStarting = true;
+    void this.enableMesh().catch((error: unknown) =>
+      this.settings.logger.warn('the mesh is unavailable: sealing could not start', { error }),
+    );
+  }
 
   /** Load tweetnacl and this slot's seal keys, then publish a record that carries the seal key. */
   private async enableMesh(): Promise<void> {
@@ -987,10 +990,6 @@ class Node extends EventTarget implements TabmeshNode {
   }
 }
 
-function cacheKey(network: string): string {
-  return `cache:${network}`;
-}
-
 function encodePayload(data: unknown, max: number): { binary: boolean; payload: Uint8Array } {
   let binary: boolean;
   let payload: Uint8Array;
@@ -1030,54 +1029,29 @@ async function ownRecord(
   });
 }
 
-/** Create a node, load (or make) this tab's identity and cache, and start joining. */
-export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}): Promise<TabmeshNode> {
-  const network = options.network ?? DEFAULT_NETWORK;
-  if (!isValidNetworkName(network)) throw new TabmeshError(ErrorCode.BAD_FIELD, 'invalid network name');
-  const urls = options.signaling ?? defaultSignaling();
-  if (urls.length === 0)
-    throw new TabmeshError(ErrorCode.BAD_FIELD, 'no signaling URL given and no page origin to default to');
-  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
-    throw new TabmeshError(ErrorCode.BAD_FIELD, 'maxConnections must be a positive integer');
-  }
+/**
+ * Create a node, load (or make) this tab's identity and cache, and start
+ * joining. A page that has already called {@link boot} (to start loading
+ * before the rest of its script) passes the result as `booted`.
+ */
+export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}, booted?: Boot): Promise<TabmeshNode> {
+  const started = booted ?? boot(options, deps);
+  const { network, urls, maxConnections, early } = started;
   const logger = options.logger ?? consoleLogger;
   const now = deps.now ?? Date.now;
-  // Open the signaling socket now; storage and identity load meanwhile.
-  let early: EarlySocket | undefined;
-  try {
-    early = new EarlySocket(urls[0] ?? '', network);
-  } catch {
-    // An invalid first URL: the signaling client reports it when it tries.
-    early = undefined;
-  }
-  // Side by side: the first native Ed25519 call warms up the crypto library,
-  // and a fresh IndexedDB takes a while to create.
-  const loading = Promise.all([
-    deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
-    openStore(options.storage ?? 'indexeddb'),
-  ]);
-  // And the first offer (unless the ICE servers are yet to be fetched).
+  // The first offer is prepared while storage and identity load (unless the ICE servers are yet to be fetched).
   const iceServers = options.iceServers ?? [];
   const transport = deps.transport ?? createWebRtcTransport;
   const factory = typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, now());
-  const [ed, { store, reason }] = await loading;
-  if (reason !== undefined) logger.warn(reason);
-  // The cached peers are read while the identity loads.
-  const cached = store.get(cacheKey(network)).catch(() => undefined);
-  const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
-  const { cache, dropped } = await PeerCache.restore(await cached, ed, {
-    now: now(),
-    network,
-    self: tab.identity.id,
-  });
+  const { ed, store, storageReason, tab, cached } = await started.ready;
+  const { cache, dropped } = await PeerCache.restore(cached, ed, { now: now(), network, self: tab.identity.id });
   if (dropped > 0) logger.warn(`dropped ${dropped} unusable entries from the stored peer cache`);
   const record = await ownRecord(tab, network, { urls, name: options.name }, undefined, now(), undefined);
   const node = new Node(tab, ed, store, cache, record, network, {
     urls,
     maxConnections,
     name: options.name,
-    storageReason: reason,
+    storageReason,
     iceServers,
     logger,
     transport: factory,

@@ -1,0 +1,79 @@
+/**
+ * The first steps of starting a node, kept apart from the rest so a page can
+ * run them before it has loaded and evaluated the rest of its script: open
+ * the signaling socket, open storage, warm up Ed25519 and load this tab's
+ * identity and cached peers. None of it needs WebRTC. `createNode` takes the
+ * result, or boots by itself when given none.
+ */
+import { ErrorCode, TabmeshError } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import { detectEd25519 } from '../../shared/identity/webcrypto.js';
+import { isValidNetworkName } from '../../shared/records.js';
+import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
+import { EarlySocket } from '../signaling-client.js';
+import { openStore, type KeyValueStore } from '../storage/store.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
+
+export interface Booted {
+  readonly ed: Ed25519;
+  readonly store: KeyValueStore;
+  /** Why storage is in memory, when it is not by choice. */
+  readonly storageReason: string | undefined;
+  readonly tab: TabIdentity;
+  /** The stored peer cache, still to be parsed and verified. */
+  readonly cached: unknown;
+}
+
+export interface Boot {
+  readonly network: string;
+  readonly urls: readonly string[];
+  readonly maxConnections: number;
+  /** The signaling socket, opened at once (undefined for an invalid first URL). */
+  readonly early: EarlySocket | undefined;
+  readonly ready: Promise<Booted>;
+}
+
+/** The signaling endpoint of the page's own server, when running in a page. */
+function defaultSignaling(): string[] {
+  if (typeof location === 'undefined' || !location.host) return [];
+  return [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`];
+}
+
+export function cacheKey(network: string): string {
+  return `cache:${network}`;
+}
+
+/** Check the options and start loading; throws BAD_FIELD for invalid options. */
+export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> = {}): Boot {
+  const network = options.network ?? DEFAULT_NETWORK;
+  if (!isValidNetworkName(network)) throw new TabmeshError(ErrorCode.BAD_FIELD, 'invalid network name');
+  const urls = options.signaling ?? defaultSignaling();
+  if (urls.length === 0)
+    throw new TabmeshError(ErrorCode.BAD_FIELD, 'no signaling URL given and no page origin to default to');
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new TabmeshError(ErrorCode.BAD_FIELD, 'maxConnections must be a positive integer');
+  }
+  const logger = options.logger ?? consoleLogger;
+  let early: EarlySocket | undefined;
+  try {
+    early = new EarlySocket(urls[0] ?? '', network);
+  } catch {
+    // An invalid first URL: the signaling client reports it when it tries.
+    early = undefined;
+  }
+  const ready = (async (): Promise<Booted> => {
+    // Side by side: the first native Ed25519 call warms up the crypto library,
+    // and a fresh IndexedDB takes a while to create.
+    const [ed, { store, reason }] = await Promise.all([
+      deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
+      openStore(options.storage ?? 'indexeddb'),
+    ]);
+    if (reason !== undefined) logger.warn(reason);
+    // The cached peers are read while the identity loads.
+    const cached = store.get(cacheKey(network)).catch(() => undefined);
+    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
+    return { ed, store, storageReason: reason, tab, cached: await cached };
+  })();
+  return { network, urls, maxConnections, early, ready };
+}
