@@ -6,14 +6,15 @@
  * The node starts first thing; the page's own setup runs while it loads,
  * and everything the node shows is drawn at most once per animation frame.
  */
-import '../shims/process.js';
 import { shortPeerId, type PeerId } from '../../shared/identity/peer-id.js';
+import type { Boot } from '../node/boot.js';
 import { createNode, type TabmeshNode } from '../node/node.js';
+import type { NodeOptions } from '../node/options.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK } from '../node/options.js';
 import { MAX_KNOWN_SHOWN, NeighbourhoodGraph, peerLabel, type GraphPeer, type PeerKind } from './graph.js';
 import { KIND_NAMES, LinksTable, appendLog, detailRows, renderDefinitions, who } from './panels.js';
 import { setUpThemeToggle } from './theme.js';
-import { fieldsFromUrl, optionsFromUrl, settingsQuery } from './url.js';
+import { fieldsFromUrl, settingsQuery } from './url.js';
 
 export { optionsFromUrl } from './url.js';
 
@@ -26,10 +27,6 @@ declare global {
 
 /** How often figures that change with time alone (uptime, round-trip times) are redrawn. */
 const TICK_MS = 1_000;
-
-const options = optionsFromUrl(location.search);
-// Before anything else: the node's start (socket, storage, first offer) is what a visitor waits for.
-const starting = createNode(options);
 
 function $(selector: string): HTMLElement;
 function $<T extends Element>(selector: string, type: abstract new () => T): T;
@@ -106,7 +103,7 @@ function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
 
-function wire(node: TabmeshNode): void {
+function wire(node: TabmeshNode, options: NodeOptions): void {
   window.tabmesh = node;
   $('#network').textContent = node.network;
   const own = $('#own-id');
@@ -306,16 +303,23 @@ function wire(node: TabmeshNode): void {
   render();
 }
 
-async function main(): Promise<TabmeshNode> {
-  setUpThemeToggle($('#theme-toggle', HTMLButtonElement));
-  setUpSettings();
-  const node = await starting;
-  wire(node);
-  return node;
+/**
+ * Create the node from what entry.ts booted (the first offer starts now,
+ * beside the identity still loading), set up the page meanwhile, and wire it
+ * to the node. Resolves with the node (window.tabmeshReady).
+ */
+export async function start(options: NodeOptions, booted: Boot | Error): Promise<TabmeshNode> {
+  // Before anything else: the node's start is what a visitor waits for.
+  const starting = booted instanceof Error ? Promise.reject(booted) : createNode(options, {}, booted);
+  try {
+    setUpThemeToggle($('#theme-toggle', HTMLButtonElement));
+    setUpSettings();
+    const node = await starting;
+    wire(node, options);
+    return node;
+  } catch (error) {
+    $('#status-signaling').textContent = `failed to start: ${error instanceof Error ? error.message : String(error)}`;
+    $('#signal-state').dataset['state'] = 'failed';
+    throw error;
+  }
 }
-
-window.tabmeshReady = main();
-window.tabmeshReady.catch((error: unknown) => {
-  $('#status-signaling').textContent = `failed to start: ${error instanceof Error ? error.message : String(error)}`;
-  $('#signal-state').dataset['state'] = 'failed';
-});
