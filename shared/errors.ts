@@ -75,6 +75,8 @@ export const ErrorCode = {
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
   /** Wrong path for the WebSocket endpoint. */
   NOT_FOUND: 'NOT_FOUND',
+  /** A `turn` request to a server that hands out no TURN credentials. */
+  TURN_UNAVAILABLE: 'TURN_UNAVAILABLE',
 
   // --- Peer to peer ---
   /** A signal not addressed to us, or whose relay-stamped sender differs from its signer. */

@@ -80,6 +80,23 @@ export const MAX_REF = 0xffffffff;
 export const MAX_SERVER_NAME_CHARS = 128;
 /** Longest human-readable error message accepted from a server. */
 export const MAX_ERROR_MESSAGE_CHARS = 512;
+/**
+ * TURN URLs in one set of credentials a server hands out. A deployment lists
+ * a few (UDP, TCP and TLS on one or two hosts); each is a candidate the
+ * browser gathers, so more would only slow every connection attempt.
+ */
+export const MAX_TURN_URLS = 8;
+/** Longest TURN URL (`turn:` or `turns:`, host, port, `?transport=`). */
+export const MAX_TURN_URL_CHARS = 256;
+/**
+ * Longest TURN username: `<unix expiry>:<peer ID>` is 11 + 1 + 61 characters
+ * (coturn's REST-API form); 128 leaves room for other servers' forms.
+ */
+export const MAX_TURN_USERNAME_CHARS = 128;
+/** Longest TURN password: base64 of an HMAC-SHA1 is 28 characters; 128 leaves room for other MACs. */
+export const MAX_TURN_CREDENTIAL_CHARS = 128;
+/** Longest validity a server may claim for TURN credentials (a day, as coturn's own docs suggest at most). */
+export const MAX_TURN_TTL_MS = 24 * 60 * 60 * 1000;
 
 // --- Peer <-> peer: signals ------------------------------------------------
 

@@ -7,6 +7,7 @@ import { DEFAULTS } from './defaults.js';
 import { normalizeOrigin } from './admission.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import type { SignalingServerOptions } from './server.js';
+import { turnConfigProblem } from './turn.js';
 
 /** Each setting: flag, environment variable, kind, and help text. */
 const SETTINGS = {
@@ -85,6 +86,21 @@ const SETTINGS = {
     env: 'TABMESH_REDIS_TIMEOUT_MS',
     kind: 'int',
     help: `With --redis: slower commands fail and the instance answers from its own peers. Default ${DEFAULTS.redisCommandTimeoutMs}.`,
+  },
+  'turn-urls': {
+    env: 'TABMESH_TURN_URLS',
+    kind: 'list',
+    help: 'Comma-separated TURN URLs (turn:host:3478, turns:host:5349?transport=tcp; at most 8): with --turn-secret, each tab gets short-lived credentials for them (docs/TURN.md). Default: none.',
+  },
+  'turn-secret': {
+    env: 'TABMESH_TURN_SECRET',
+    kind: 'string',
+    help: "The secret shared with the TURN server (coturn's static-auth-secret; at least 16 characters). Prefer the environment variable: a flag shows in the process list. Default: none.",
+  },
+  'turn-ttl-s': {
+    env: 'TABMESH_TURN_TTL_S',
+    kind: 'int',
+    help: `Lifetime of each tab's TURN credentials in seconds (60..86400). Default ${DEFAULTS.turnTtlS}.`,
   },
   'log-level': { env: 'LOG_LEVEL', kind: 'string', help: `One of ${LOG_LEVELS.join(', ')}. Default info.` },
 } as const;
@@ -191,6 +207,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     presenceTtlMs: num('presence-ttl-ms'),
     presenceRefreshMs: num('presence-refresh-ms'),
     redisCommandTimeoutMs: num('redis-timeout-ms'),
+    turnUrls: ((v) => (Array.isArray(v) ? v : undefined))(get('turn-urls')),
+    turnSecret: str('turn-secret'),
+    turnTtlS: num('turn-ttl-s'),
   });
   validate(options);
   const level = get('log-level') ?? 'info';
@@ -238,6 +257,17 @@ function validate(options: SignalingServerOptions): void {
   const ttl = options.presenceTtlMs ?? DEFAULTS.presenceTtlMs;
   const refresh = options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs;
   if (refresh >= ttl) throw new UsageError('--presence-refresh-ms must be below --presence-ttl-ms');
+  if ((options.turnUrls === undefined) !== (options.turnSecret === undefined))
+    throw new UsageError('--turn-urls and --turn-secret go together');
+  if (options.turnUrls !== undefined && options.turnSecret !== undefined) {
+    // The secret is never echoed: the problem names only its length rule.
+    const problem = turnConfigProblem({
+      urls: options.turnUrls,
+      secret: options.turnSecret,
+      ttlS: options.turnTtlS ?? DEFAULTS.turnTtlS,
+    });
+    if (problem !== undefined) throw new UsageError(`TURN: ${problem}`);
+  } else if (options.turnTtlS !== undefined) throw new UsageError('--turn-ttl-s needs --turn-urls and --turn-secret');
   for (const origin of options.origins ?? []) {
     if (['self', 'localhost', '*'].includes(origin)) continue;
     try {

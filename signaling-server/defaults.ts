@@ -49,6 +49,13 @@ export const DEFAULTS = {
   presenceRefreshMs: 10_000,
   /** With Redis: a command (lookup, sample) that takes longer fails, and the instance answers from its own peers. */
   redisCommandTimeoutMs: 1_000,
+  /**
+   * With TURN: how long each tab's credentials are good for (seconds). coturn
+   * checks them when an allocation is made, not afterwards (coturn issue
+   * #774), so this bounds how long a leaked set is useful, not how long a
+   * relayed connection lives. Tabs ask for fresh ones halfway through.
+   */
+  turnTtlS: 3_600,
   /** Networks named individually in /metrics; the rest are summed as `_other`. */
   maxMetricNetworks: 100,
 } as const;

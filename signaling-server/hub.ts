@@ -32,6 +32,7 @@ import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { Registry } from './registry.js';
 import { Session, SessionState } from './session.js';
+import { mintTurnCredentials, type TurnConfig } from './turn.js';
 
 export interface HubConfig {
   readonly serverName: string;
@@ -42,6 +43,8 @@ export interface HubConfig {
   readonly registrationTimeoutMs: number;
   readonly maxBufferedBytes: number;
   readonly maxFrameBytes: number;
+  /** TURN credentials to hand out, or undefined for none. */
+  readonly turn: TurnConfig | undefined;
 }
 
 export interface HubDeps {
@@ -120,7 +123,15 @@ export class Hub implements FederationHost {
       this.drop(session);
       onClose(session);
     });
-    const challenge = { type: 'challenge', nonce, server: this.config.serverName, now, expires: deadline } as const;
+    const challenge = {
+      type: 'challenge',
+      nonce,
+      server: this.config.serverName,
+      now,
+      expires: deadline,
+      // Tells a tab to wait for the welcome's credentials before it dials.
+      ...(this.config.turn === undefined ? {} : { turn: true }),
+    } as const;
     // With the network known up front, the tab can choose whom to dial while it registers.
     if (network === undefined) {
       this.send(session, challenge);
@@ -241,6 +252,16 @@ export class Hub implements FederationHost {
       case 'record':
         void this.updateRecord(session, message);
         break;
+      case 'turn':
+        if (this.config.turn === undefined)
+          this.error(session, ErrorCode.TURN_UNAVAILABLE, 'this server hands out no TURN credentials', message.ref);
+        else
+          this.send(session, {
+            type: 'turn',
+            turn: mintTurnCredentials(this.config.turn, session.id, this.deps.now()),
+            ...(message.ref === undefined ? {} : { ref: message.ref }),
+          });
+        break;
       case 'register':
         this.error(
           session,
@@ -356,6 +377,9 @@ export class Hub implements FederationHost {
       network: session.network,
       peers: federated ?? this.sample(session, this.config.sampleSize),
       limits: this.limits,
+      ...(this.config.turn === undefined
+        ? {}
+        : { turn: mintTurnCredentials(this.config.turn, session.id, this.deps.now()) }),
     });
     const held = session.held ?? [];
     session.held = undefined;

@@ -23,6 +23,7 @@ import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { FederationMetrics, ServerMetrics } from './metrics.js';
 import { RedisFederation } from './redis-federation.js';
+import { turnConfigProblem, type TurnConfig } from './turn.js';
 
 /** User settings. Every one is optional; DEFAULTS (defaults.ts) lists the values. */
 export interface SignalingServerOptions {
@@ -70,6 +71,16 @@ export interface SignalingServerOptions {
   readonly presenceRefreshMs?: number;
   /** With `redis`: a Redis command slower than this fails and the instance answers from its own peers. */
   readonly redisCommandTimeoutMs?: number;
+  /**
+   * TURN server URLs (`turn:host:3478`, `turns:host:5349?transport=tcp`, at
+   * most 8): with `turnSecret`, every registered tab gets short-lived
+   * credentials for them in its welcome (docs/TURN.md). Default: none.
+   */
+  readonly turnUrls?: readonly string[];
+  /** The secret shared with the TURN server (coturn's `static-auth-secret`, at least 16 characters). Never logged. */
+  readonly turnSecret?: string;
+  /** Lifetime of each tab's TURN credentials, in seconds (60..86400). Default DEFAULTS.turnTtlS. */
+  readonly turnTtlS?: number;
 }
 
 /** Collaborators, injectable for tests and embedding. */
@@ -131,6 +142,17 @@ function releaser(counter: AddressCounter, address: string): () => void {
   };
 }
 
+/** The TURN settings, checked; undefined when TURN is off. Half a configuration is an error. */
+function turnOptions(options: SignalingServerOptions): TurnConfig | undefined {
+  if (options.turnUrls === undefined && options.turnSecret === undefined) return undefined;
+  if (options.turnUrls === undefined || options.turnSecret === undefined)
+    throw new RangeError('turnUrls and turnSecret go together');
+  const turn = { urls: options.turnUrls, secret: options.turnSecret, ttlS: options.turnTtlS ?? DEFAULTS.turnTtlS };
+  const problem = turnConfigProblem(turn);
+  if (problem !== undefined) throw new RangeError(problem);
+  return turn;
+}
+
 export function createSignalingServer(
   options: SignalingServerOptions = {},
   deps: SignalingServerDeps = {},
@@ -168,6 +190,7 @@ export function createSignalingServer(
     DEFAULTS.maxMetricNetworks,
     options.processMetrics ?? true,
   );
+  const turn = turnOptions(options);
   const presenceTtlMs = options.presenceTtlMs ?? DEFAULTS.presenceTtlMs;
   const presenceRefreshMs = options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs;
   if (presenceRefreshMs >= presenceTtlMs) throw new RangeError('presenceRefreshMs must be below presenceTtlMs');
@@ -193,14 +216,17 @@ export function createSignalingServer(
             now,
           },
         );
-  const theHub: Hub = new Hub(config, {
-    ed25519: deps.ed25519 ?? createNodeEd25519(),
-    logger,
-    metrics,
-    now,
-    random: deps.random ?? Math.random,
-    federation,
-  });
+  const theHub: Hub = new Hub(
+    { ...config, turn },
+    {
+      ed25519: deps.ed25519 ?? createNodeEd25519(),
+      logger,
+      metrics,
+      now,
+      random: deps.random ?? Math.random,
+      federation,
+    },
+  );
 
   // noServer: we decide admission ourselves; clientTracking off: the hub tracks sessions.
   const wss = new WebSocketServer({

@@ -14,6 +14,7 @@ import {
   parseServerMessage,
   registrationBytes,
   type ClientMessage,
+  type TurnCredentials,
 } from '../shared/protocol/signaling.js';
 import type { SignedRecord } from '../shared/records.js';
 
@@ -39,6 +40,10 @@ export interface SignalingEvents {
   onProblem(code: string, message: string): void;
   /** The server had no such peer (or it was not reading) when we signalled it. */
   onUndeliverable(to: PeerId): void;
+  /** The server's challenge announced TURN credentials: they come with the welcome. */
+  onTurnPending(): void;
+  /** TURN credentials from the server (a welcome's or fresh ones), or undefined: a welcome without any. */
+  onTurn(turn: TurnCredentials | undefined): void;
 }
 
 export interface SignalingClientOptions {
@@ -159,6 +164,11 @@ export class SignalingClient {
     return this.sendMessage({ type: 'signal', to, payload, ref });
   }
 
+  /** Ask the server for fresh TURN credentials; they arrive through onTurn. */
+  requestTurn(): boolean {
+    return this.answered && this.sendMessage({ type: 'turn' });
+  }
+
   updateRecord(record: SignedRecord): boolean {
     return this.sendMessage({ type: 'record', record: record.bytes });
   }
@@ -244,6 +254,7 @@ export class SignalingClient {
       case 'challenge': {
         const { identity, network } = this.options;
         this.challenged = true;
+        if (message.turn === true) this.events.onTurnPending();
         // Peers to dial come with the challenge: dialling starts while we sign.
         if (message.peers !== undefined) this.events.onWelcome(url, message.peers);
         const bytes = registrationBytes(message.nonce, message.server, network, identity.id);
@@ -271,6 +282,7 @@ export class SignalingClient {
         this.attempt = 0;
         this.connectedUrl = url;
         this.events.onState('connected', url);
+        this.events.onTurn(message.turn);
         this.events.onWelcome(url, message.peers);
         break;
       case 'signal':
@@ -291,6 +303,9 @@ export class SignalingClient {
         }
         break;
       }
+      case 'turn':
+        this.events.onTurn(message.turn);
+        break;
       case 'goaway':
       case 'ok':
         break;

@@ -18,6 +18,11 @@ import {
   MAX_SERVER_NAME_CHARS,
   MAX_SIGNAL_PAYLOAD_CHARS,
   MAX_SIGNALING_FRAME_BYTES,
+  MAX_TURN_CREDENTIAL_CHARS,
+  MAX_TURN_TTL_MS,
+  MAX_TURN_URL_CHARS,
+  MAX_TURN_URLS,
+  MAX_TURN_USERNAME_CHARS,
   PROTOCOL_VERSION,
   PUBLIC_KEY_BYTES,
   SIGNATURE_BYTES,
@@ -63,7 +68,12 @@ export interface RecordUpdate {
   readonly record: Uint8Array;
   readonly ref?: number;
 }
-export type ClientMessage = RegisterMessage | SignalRequest | PeersRequest | RecordUpdate;
+/** Ask for fresh TURN credentials (before the welcome's expire). */
+export interface TurnRequest {
+  readonly type: 'turn';
+  readonly ref?: number;
+}
+export type ClientMessage = RegisterMessage | SignalRequest | PeersRequest | RecordUpdate | TurnRequest;
 
 // --- Messages a server sends --------------------------------------------------
 
@@ -82,6 +92,24 @@ export interface ChallengeMessage {
    * Unverified here: verify each before use.
    */
   readonly peers?: readonly string[];
+  /**
+   * True when the welcome will carry TURN credentials: a tab that means to
+   * use them waits for the welcome before it dials.
+   */
+  readonly turn?: boolean;
+}
+/**
+ * Short-lived TURN credentials in the shared-secret scheme (coturn's
+ * `use-auth-secret`, the TURN REST API draft): good for every URL listed.
+ * Shaped like an RTCIceServer, plus their remaining lifetime.
+ */
+export interface TurnCredentials {
+  /** `turn:` and `turns:` URLs, at most MAX_TURN_URLS. */
+  readonly urls: readonly string[];
+  readonly username: string;
+  readonly credential: string;
+  /** Milliseconds the credentials stay valid from when they were sent. */
+  readonly ttlMs: number;
 }
 export interface ServerLimits {
   readonly maxFrameBytes: number;
@@ -98,6 +126,14 @@ export interface WelcomeMessage {
   /** Signed records of live peers (unverified here: verify each before use). */
   readonly peers: readonly string[];
   readonly limits: ServerLimits;
+  /** TURN credentials for this peer, when the server hands them out. */
+  readonly turn?: TurnCredentials;
+}
+/** Answer to a `turn` request: fresh credentials. */
+export interface TurnResponse {
+  readonly type: 'turn';
+  readonly turn: TurnCredentials;
+  readonly ref?: number;
 }
 export interface SignalDelivery {
   readonly type: 'signal';
@@ -128,7 +164,14 @@ export interface GoawayMessage {
   readonly retryAfterMs?: number;
 }
 export type ServerMessage =
-  ChallengeMessage | WelcomeMessage | SignalDelivery | PeersResponse | OkMessage | ErrorMessage | GoawayMessage;
+  | ChallengeMessage
+  | WelcomeMessage
+  | SignalDelivery
+  | PeersResponse
+  | OkMessage
+  | ErrorMessage
+  | GoawayMessage
+  | TurnResponse;
 
 // --- Parsing ------------------------------------------------------------------
 
@@ -197,6 +240,31 @@ function recordList(fields: Fields): string[] {
     if (typeof entry !== 'string' || entry.length > MAX_RECORD_TEXT_CHARS) bad('peers', 'holds a malformed record');
     return entry;
   });
+}
+
+const TURN_URL_PATTERN = /^turns?:[^\s]+$/;
+
+/** TURN credentials from a server: every field checked and capped, a fresh object built. */
+function turnCredentials(fields: Fields, field: string): TurnCredentials {
+  const value = fields[field];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(field, 'must be an object');
+  const t = value as Fields;
+  const urls = t['urls'];
+  if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_TURN_URLS)
+    bad(`${field}.urls`, `must be an array of 1..${MAX_TURN_URLS} URLs`);
+  const ttlMs = t['ttlMs'];
+  if (!Number.isSafeInteger(ttlMs) || (ttlMs as number) < 1 || (ttlMs as number) > MAX_TURN_TTL_MS)
+    bad(`${field}.ttlMs`, `must be an integer 1..${MAX_TURN_TTL_MS}`);
+  return {
+    urls: urls.map((url: unknown) => {
+      if (typeof url !== 'string' || url.length > MAX_TURN_URL_CHARS || !TURN_URL_PATTERN.test(url))
+        bad(`${field}.urls`, 'holds something other than a turn: or turns: URL');
+      return url;
+    }),
+    username: string(t, 'username', MAX_TURN_USERNAME_CHARS),
+    credential: string(t, 'credential', MAX_TURN_CREDENTIAL_CHARS),
+    ttlMs: ttlMs as number,
+  };
 }
 
 function withRef<T extends object>(message: T, ref: number | undefined): T & { ref?: number } {
@@ -272,6 +340,8 @@ export function parseClientMessage(text: string): Result<ClientMessage> {
       return guarded(() =>
         withRef<RecordUpdate>({ type, record: bytes(fields, 'record', MAX_RECORD_TEXT_CHARS) }, optionalRef(fields)),
       );
+    case 'turn':
+      return guarded(() => withRef<TurnRequest>({ type }, optionalRef(fields)));
     default:
       return fail(ErrorCode.UNKNOWN_TYPE, 'unknown client message type');
   }
@@ -298,7 +368,13 @@ export function parseServerMessage(text: string): Result<ServerMessage> {
           now: timestamp(fields, 'now'),
           expires: timestamp(fields, 'expires'),
         };
-        return fields['peers'] === undefined ? challenge : { ...challenge, peers: recordList(fields) };
+        const turn = fields['turn'];
+        if (turn !== undefined && typeof turn !== 'boolean') bad('turn', 'must be a boolean');
+        return {
+          ...challenge,
+          ...(fields['peers'] === undefined ? {} : { peers: recordList(fields) }),
+          ...(turn === true ? { turn } : {}),
+        };
       });
     case 'welcome':
       return guarded(() => {
@@ -311,7 +387,7 @@ export function parseServerMessage(text: string): Result<ServerMessage> {
             bad(`limits.${name}`, 'must be a positive number');
           return value;
         };
-        return {
+        const welcome: WelcomeMessage = {
           type,
           id: peerId(fields, 'id'),
           network: network(fields),
@@ -323,11 +399,14 @@ export function parseServerMessage(text: string): Result<ServerMessage> {
             burst: positive('burst'),
           },
         };
+        return fields['turn'] === undefined ? welcome : { ...welcome, turn: turnCredentials(fields, 'turn') };
       });
     case 'peers':
       return guarded(() => withRef<PeersResponse>({ type, peers: recordList(fields) }, optionalRef(fields)));
     case 'ok':
       return guarded(() => withRef<OkMessage>({ type }, optionalRef(fields)));
+    case 'turn':
+      return guarded(() => withRef<TurnResponse>({ type, turn: turnCredentials(fields, 'turn') }, optionalRef(fields)));
     case 'error':
       return guarded(() => {
         const code = string(fields, 'code', 64);
@@ -375,6 +454,8 @@ export function encodeClientMessage(message: ClientMessage): string {
       return json('peers', { max: message.max, ref: message.ref });
     case 'record':
       return json('record', { record: toBase64url(message.record), ref: message.ref });
+    case 'turn':
+      return json('turn', { ref: message.ref });
   }
 }
 
@@ -387,6 +468,7 @@ export function encodeServerMessage(message: ServerMessage): string {
         now: message.now,
         expires: message.expires,
         peers: message.peers,
+        turn: message.turn,
       });
     case 'welcome':
       return json('welcome', {
@@ -394,6 +476,7 @@ export function encodeServerMessage(message: ServerMessage): string {
         network: message.network,
         peers: message.peers,
         limits: message.limits,
+        turn: message.turn === undefined ? undefined : turnBody(message.turn),
       });
     case 'signal':
       return encodeSignalDelivery(message.from, message.payload);
@@ -405,7 +488,14 @@ export function encodeServerMessage(message: ServerMessage): string {
       return json('error', { code: message.code, message: message.message, ref: message.ref });
     case 'goaway':
       return json('goaway', { reason: message.reason, retryAfterMs: message.retryAfterMs });
+    case 'turn':
+      return json('turn', { turn: turnBody(message.turn), ref: message.ref });
   }
+}
+
+/** The wire form of TURN credentials: exactly these fields, in this order. */
+function turnBody(turn: TurnCredentials): Record<string, unknown> {
+  return { urls: turn.urls, username: turn.username, credential: turn.credential, ttlMs: turn.ttlMs };
 }
 
 /**

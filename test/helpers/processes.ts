@@ -194,3 +194,67 @@ export class SignalProcess {
     await withTimeout(exited(this.child), STOP_MS, 'tabmesh-signal to exit');
   }
 }
+
+/**
+ * coturn's `turnserver` (Debian's `coturn` package) on a free loopback port in
+ * shared-secret mode (`use-auth-secret`), UDP only, relaying between loopback
+ * addresses (which production must never allow: `allow-loopback-peers`).
+ * Verbose, so its log shows each allocation and each refusal.
+ */
+export class TurnProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly lines: Lines,
+    private readonly dir: string,
+    readonly port: number,
+  ) {}
+
+  /** The URL a browser is given. */
+  get url(): string {
+    return `turn:127.0.0.1:${this.port}?transport=udp`;
+  }
+
+  static async start(secret: string): Promise<TurnProcess> {
+    const binary = requireBinary('turnserver', 'coturn');
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tabmesh-coturn-'));
+    const child = spawn(
+      binary,
+      [
+        '-n', // no configuration file: only these flags
+        '--verbose',
+        '--listening-ip=127.0.0.1',
+        `--listening-port=${port}`,
+        '--relay-ip=127.0.0.1',
+        '--use-auth-secret',
+        `--static-auth-secret=${secret}`,
+        '--realm=tabmesh',
+        '--no-tls',
+        '--no-dtls',
+        '--no-cli',
+        '--allow-loopback-peers',
+        '--log-file=stdout',
+        '--simple-log',
+        `--pidfile=${join(dir, 'turnserver.pid')}`,
+        `--userdb=${join(dir, 'turndb')}`,
+      ],
+      // Everything goes to stdout (--log-file=stdout); stderr has only probes
+      // of protocols this machine lacks ("socket: Protocol not supported").
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const lines = new Lines(child);
+    await lines.wait(/UDP listener opened on: 127\.0\.0\.1:/, `turnserver on port ${port}`);
+    return new TurnProcess(child, lines, dir, port);
+  }
+
+  /** A log line matching `pattern`, printed already or within `ms`. */
+  logLine(pattern: RegExp, what: string, ms?: number): Promise<string> {
+    return this.lines.wait(pattern, what, ms);
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await withTimeout(exited(this.child), STOP_MS, 'turnserver to exit');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

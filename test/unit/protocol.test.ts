@@ -4,7 +4,16 @@ import { toBase64url } from '../../shared/bytes.js';
 import { Reader, Writer, DecodeError } from '../../shared/canonical.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { peerIdFromPublicKey, type PeerId } from '../../shared/identity/peer-id.js';
-import { MAX_SAMPLE_SIZE, MAX_SIGNAL_PAYLOAD_CHARS, MAX_SIGNALING_FRAME_BYTES } from '../../shared/limits.js';
+import {
+  MAX_SAMPLE_SIZE,
+  MAX_SIGNAL_PAYLOAD_CHARS,
+  MAX_SIGNALING_FRAME_BYTES,
+  MAX_TURN_CREDENTIAL_CHARS,
+  MAX_TURN_TTL_MS,
+  MAX_TURN_URL_CHARS,
+  MAX_TURN_URLS,
+  MAX_TURN_USERNAME_CHARS,
+} from '../../shared/limits.js';
 import {
   encodeClientMessage,
   encodeServerMessage,
@@ -97,6 +106,77 @@ describe('client message parser: hostile inputs', () => {
   });
 });
 
+const LIMITS = { maxFrameBytes: 1, maxPayloadChars: 1, rate: 1, burst: 1 };
+const TURN = {
+  urls: ['turn:turn.example:3478'],
+  username: `1700000000:${ID}`,
+  credential: 'x'.repeat(28),
+  ttlMs: 1000,
+};
+
+/** Hostile TURN credentials, each in a welcome and in a `turn` answer; and a challenge's flag. */
+function turnCases(): [string, string][] {
+  const bad: [string, unknown][] = [
+    ['a string for credentials', 'turn:x'],
+    ['an array for credentials', [TURN]],
+    ['no URLs', { ...TURN, urls: [] }],
+    [`${MAX_TURN_URLS + 1} URLs`, { ...TURN, urls: new Array(MAX_TURN_URLS + 1).fill('turn:a') }],
+    ['a stun: URL', { ...TURN, urls: ['stun:stun.example'] }],
+    ['an https: URL', { ...TURN, urls: ['https://turn.example'] }],
+    ['a URL with a space', { ...TURN, urls: ['turn:a b'] }],
+    ['an over-long URL', { ...TURN, urls: [`turn:${'a'.repeat(MAX_TURN_URL_CHARS)}`] }],
+    ['a non-string URL', { ...TURN, urls: [3478] }],
+    ['an over-long username', { ...TURN, username: 'u'.repeat(MAX_TURN_USERNAME_CHARS + 1) }],
+    ['no credential', { ...TURN, credential: undefined }],
+    ['an over-long credential', { ...TURN, credential: 'c'.repeat(MAX_TURN_CREDENTIAL_CHARS + 1) }],
+    ['a zero lifetime', { ...TURN, ttlMs: 0 }],
+    ['a lifetime over the cap', { ...TURN, ttlMs: MAX_TURN_TTL_MS + 1 }],
+    ['a fractional lifetime', { ...TURN, ttlMs: 1.5 }],
+  ];
+  return [
+    ...bad.map(([what, turn]): [string, string] => [
+      `a welcome with ${what}`,
+      frame({ t: 'welcome', id: ID, network: 'n', peers: [], limits: LIMITS, turn }),
+    ]),
+    ...bad.map(([what, turn]): [string, string] => [`a turn answer with ${what}`, frame({ t: 'turn', turn })]),
+    ['a turn answer without credentials', frame({ t: 'turn' })],
+    [
+      'a challenge with a string turn flag',
+      frame({ t: 'challenge', nonce: toBase64url(new Uint8Array(32)), server: 's', now: 1, expires: 2, turn: 'yes' }),
+    ],
+  ];
+}
+
+describe('TURN fields', () => {
+  it('a welcome without credentials parses as before (an older server), and one with them yields a fresh copy', () => {
+    const bare = parseServerMessage(frame({ t: 'welcome', id: ID, network: 'n', peers: [], limits: LIMITS }));
+    expect(bare.ok && bare.value.type === 'welcome' && !('turn' in bare.value)).toBe(true);
+    const extra = { ...TURN, urls: [...TURN.urls], credentialType: 'password', extra: 1 };
+    const parsed = parseServerMessage(
+      frame({ t: 'welcome', id: ID, network: 'n', peers: [], limits: LIMITS, turn: extra }),
+    );
+    expect(parsed).toEqual({
+      ok: true,
+      value: { type: 'welcome', id: ID, network: 'n', peers: [], limits: LIMITS, turn: TURN },
+    });
+  });
+
+  it('a challenge says whether credentials come with the welcome; false is the same as absent', () => {
+    const challenge = { t: 'challenge', nonce: toBase64url(new Uint8Array(32)), server: 's', now: 1, expires: 2 };
+    const flagged = parseServerMessage(frame({ ...challenge, turn: true }));
+    expect(flagged.ok && flagged.value.type === 'challenge' && flagged.value.turn).toBe(true);
+    const off = parseServerMessage(frame({ ...challenge, turn: false }));
+    expect(off.ok && off.value.type === 'challenge' && !('turn' in off.value)).toBe(true);
+  });
+
+  it('a turn request carries only its ref', () => {
+    expect(parseClientMessage(frame({ t: 'turn', ref: 7, urls: ['turn:x'] }))).toEqual({
+      ok: true,
+      value: { type: 'turn', ref: 7 },
+    });
+  });
+});
+
 describe('server message parser: hostile inputs', () => {
   it.each<[string, string]>([
     ['a challenge with a short nonce', frame({ t: 'challenge', nonce: 'AAAA', server: 's', now: 1, expires: 2 })],
@@ -139,6 +219,7 @@ describe('server message parser: hostile inputs', () => {
     ['an error with a lower-case code', frame({ t: 'error', code: 'oops', message: 'm' })],
     ['an error with a long message', frame({ t: 'error', code: 'X', message: 'm'.repeat(600) })],
     ['a goaway with a negative delay', frame({ t: 'goaway', reason: 'SHUTTING_DOWN', retryAfterMs: -5 })],
+    ...turnCases(),
   ])('refuses %s', (_what, text) => {
     const result = parseServerMessage(text);
     expect(result.ok).toBe(false);
@@ -167,7 +248,15 @@ const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
   fc
     .record({ record: bytes(1024), ref })
     .map(({ record, ref: r }) => withRef<ClientMessage>({ type: 'record', record }, r)),
+  ref.map((r) => withRef<ClientMessage>({ type: 'turn' }, r)),
 );
+
+const turnCredentials = fc.record({
+  urls: fc.array(fc.stringMatching(/^turns?:[a-z0-9.:?=]{1,60}$/), { minLength: 1, maxLength: MAX_TURN_URLS }),
+  username: fc.string({ maxLength: MAX_TURN_USERNAME_CHARS }),
+  credential: fc.string({ maxLength: MAX_TURN_CREDENTIAL_CHARS }),
+  ttlMs: fc.integer({ min: 1, max: MAX_TURN_TTL_MS }),
+});
 
 const code = fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/);
 const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
@@ -180,8 +269,11 @@ const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
       server: fc.string({ maxLength: 128 }),
       now: fc.maxSafeNat(),
       expires: fc.maxSafeNat(),
+      turn: fc.option(fc.constant(true as const), { nil: undefined }),
     })
-    .map((m): ServerMessage => ({ type: 'challenge', ...m })),
+    .map(({ turn, ...m }): ServerMessage =>
+      turn === undefined ? { type: 'challenge', ...m } : { type: 'challenge', ...m, turn },
+    ),
   fc
     .record({
       id: peerId,
@@ -196,8 +288,14 @@ const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
         rate: fc.integer({ min: 1 }),
         burst: fc.integer({ min: 1 }),
       }),
+      turn: fc.option(turnCredentials, { nil: undefined }),
     })
-    .map((m): ServerMessage => ({ type: 'welcome', ...m })),
+    .map(({ turn, ...m }): ServerMessage =>
+      turn === undefined ? { type: 'welcome', ...m } : { type: 'welcome', ...m, turn },
+    ),
+  fc
+    .record({ turn: turnCredentials, ref })
+    .map(({ turn, ref: r }) => withRef<ServerMessage>({ type: 'turn', turn }, r)),
   fc
     .record({ peers: fc.array(fc.constant('AAAA'), { maxLength: 32 }), ref })
     .map(({ peers, ref: r }) => withRef<ServerMessage>({ type: 'peers', peers }, r)),

@@ -8,7 +8,15 @@ async function client(urls: string[]): Promise<SignalingClient> {
   const ignore = (): void => undefined;
   return new SignalingClient(
     { urls, network: 'lobby', identity, record: () => record, random: Math.random },
-    { onState: ignore, onWelcome: ignore, onSignal: ignore, onProblem: ignore, onUndeliverable: ignore },
+    {
+      onState: ignore,
+      onWelcome: ignore,
+      onSignal: ignore,
+      onProblem: ignore,
+      onUndeliverable: ignore,
+      onTurnPending: ignore,
+      onTurn: ignore,
+    },
   );
 }
 

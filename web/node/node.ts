@@ -36,6 +36,7 @@ import { Flood } from '../../shared/membership/flood.js';
 import { PeerCache } from '../../shared/peer-cache.js';
 import { broadcastBytes, encodeRecords, payloadText, type ReceivedMessage } from '../../shared/protocol/channel.js';
 import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
+import type { TurnCredentials } from '../../shared/protocol/signaling.js';
 import { isValidEndpoint, signRecord, verifyRecord, type SignedRecord } from '../../shared/records.js';
 import type { TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
@@ -59,6 +60,7 @@ import {
   MAINTENANCE_INTERVAL_MS,
   MAX_QUEUED_SIGNALS_PER_PEER,
   PEER_EXCHANGE_INTERVAL_MS,
+  TURN_WAIT_MAX_MS,
   consoleLogger,
   type KnownPeer,
   type Logger,
@@ -185,6 +187,10 @@ class Node extends EventTarget implements TabmeshNode {
   private readonly retryAfter = new Map<PeerId, { at: number; failures: number }>();
   /** One initiating transport prepared at start, so the first dial skips making an offer. */
   private warm: WarmTransport | undefined;
+  /** TURN servers from the signaling server's credentials, and when to ask for fresh ones. */
+  private serverTurn: { readonly servers: readonly RTCIceServer[]; readonly refreshAt: number } | undefined;
+  /** Set while credentials a challenge announced are on their way: dials wait for them. */
+  private turnWait: { readonly arrived: Promise<void>; readonly resolve: () => void } | undefined;
 
   constructor(
     private readonly tab: TabIdentity,
@@ -275,6 +281,7 @@ class Node extends EventTarget implements TabmeshNode {
       {
         onState: (state, url) => {
           if (state === 'disconnected') this.signalingFailedOnce = true;
+          if (state === 'disconnected' || state === 'closed') this.turnArrived();
           this.setStatus({ signaling: state, signalingUrl: url });
           // Losing or finding the server changes which contacts can be reached.
           if (state !== 'closed') this.bootstrap();
@@ -285,6 +292,8 @@ class Node extends EventTarget implements TabmeshNode {
         onProblem: (code, message) =>
           this.problem(isErrorCode(code) ? code : ErrorCode.REMOTE_ERROR, message, undefined),
         onUndeliverable: (to) => this.undeliverable(to),
+        onTurnPending: () => this.turnPending(),
+        onTurn: (turn) => this.receiveTurn(turn),
       },
     );
   }
@@ -575,10 +584,54 @@ class Node extends EventTarget implements TabmeshNode {
     return this.neighbours.membership.activeView().filter((peer) => this.peerLinks.get(peer)?.state === 'connected');
   }
 
+  /**
+   * The ICE servers for a new link: the function's when `iceServers` is one
+   * (it wins: the application fetches its own credentials), else the listed
+   * ones followed by the signaling server's TURN servers, whose credentials
+   * are waited for (briefly) when the server announced them.
+   */
   private async contextForLink(): Promise<LinkContext> {
     const ice = this.settings.iceServers;
-    const iceServers = typeof ice === 'function' ? await ice() : ice;
-    return { ...this.linkContext, iceServers };
+    if (typeof ice === 'function') return { ...this.linkContext, iceServers: await ice() };
+    if (this.turnWait !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.turnWait.arrived,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MAX_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+    const turn = this.serverTurn?.servers ?? [];
+    return { ...this.linkContext, iceServers: turn.length === 0 ? ice : [...ice, ...turn] };
+  }
+
+  // --- TURN credentials from the signaling server -----------------------------------
+
+  private turnPending(): void {
+    if (this.turnWait !== undefined) return;
+    let resolve = (): void => undefined;
+    const arrived = new Promise<void>((done) => (resolve = done));
+    this.turnWait = { arrived, resolve };
+    // A transport prepared before we knew lacks the TURN servers.
+    this.takeWarm()?.transport.close();
+  }
+
+  private turnArrived(): void {
+    this.turnWait?.resolve();
+    this.turnWait = undefined;
+  }
+
+  private receiveTurn(turn: TurnCredentials | undefined): void {
+    const now = this.settings.now();
+    this.serverTurn =
+      turn === undefined
+        ? undefined
+        : {
+            servers: [{ urls: [...turn.urls], username: turn.username, credential: turn.credential }],
+            // Fresh ones halfway through, so a connection attempt never starts on credentials about to lapse.
+            refreshAt: now + turn.ttlMs / 2,
+          };
+    this.turnArrived();
   }
 
   // --- Dialling and links ---------------------------------------------------------
@@ -943,6 +996,7 @@ class Node extends EventTarget implements TabmeshNode {
   private async maintain(): Promise<void> {
     const now = this.settings.now();
     if (this.warm !== undefined && now - this.warm.createdAt > WARM_TRANSPORT_MAX_AGE_MS) this.takeWarm();
+    if (this.serverTurn !== undefined && now >= this.serverTurn.refreshAt) this.signaling.requestTurn();
     if (this.cache.expire(now) > 0) this.peersChanged();
     if (this.record.record.expiresAt - now < DEFAULT_RECORD_LIFETIME_MS / 2) await this.renewRecord();
     this.bootstrap();
@@ -1041,7 +1095,11 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {},
   const now = deps.now ?? Date.now;
   // The first offer is prepared while storage and identity load (unless the ICE servers are yet to be fetched).
   const iceServers = options.iceServers ?? [];
-  const transport = deps.transport ?? createWebRtcTransport;
+  const policy = options.iceTransportPolicy ?? 'all';
+  const given = deps.transport ?? createWebRtcTransport;
+  // Every transport the node makes, prepared or not, gets the policy here.
+  const transport: TransportFactory = (transportOptions, events) =>
+    given({ ...transportOptions, iceTransportPolicy: policy }, events);
   const factory = typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, now());
   const { ed, store, storageReason, tab, cached } = await started.ready;
   const { cache, dropped } = await PeerCache.restore(cached, ed, { now: now(), network, self: tab.identity.id });

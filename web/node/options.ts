@@ -31,6 +31,12 @@ export const DIAL_RETRY_BASE_MS = 2_000;
 export const DIAL_RETRY_MAX_MS = 120_000;
 /** Signals from one peer waiting to be checked; more are dropped. */
 export const MAX_QUEUED_SIGNALS_PER_PEER = 64;
+/**
+ * Longest wait, before dialling, for the TURN credentials a server's challenge
+ * announced (they come with the welcome, one round trip later). Past it the
+ * node dials without them rather than not at all.
+ */
+export const TURN_WAIT_MAX_MS = 5_000;
 
 export interface Logger {
   debug(message: string, fields?: object): void;
@@ -50,9 +56,18 @@ export interface NodeOptions {
   readonly storage?: 'indexeddb' | 'memory';
   /**
    * STUN/TURN servers, or a function returning them (called per connection,
-   * for short-lived TURN credentials). Default none: loopback and LANs need none.
+   * for short-lived TURN credentials). A list is used together with the TURN
+   * credentials a signaling server hands out (docs/TURN.md), listed first; a
+   * function is used instead of them. Default none: loopback and LANs need
+   * none, and a server's TURN credentials are used when it gives any.
    */
   readonly iceServers?: readonly RTCIceServer[] | (() => Promise<readonly RTCIceServer[]>);
+  /**
+   * Which ICE candidates to use: 'all', or 'relay' for TURN only (hides this
+   * tab's addresses from peers; needs a TURN server, from `iceServers` or the
+   * signaling server's credentials). Default 'all'.
+   */
+  readonly iceTransportPolicy?: RTCIceTransportPolicy;
   /** Display name in this peer's record. Default none. */
   readonly name?: string;
   /** Where diagnostics go. Default: warnings and errors to the console. */

@@ -37,6 +37,8 @@ export interface TransportStats {
 export interface TransportOptions {
   readonly initiator: boolean;
   readonly iceServers: readonly RTCIceServer[];
+  /** 'relay' gathers TURN candidates only (RTCConfiguration.iceTransportPolicy). Default 'all'. */
+  readonly iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 export type TransportFactory = (options: TransportOptions, events: TransportEvents) => Transport;

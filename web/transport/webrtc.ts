@@ -34,7 +34,10 @@ const toBytes = (data: unknown): Uint8Array | undefined => {
 const reasonOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export const createWebRtcTransport: TransportFactory = (options, events) => {
-  const pc = new RTCPeerConnection({ iceServers: [...options.iceServers] });
+  const pc = new RTCPeerConnection({
+    iceServers: [...options.iceServers],
+    iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+  });
   let channel: RTCDataChannel | undefined;
   let closed = false;
   const early: RTCIceCandidateInit[] = [];
