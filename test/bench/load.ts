@@ -11,12 +11,16 @@ import { signRecord } from '../../shared/records.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { randomBytes } from 'node:crypto';
 
-export type Kind = 'floor' | 'tabmesh';
+/** The servers the benchmarks drive: the bare relay (floor), Tabmesh's, and PeerJS's (the `peer` package). */
+export type Kind = 'floor' | 'tabmesh' | 'peerjs';
+
+/** PeerJS's defaults: the WebSocket at `<path>peerjs` with its API key `peerjs` (peer's config.ts). */
+export const PEERJS_KEY = 'peerjs';
 
 export interface LoadClient {
   readonly id: string;
   send(to: string, payload: string): void;
-  onSignal: (from: string) => void;
+  onSignal: (from: string, payload: string) => void;
   close(): void;
 }
 
@@ -45,14 +49,22 @@ export async function makeCredentials(count: number, network: string): Promise<C
 /** Open one client; resolves once it can relay (floor: open; Tabmesh: welcomed). */
 export function connect(kind: Kind, port: number, credentials: Credentials, network: string): Promise<LoadClient> {
   const id = credentials.identity.id;
-  const url = kind === 'floor' ? `ws://127.0.0.1:${port}/?id=${id}` : `ws://127.0.0.1:${port}/ws`;
+  const url =
+    kind === 'floor'
+      ? `ws://127.0.0.1:${port}/?id=${id}`
+      : kind === 'peerjs'
+        ? `ws://127.0.0.1:${port}/peerjs?key=${PEERJS_KEY}&id=${id}&token=${id.slice(-8)}`
+        : `ws://127.0.0.1:${port}/ws`;
   const socket = new WebSocket(url, { perMessageDeflate: false });
   const client: LoadClient = {
     id,
     send:
       kind === 'floor'
         ? (to, payload) => socket.send(`{"to":"${to}","data":${JSON.stringify(payload)}}`)
-        : (to, payload) => socket.send(`{"v":1,"t":"signal","to":"${to}","payload":${JSON.stringify(payload)}}`),
+        : kind === 'peerjs'
+          ? // PeerJS relays OFFER, ANSWER and CANDIDATE alike to `dst`, stamping `src`.
+            (to, payload) => socket.send(`{"type":"CANDIDATE","dst":"${to}","payload":${JSON.stringify(payload)}}`)
+          : (to, payload) => socket.send(`{"v":1,"t":"signal","to":"${to}","payload":${JSON.stringify(payload)}}`),
     onSignal: () => undefined,
     close: () => socket.terminate(),
   };
@@ -60,7 +72,19 @@ export function connect(kind: Kind, port: number, credentials: Credentials, netw
     socket.once('error', reject);
     if (kind === 'floor') {
       socket.once('open', () => resolve(client));
-      socket.on('message', (data: Buffer) => client.onSignal((JSON.parse(data.toString()) as { from: string }).from));
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { from: string; data: string };
+        client.onSignal(message.from, message.data);
+      });
+      return;
+    }
+    if (kind === 'peerjs') {
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { type: string; src?: string; payload?: string };
+        if (message.type === 'OPEN') resolve(client);
+        else if (message.type === 'CANDIDATE') client.onSignal(message.src ?? '', message.payload ?? '');
+        else if (message.type === 'ERROR' || message.type === 'ID-TAKEN') reject(new Error(`PeerJS: ${message.type}`));
+      });
       return;
     }
     let registered = false;
@@ -68,12 +92,13 @@ export function connect(kind: Kind, port: number, credentials: Credentials, netw
       const message = JSON.parse(data.toString()) as {
         t: string;
         from?: string;
+        payload?: string;
         nonce?: string;
         server?: string;
         code?: string;
       };
       if (registered) {
-        if (message.t === 'signal') client.onSignal(message.from ?? '');
+        if (message.t === 'signal') client.onSignal(message.from ?? '', message.payload ?? '');
         return;
       }
       if (message.t === 'challenge') {

@@ -10,7 +10,7 @@ import { sign as nodeSign } from 'node:crypto';
 import { fromBase64url, toBase64url } from '../../shared/bytes.js';
 import { Purpose, signable } from '../../shared/identity/signing.js';
 import { registrationBytes } from '../../shared/protocol/signaling.js';
-import type { Credentials, Kind } from './load.js';
+import { PEERJS_KEY, type Credentials, type Kind } from './load.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -24,10 +24,15 @@ function clientFrame(text: string): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** Resolves with the open socket once the client is admitted (floor: 101; Tabmesh: welcome). */
+/** Resolves with the open socket once the client is admitted (floor: 101; PeerJS: OPEN; Tabmesh: welcome). */
 export function rawAdmit(kind: Kind, port: number, credentials: Credentials, network: string): Promise<Socket> {
   const id = credentials.identity.id;
-  const path = kind === 'floor' ? `/?id=${id}` : '/ws';
+  const path =
+    kind === 'floor'
+      ? `/?id=${id}`
+      : kind === 'peerjs'
+        ? `/peerjs?key=${PEERJS_KEY}&id=${id}&token=${id.slice(-8)}`
+        : '/ws';
   return new Promise((resolve, reject) => {
     const socket = tcpConnect(port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -62,6 +67,12 @@ export function rawAdmit(kind: Kind, port: number, credentials: Credentials, net
         if (buffer.length < headerLength + length) return;
         const text = buffer.subarray(headerLength, headerLength + length).toString();
         buffer = buffer.subarray(headerLength + length);
+        if (kind === 'peerjs') {
+          const type = (JSON.parse(text) as { type?: string }).type;
+          if (type === 'OPEN') resolve(socket);
+          else reject(new Error(`PeerJS refused: ${String(type)}`));
+          continue;
+        }
         const message = JSON.parse(text) as { t: string; nonce?: string; server?: string; code?: string };
         if (message.t === 'challenge') {
           const nonce = fromBase64url(message.nonce ?? '') ?? new Uint8Array();

@@ -12,11 +12,17 @@
  *     pair through the bare relay; broadcast delivery across 6 and 12 tabs.
  *  6. The widget's size: dist/web/widget.js as built, gzipped (level 9), with
  *     every chunk it loads (goal: under 50 KiB).
+ *  7. Headroom (headroom.ts): idle connections, messages per CPU-second and
+ *     admissions per second beside the floor and PeerJS's server; p50/p99
+ *     relay latency at a fixed rate, also through two instances over Redis.
  *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
  * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (11),
- * BENCH_BROADCAST_ROUNDS (9), BENCH_SKIP (comma list of crypto, browser,
- * relay, memory, register, connect, broadcast, widget).
+ * BENCH_BROADCAST_ROUNDS (9), BENCH_HEADROOM_IDLE (10000),
+ * BENCH_HEADROOM_MESSAGES (100000), BENCH_HEADROOM_REGISTRATIONS (5000),
+ * BENCH_LATENCY_RATE (2000 messages/s), BENCH_LATENCY_SECONDS (5),
+ * BENCH_SKIP (comma list of crypto, browser, relay, memory, register,
+ * connect, broadcast, widget, headroom).
  */
 import { webcrypto } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -38,6 +44,7 @@ import type { Socket } from 'node:net';
 import { connectMany, makeCredentials, pingPong, type Credentials, type Kind } from './load.js';
 import { rawAdmit } from './raw-client.js';
 import { broadcastBench, connectBench } from './browser-bench.js';
+import { headroomBench } from './headroom.js';
 import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
 
@@ -130,14 +137,14 @@ async function relayBench(): Promise<void> {
   log(
     `\n## Relay: ${fmt(MESSAGES)} messages of ${PAYLOAD.length} characters among 500 clients in pairs (median of ${ROUNDS})`,
   );
-  const results: Record<Kind, { perCpuSecond: number[]; micros: number[]; wall: number[] }> = {
+  const results: Record<'floor' | 'tabmesh', { perCpuSecond: number[]; micros: number[]; wall: number[] }> = {
     floor: { perCpuSecond: [], micros: [], wall: [] },
     tabmesh: { perCpuSecond: [], micros: [], wall: [] },
   };
   const ratios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order so drift on a noisy machine hits both alike.
-    const order: Kind[] = round % 2 === 0 ? ['floor', 'tabmesh'] : ['tabmesh', 'floor'];
+    const order = round % 2 === 0 ? (['floor', 'tabmesh'] as const) : (['tabmesh', 'floor'] as const);
     const got: Partial<Record<Kind, number>> = {};
     for (const kind of order) {
       const r = await relayOnce(kind);
@@ -279,6 +286,14 @@ async function main(): Promise<void> {
   if (!SKIP.has('connect')) await connectBench(log, env('BENCH_CONNECT_RUNS', 11));
   if (!SKIP.has('broadcast')) await broadcastBench(log, [6, 12], env('BENCH_BROADCAST_ROUNDS', 9));
   if (!SKIP.has('widget')) await widgetBench();
+  if (!SKIP.has('headroom'))
+    await headroomBench(log, {
+      idle: env('BENCH_HEADROOM_IDLE', 10_000),
+      messages: env('BENCH_HEADROOM_MESSAGES', 100_000),
+      registrations: env('BENCH_HEADROOM_REGISTRATIONS', 5_000),
+      rate: env('BENCH_LATENCY_RATE', 2_000),
+      seconds: env('BENCH_LATENCY_SECONDS', 5),
+    });
 }
 
 main().then(

@@ -8,6 +8,8 @@ import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { startFloorRelay } from './floor-relay.js';
 import { createTweetnaclEd25519, createWebCryptoEd25519 } from '../../shared/identity/index.js';
 import { createSignalingServer } from '../../signaling-server/server.js';
+import { PeerServer } from 'peer';
+import type { AddressInfo } from 'node:net';
 import { silentLogger } from '../helpers/server.js';
 
 type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
@@ -57,8 +59,23 @@ const send = (message: unknown): void => {
   process.send?.(message);
 };
 
+/**
+ * PeerJS's server as a deployer would run it for this load: its defaults,
+ * with the concurrent-client cap (5,000) raised and the liveness timeout
+ * (90 s without a HEARTBEAT) lengthened, since the load generator sends none.
+ */
+function startPeerJs(): Promise<number> {
+  return new Promise((resolve) => {
+    PeerServer({ port: 0, host: '127.0.0.1', concurrent_limit: 100_000, alive_timeout: 3_600_000 }, (server) =>
+      resolve((server.address() as AddressInfo).port),
+    );
+  });
+}
+
 async function start(): Promise<number> {
   if (kind === 'floor') return (await startFloorRelay()).port;
+  if (kind === 'peerjs') return startPeerJs();
+  const redis = process.env['BENCH_REDIS'];
   const server = createSignalingServer(
     {
       port: 0,
@@ -71,6 +88,7 @@ async function start(): Promise<number> {
       maxPeers: 100_000,
       maxConnectionsPerIp: 100_000,
       registrationTimeoutMs: 120_000,
+      ...(redis === undefined ? {} : { redis }),
     },
     { logger: silentLogger, ...(backend === undefined ? {} : { ed25519: backend }) },
   );

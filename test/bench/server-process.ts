@@ -10,8 +10,11 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `ed25519` picks the server's backend (see server-child.ts); default: the product's. */
-export async function spawnServer(kind: Kind, ed25519?: string): Promise<ServerProcess> {
+/**
+ * `ed25519` picks the server's backend (see server-child.ts); default: the
+ * product's. `redis` joins a Tabmesh server to others over that Redis URL.
+ */
+export async function spawnServer(kind: Kind, ed25519?: string, redis?: string): Promise<ServerProcess> {
   const child: ChildProcess = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [kind], {
     execArgv: [
       '--expose-gc',
@@ -22,7 +25,11 @@ export async function spawnServer(kind: Kind, ed25519?: string): Promise<ServerP
         : ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}`]),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: ed25519 === undefined ? process.env : { ...process.env, BENCH_ED25519: ed25519 },
+    env: {
+      ...process.env,
+      ...(ed25519 === undefined ? {} : { BENCH_ED25519: ed25519 }),
+      ...(redis === undefined ? {} : { BENCH_REDIS: redis }),
+    },
   });
   const ask = <T>(message: object, key: string): Promise<T> =>
     new Promise((resolve) => {
