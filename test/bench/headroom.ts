@@ -132,6 +132,8 @@ interface LatencyResult {
   readonly cpuMicros: number;
   /** CPU µs per second with the clients connected and silent, all processes together. */
   readonly idleMicrosPerSecond: number;
+  /** Of cpuMicros, what Redis spent (0 without Redis): the one shared process. */
+  readonly redisMicros: number;
 }
 
 /**
@@ -208,17 +210,22 @@ async function latencyRun(
   }
   // A short warm-up at the same rate, then the timed run.
   await fixedRate(pairs, settings.rate, Math.min(1, settings.seconds));
+  const redisCpu = (): Promise<number> => (redis === undefined ? Promise.resolve(0) : redisCpuMicros(redis));
   const cpu = async (): Promise<number> =>
-    (await Promise.all(servers.map((s) => s.cpuMicros()))).reduce((x, y) => x + y, 0) +
-    (redis === undefined ? 0 : await redisCpuMicros(redis));
+    (await Promise.all(servers.map((s) => s.cpuMicros()))).reduce((x, y) => x + y, 0) + (await redisCpu());
   const idle0 = await cpu();
+  const redisIdle0 = await redisCpu();
   const idleStart = performance.now();
   await new Promise((resolve) => setTimeout(resolve, IDLE_WINDOW_MS));
-  const idleMicrosPerSecond = ((await cpu()) - idle0) / ((performance.now() - idleStart) / 1000);
+  const idleSeconds = (performance.now() - idleStart) / 1000;
+  const redisIdlePerSecond = ((await redisCpu()) - redisIdle0) / idleSeconds;
+  const idleMicrosPerSecond = ((await cpu()) - idle0) / idleSeconds;
   const cpu0 = await cpu();
+  const redis0 = await redisCpu();
   const runStart = performance.now();
   const { latencies, lost } = await fixedRate(pairs, settings.rate, settings.seconds);
   const runSeconds = (performance.now() - runStart) / 1000;
+  const redisSpent = (await redisCpu()) - redis0 - redisIdlePerSecond * runSeconds;
   const spent = (await cpu()) - cpu0 - idleMicrosPerSecond * runSeconds;
   clients.forEach((c) => c.close());
   const sorted = latencies.sort((x, y) => x - y);
@@ -228,6 +235,7 @@ async function latencyRun(
     lost,
     cpuMicros: spent / latencies.length,
     idleMicrosPerSecond,
+    redisMicros: redis === undefined ? 0 : redisSpent / latencies.length,
   };
 }
 
@@ -326,8 +334,10 @@ export async function headroomBench(log: Log, settings: HeadroomSettings): Promi
   log(
     `\n### Relay latency at ${fmt(settings.rate)} messages/s for ${fmt(settings.seconds)} s (${LATENCY_PAIRS} pairs, ${PAYLOAD_CHARS}-character payloads; send to delivery, load generator and servers on one machine)`,
   );
-  log('| path | p50 ms | p99 ms | lost | server CPU µs per message (all processes) | idle CPU ms per second |');
-  log('|---|---:|---:|---:|---:|---:|');
+  log(
+    '| path | p50 ms | p99 ms | lost | server CPU µs per message (all processes) | of which Redis | idle CPU ms per second |',
+  );
+  log('|---|---:|---:|---:|---:|---:|---:|');
   const rows: [string, LatencyResult | undefined][] = [
     ...KINDS.map((kind): [string, LatencyResult | undefined] => [NAMES[kind], latency[kind]]),
     ['Tabmesh, two instances over Redis, pair on one instance', cluster.same],
@@ -337,7 +347,7 @@ export async function headroomBench(log: Log, settings: HeadroomSettings): Promi
   for (const [label, r] of rows) {
     if (r === undefined) continue;
     log(
-      `| ${label} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.lost)} | ${fmt(r.cpuMicros, 1)}${floor === undefined ? '' : ` (${fmt(r.cpuMicros / floor.cpuMicros, 2)}×)`} | ${fmt(r.idleMicrosPerSecond / 1000, 1)} |`,
+      `| ${label} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.lost)} | ${fmt(r.cpuMicros, 1)}${floor === undefined ? '' : ` (${fmt(r.cpuMicros / floor.cpuMicros, 2)}×)`} | ${fmt(r.redisMicros, 1)} | ${fmt(r.idleMicrosPerSecond / 1000, 1)} |`,
     );
   }
   const single = latency.tabmesh;
