@@ -1,7 +1,8 @@
 /**
  * The page's URL contract: `?network=`, `?signaling=` (comma-separated),
- * `?maxConnections=` and `?name=` set the node's options; anything missing or
- * invalid leaves that option at its default.
+ * `?maxConnections=`, `?name=` and `?relay=1` (TURN relays only) set the
+ * node's options; anything missing or invalid leaves that option at its
+ * default.
  */
 import { isValidDisplayName } from '../../shared/records.js';
 import type { NodeOptions } from '../node/options.js';
@@ -22,6 +23,7 @@ export function optionsFromUrl(search: string): NodeOptions {
     ...(signaling === undefined || signaling.length === 0 ? {} : { signaling }),
     ...(Number.isInteger(max) && max > 0 ? { maxConnections: max } : {}),
     ...(name !== null && isValidDisplayName(name) ? { name } : {}),
+    ...(params.get('relay') === '1' ? { iceTransportPolicy: 'relay' as const } : {}),
   };
 }
 
