@@ -74,7 +74,9 @@ export default defineConfig(({ mode }) => ({
     // Browser and socket tests wait on events with bounded timeouts of their own.
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // 2 cores: one worker per core keeps Chromium tests from starving.
-    maxWorkers: 2,
+    // One test file at a time: a browser test runs a dozen tabs, each with
+    // real WebRTC, on 2 cores; two such files at once starve each other's
+    // timers (observed as connection attempts outliving their timeouts).
+    maxWorkers: 1,
   },
 }));

@@ -86,7 +86,7 @@ async function openHostile(peers: readonly PeerId[]): Promise<{ page: Page; id: 
     `${site.url}/test/browser/fixtures/hostile-mesh.html?network=${NETWORK}&signaling=${encodeURIComponent(server.wsUrl)}`,
   );
   await page.waitForFunction(() => 'hostile' in window, undefined, { timeout: 30_000 });
-  for (const peer of peers) await call(page, 'link', peer, 30_000);
+  for (const peer of peers) await call(page, 'link', peer, 45_000);
   const id = await call(page, 'id');
   await waitForActive(victim, id);
   return { page, id };

@@ -26,15 +26,19 @@ afterEach(async () => {
   await server.close();
 });
 
-/** What the node knows and what the page draws of it, each as a sorted list of peer IDs. */
-function pageAndNode(): Record<string, string[]> {
+/**
+ * What the node knows and what the page draws of it, each as a sorted list
+ * of peer IDs. With `settledOnly`, false unless every drawing matches the
+ * node (one self-contained function: it runs in the page).
+ */
+function pageAndNode(settledOnly: boolean): Record<string, string[]> | false {
   const node = window.tabmesh;
   if (node === undefined) throw new Error('no node');
   const sorted = (ids: Iterable<string>): string[] => [...ids].sort();
   const drawn = (selector: string, attribute: string): string[] =>
     sorted([...document.querySelectorAll(selector)].map((e) => e.getAttribute(attribute) ?? ''));
   const connections = node.connections();
-  return {
+  const seen: Record<string, string[]> = {
     connections: sorted(connections),
     linkElements: drawn('#graph [data-link]', 'data-link'),
     activeNodes: drawn('#graph [data-kind="active"]', 'data-peer'),
@@ -46,24 +50,29 @@ function pageAndNode(): Record<string, string[]> {
     links: sorted(node.links().map((l) => l.peer)),
     linkRows: drawn('#links-body tr[data-link-row]', 'data-link-row'),
   };
+  if (!settledOnly) return seen;
+  const same = (a: string, b: string): boolean => JSON.stringify(seen[a]) === JSON.stringify(seen[b]);
+  const settled =
+    same('connections', 'linkElements') &&
+    same('connections', 'activeNodes') &&
+    same('passive', 'passiveNodes') &&
+    same('self', 'selfNodes') &&
+    same('links', 'linkRows');
+  return settled ? seen : false;
 }
 
-function pageMatchesNode(): boolean {
-  const seen = pageAndNode();
-  const same = (a: string[] | undefined, b: string[] | undefined): boolean => JSON.stringify(a) === JSON.stringify(b);
-  return (
-    same(seen['connections'], seen['linkElements']) &&
-    same(seen['connections'], seen['activeNodes']) &&
-    same(seen['passive'], seen['passiveNodes']) &&
-    same(seen['self'], seen['selfNodes']) &&
-    same(seen['links'], seen['linkRows'])
-  );
-}
-
-/** Waits (frame by frame, bounded) until the page shows the node's state, then returns both. */
+/**
+ * Waits (bounded) until the page shows the node's state, and returns the
+ * snapshot in which it did: the mesh may change again right after.
+ */
 async function settledView(page: Page): Promise<Record<string, string[]>> {
-  await page.waitForFunction(pageMatchesNode, undefined, { polling: 'raf', timeout: 10_000 }).catch(() => undefined);
-  return page.evaluate(pageAndNode);
+  const handle = await page
+    .waitForFunction(pageAndNode, true, { polling: 100, timeout: 10_000 })
+    .catch(() => undefined);
+  const settled = await handle?.jsonValue();
+  if (settled !== undefined && settled !== false) return settled;
+  // Not settled in time: the latest, so the assertions say what differs.
+  return (await page.evaluate(pageAndNode, false)) as Record<string, string[]>;
 }
 
 describe('the page', () => {

@@ -210,10 +210,14 @@ function wire(node: TabmeshNode, options: NodeOptions): void {
   const refresh = (): void => {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(() => {
+    const draw = (): void => {
       pending = false;
       render();
-    });
+    };
+    // A hidden tab gets no animation frames: it draws on a (throttled) timer
+    // instead, so it is up to date when shown and to anyone reading its DOM.
+    if (document.hidden) setTimeout(draw, 0);
+    else requestAnimationFrame(draw);
   };
   for (const type of ['peer:connect', 'peer:disconnect', 'peers', 'status', 'neighbours']) {
     node.addEventListener(type, refresh);
