@@ -37,6 +37,9 @@ import type { FederatedPeer, Federation, FederationHost } from './federation.js'
 import type { Logger } from './logger.js';
 import type { FederationMetrics } from './metrics.js';
 
+/** After Redis returns, checks (this far apart, this many) that our subscription is back before presence is re-published. */
+const RESUBSCRIBE_CHECK_MS = 50;
+const RESUBSCRIBE_CHECKS = 40;
 /** Longest wait between reconnection attempts to Redis (ioredis retries forever, backing off to this). */
 export const REDIS_RETRY_MAX_MS = 2_000;
 /** First wait between reconnection attempts; doubles per attempt up to REDIS_RETRY_MAX_MS. */
@@ -329,8 +332,25 @@ export class RedisFederation implements Federation {
     return this.refreshing;
   }
 
+  /**
+   * Whether our subscriber connection is subscribed to our channel again
+   * (after a reconnect it re-subscribes on its own, a moment after the
+   * command connection is back): until it is, relays to us would be lost.
+   */
+  private async listening(): Promise<boolean> {
+    const [, count] = (await this.cmd.pubsub('NUMSUB', instanceChannel(this.instanceId))) as [string, unknown];
+    return Number(count) > 0;
+  }
+
   private async refreshAll(): Promise<void> {
     if (!this.connected) return;
+    if (this.announce) {
+      // Back after an outage: presence first when we can hear relays again.
+      for (let tries = 0; !(await this.listening().catch(() => false)); tries++) {
+        if (tries >= RESUBSCRIBE_CHECKS || this.closed) return; // the next refresh tries again
+        await new Promise((resolve) => setTimeout(resolve, RESUBSCRIBE_CHECK_MS));
+      }
+    }
     const ttl = this.config.presenceTtlMs;
     const networks = new Set<string>();
     let count = 0;
