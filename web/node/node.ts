@@ -679,6 +679,7 @@ class Node extends EventTarget implements TabmeshNode {
     if (existing !== undefined) return; // Under way: its outcome is reported when it comes.
     if (this.openLinks() >= this.settings.maxConnections + HANDSHAKE_LINK_SLACK) {
       queueMicrotask(() => this.neighbours.membership.connectFailed(peer));
+      this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no room for another channel just now'));
       return;
     }
     void this.contextForLink().then((context) => {
