@@ -444,7 +444,7 @@ class Node extends EventTarget implements TabmeshNode {
     this.flood.accept(this.id, seq);
     const header = { origin: this.id, seq, hops: DEFAULT_BROADCAST_HOPS, signature };
     const links = this.flood
-      .targets(this.activeLinks(), undefined, this.id)
+      .targets(this.broadcastLinks(), undefined, this.id)
       .map((peer) => this.peerLinks.get(peer))
       .filter((link) => link !== undefined);
     await Promise.all(links.map((link) => link.sendMessage(binary, payload, header).catch(() => undefined)));
@@ -579,9 +579,14 @@ class Node extends EventTarget implements TabmeshNode {
     return [...this.peerLinks.values()].filter((l) => l.state !== 'closed').length;
   }
 
-  /** Active-view neighbours with confirmed channels: where broadcasts go. */
-  private activeLinks(): PeerId[] {
-    return this.neighbours.membership.activeView().filter((peer) => this.peerLinks.get(peer)?.state === 'connected');
+  /**
+   * Where broadcasts go: every confirmed channel. That is the active view,
+   * plus channels still finishing their membership handshake or about to be
+   * dropped from it: the membership briefly disagrees with the links while
+   * the mesh heals, and a broadcast should not fall into that gap.
+   */
+  private broadcastLinks(): PeerId[] {
+    return this.connections();
   }
 
   /**
@@ -1036,7 +1041,7 @@ class Node extends EventTarget implements TabmeshNode {
     }
     if (hops === undefined) return;
     const onward = { ...header, hops };
-    for (const peer of this.flood.targets(this.activeLinks(), link.peer, header.origin)) {
+    for (const peer of this.flood.targets(this.broadcastLinks(), link.peer, header.origin)) {
       void this.peerLinks
         .get(peer)
         ?.sendMessage(message.binary, message.payload, onward)
