@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
-import { components, isOneMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
+import { components, isOneMesh, isSettledMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import {
   collectMessages,
@@ -104,7 +104,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     // Once settled, nobody holds more channels than allowed.
     const settled = await waitForMesh(
       tabs,
-      (s) => isOneMesh(s) && s.every((t) => t.connections.length <= MAX_CONNECTIONS),
+      (s) => isSettledMesh(s) && s.every((t) => t.connections.length <= MAX_CONNECTIONS),
     );
     expect(components(settled)).toHaveLength(1);
     await broadcastReachesAll(tabs, tabs[0] as Page, 'hello, twelve');
@@ -165,7 +165,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     const leaving = tabs.slice(1, 5);
     const staying = tabs.filter((tab) => !leaving.includes(tab));
     await Promise.all(leaving.map((tab) => tab.close()));
-    const states = await waitForMesh(staying, isOneMesh, 100_000);
+    const states = await waitForMesh(staying, isSettledMesh, 100_000);
     const gone = new Set(ids.slice(1, 5));
     for (const state of states) expect(state.connections.filter((peer) => gone.has(peer))).toEqual([]);
     await broadcastReachesAll(staying, staying[0] as Page, 'healed');

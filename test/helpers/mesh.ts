@@ -103,3 +103,14 @@ export async function waitForMesh(
 export function isOneMesh(states: readonly TabState[]): boolean {
   return components(states).length === 1 && states.every((s) => s.connections.length > 0);
 }
+
+/**
+ * One mesh at rest: one component, and every tab's channels are exactly its
+ * active view (no handshake under way, no neighbour being dropped), so a
+ * broadcast sent now meets no churn.
+ */
+export function isSettledMesh(states: readonly TabState[]): boolean {
+  const same = (a: readonly string[], b: readonly string[]): boolean =>
+    JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+  return isOneMesh(states) && states.every((s) => same(s.active, s.connections));
+}

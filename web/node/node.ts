@@ -388,11 +388,11 @@ class Node extends EventTarget implements TabmeshNode {
     if (!parsed.ok) throw parsed.error;
     if (peer === this.id) throw new TabmeshError(ErrorCode.BAD_PEER_ID, 'a node cannot connect to itself');
     const existing = this.peerLinks.get(peer);
-    if (existing?.state === 'connected') return;
+    if (existing?.state === 'connected' && this.neighbours.membership.activeView().includes(peer)) return;
     const waiting = new Promise<void>((resolve, reject) => {
       const list = this.connectWaiters.get(peer) ?? [];
       const timer = setTimeout(
-        () => this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time')),
+        () => this.settleWaiters(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'not connected in time')),
         CONNECT_TIMEOUT_MS,
       );
       list.push({
@@ -742,7 +742,21 @@ class Node extends EventTarget implements TabmeshNode {
     this.schedulePersist();
     this.emit('peer:connect', { peer: link.peer });
     this.sendRecords(link);
-    this.settleWaiters(link.peer, undefined);
+    this.settleConnected();
+  }
+
+  /**
+   * connect() resolves once the peer is in our active view: the channel is
+   * confirmed and the peer took our request (a peer with no room would drop
+   * the channel right after confirming it).
+   */
+  private settleConnected(): void {
+    if (this.connectWaiters.size === 0) return;
+    for (const peer of this.neighbours.membership.activeView()) {
+      if (this.connectWaiters.has(peer) && this.peerLinks.get(peer)?.state === 'connected') {
+        this.settleWaiters(peer, undefined);
+      }
+    }
   }
 
   /** Resolve (or, with an error, reject) the connect() calls waiting on `peer`. */
@@ -764,8 +778,8 @@ class Node extends EventTarget implements TabmeshNode {
       this.paths.forget(link.peer);
       // No other attempt took over (a glare replaces the link under the same peer).
       // Lost a glare: the peer's own attempt is on its way, and connect() waits for it.
-      if (!wasConnected && link.declined !== 'GLARE') {
-        if (link.initiator) this.neighbours.membership.connectFailed(link.peer);
+      if (link.declined !== 'GLARE') {
+        if (!wasConnected && link.initiator) this.neighbours.membership.connectFailed(link.peer);
         this.settleWaiters(link.peer, new TabmeshError(code ?? ErrorCode.CONNECT_FAILED, reason));
       }
     }
@@ -790,6 +804,7 @@ class Node extends EventTarget implements TabmeshNode {
   }
 
   private viewsChanged(): void {
+    this.settleConnected();
     this.emit('neighbours', this.neighbourhood());
   }
 
