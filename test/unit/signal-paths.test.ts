@@ -69,9 +69,11 @@ class FakeHost implements PathHost {
 class FakeAttempt {
   waiting = true;
   resends = 0;
+  wasHeard = false;
   giveUps = 0;
   readonly handle = {
     stillWaiting: (): boolean => this.waiting,
+    heard: (): boolean => this.wasHeard,
     resend: (): void => {
       this.resends++;
     },
@@ -332,7 +334,7 @@ describe('falling back when a peer path stays silent', () => {
     expect(attempt.resends).toBe(1);
     expect(attempt.giveUps).toBe(0);
     expect(paths.viaOf(BOB)).toEqual({ kind: 'server' });
-    expect(host.debugs).toEqual(['no answer by a peer path; trying the signaling server']);
+    expect(host.debugs).toEqual(['no channel yet by a peer path; trying the signaling server']);
     paths.send(BOB, 'offer again');
     paths.send(BOB, 'candidate');
     expect(host.take()).toEqual([
@@ -343,6 +345,27 @@ describe('falling back when a peer path stays silent', () => {
     vi.advanceTimersByTime(10 * MESH_SIGNAL_FALLBACK_MS);
     expect(attempt.resends).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('sends everything again through the server for an attempt that heard an answer but has no channel yet', () => {
+    host.meshable.add(BOB);
+    paths.hint(BOB, [R1]);
+    const attempt = new FakeAttempt();
+    attempt.wasHeard = true;
+    expect(paths.begin(BOB, attempt.handle).kind).toBe('mesh');
+    vi.advanceTimersByTime(MESH_SIGNAL_FALLBACK_MS);
+    expect([attempt.resends, attempt.giveUps]).toEqual([1, 0]);
+    expect(paths.viaOf(BOB)).toEqual({ kind: 'server' });
+  });
+
+  it('keeps an attempt that heard an answer when there is no server (the link has its own timeout)', () => {
+    host.meshable.add(BOB);
+    host.server = false;
+    const attempt = new FakeAttempt();
+    attempt.wasHeard = true;
+    expect(paths.begin(BOB, attempt.handle).kind).toBe('mesh');
+    vi.advanceTimersByTime(MESH_SIGNAL_FALLBACK_MS);
+    expect([attempt.resends, attempt.giveUps]).toEqual([0, 0]);
   });
 
   it('gives up a silent attempt when the server cannot be used', () => {

@@ -240,6 +240,15 @@ export class PeerLink {
     this.heard = true;
     switch (envelope.kind) {
       case 'answer': {
+        const again = sdpFingerprint(envelope.body);
+        // The answer again (see resendAll): already applied.
+        if (
+          this.initiator &&
+          this.remoteFingerprint !== undefined &&
+          again.ok &&
+          bytesEqual(again.value, this.remoteFingerprint)
+        )
+          return;
         if (!this.initiator || this.remoteFingerprint !== undefined) {
           this.events.onProblem(this, ErrorCode.PROTOCOL_VIOLATION, 'unexpected answer');
           return;
@@ -265,7 +274,9 @@ export class PeerLink {
         this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.declined})`, false);
         break;
       case 'offer':
-        // A re-sent offer (see resend) for a session already under way: nothing to do.
+        // The offer again, for a session under way: the initiator is missing
+        // our answer or candidates (lost on a path through peers); send them again.
+        if (!this.initiator) this.resendAll();
         break;
     }
   }
@@ -292,6 +303,16 @@ export class PeerLink {
    */
   resend(): void {
     if (this.state !== 'signaling' || this.heard) return;
+    for (const { kind, body } of this.sentSignals) void this.sendEnvelope(kind, body).catch(() => undefined);
+  }
+
+  /**
+   * Send everything this side has signalled again, heard or not: after a
+   * change of path (a signal lost on the way through peers), or because the
+   * peer sent its offer again, which means it is missing something of ours.
+   */
+  resendAll(): void {
+    if (this.state !== 'signaling') return;
     for (const { kind, body } of this.sentSignals) void this.sendEnvelope(kind, body).catch(() => undefined);
   }
 

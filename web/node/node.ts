@@ -701,8 +701,9 @@ class Node extends EventTarget implements TabmeshNode {
     const link = PeerLink.initiate(context, this.linkEvents, peer, warm);
     // Chosen in the same tick: the link's first signal is signed, so sent, only after this.
     this.paths.begin(peer, {
-      stillWaiting: () => link.state === 'signaling' && !link.heard,
-      resend: () => link.resend(),
+      stillWaiting: () => link.state === 'signaling',
+      heard: () => link.heard,
+      resend: () => link.resendAll(),
       giveUp: () => link.close(ErrorCode.CONNECT_FAILED, 'no answer through the mesh, and no signaling server'),
     });
     this.peerLinks.set(peer, link);

@@ -89,12 +89,15 @@ export class SignalPaths {
   }
 
   /**
-   * We start an attempt at `peer`: choose its path. `stillWaiting` tells,
-   * after the fallback delay, whether the attempt has heard nothing yet;
-   * `resend` re-sends its signals once the path has changed; `giveUp` ends
-   * it when no other path is left.
+   * We start an attempt at `peer`: choose its path. After the fallback
+   * delay, an attempt `stillWaiting` (no channel yet) moves to the server if
+   * there is one, and `resend`s its signals there (the peer then answers
+   * there too: a signal lost on the way through peers, an answer or a
+   * candidate, is sent again). Without a server, one that has not `heard`
+   * anything is given up (`giveUp`); one that has keeps trying until the
+   * link's own timeout.
    */
-  begin(peer: PeerId, attempt: { stillWaiting(): boolean; resend(): void; giveUp(): void }): Via {
+  begin(peer: PeerId, attempt: { stillWaiting(): boolean; heard(): boolean; resend(): void; giveUp(): void }): Via {
     const via = this.choose(peer);
     this.paths.set(peer, { via, sent: 0, held: [] });
     clearTimeout(this.timers.get(peer));
@@ -105,10 +108,10 @@ export class SignalPaths {
           this.timers.delete(peer);
           if (!attempt.stillWaiting()) return;
           if (!this.host.canUseServer()) {
-            attempt.giveUp();
+            if (!attempt.heard()) attempt.giveUp();
             return;
           }
-          this.host.debug('no answer by a peer path; trying the signaling server', { peer, via: via.kind });
+          this.host.debug('no channel yet by a peer path; trying the signaling server', { peer, via: via.kind });
           this.paths.set(peer, { via: { kind: 'server' }, sent: 0, held: [] });
           attempt.resend();
         }, MESH_SIGNAL_FALLBACK_MS),
