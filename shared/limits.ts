@@ -177,6 +177,12 @@ export const MAX_WALK_HOPS = 16;
 export const MAX_ROUTED_MESSAGE_BYTES = 8 * 1024;
 /** Wait for any answer to a signal sent through the mesh before trying the signaling server. */
 export const MESH_SIGNAL_FALLBACK_MS = 3_000;
+/**
+ * With no server to fall back to, an attempt through the mesh that has heard
+ * nothing is given up after this long, freeing its slot for a peer that can
+ * be reached (a flood through a busy mesh can take seconds to be answered).
+ */
+export const MESH_SIGNAL_GIVE_UP_MS = 10_000;
 
 // --- The record cache -----------------------------------------------------
 

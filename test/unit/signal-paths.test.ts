@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import { peerIdFromPublicKey, type PeerId } from '../../shared/identity/peer-id.js';
-import { MESH_SIGNAL_FALLBACK_MS } from '../../shared/limits.js';
+import { MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
 import type { SealedContent } from '../../shared/protocol/mesh.js';
 import { SignalPaths, type PathHost, type Via } from '../../web/node/paths.js';
 
@@ -373,10 +373,23 @@ describe('falling back when a peer path stays silent', () => {
     host.server = false;
     const attempt = new FakeAttempt();
     paths.begin(BOB, attempt.handle);
-    vi.advanceTimersByTime(MESH_SIGNAL_FALLBACK_MS);
+    vi.advanceTimersByTime(MESH_SIGNAL_GIVE_UP_MS - 1);
+    expect(attempt.giveUps).toBe(0);
+    vi.advanceTimersByTime(1);
     expect(attempt.giveUps).toBe(1);
     expect(attempt.resends).toBe(0);
     expect(paths.viaOf(BOB)).toEqual({ kind: 'mesh', route: [] });
+  });
+
+  it('does not give up an attempt that hears back before MESH_SIGNAL_GIVE_UP_MS', () => {
+    host.meshable.add(BOB);
+    host.server = false;
+    const attempt = new FakeAttempt();
+    paths.begin(BOB, attempt.handle);
+    vi.advanceTimersByTime(MESH_SIGNAL_FALLBACK_MS);
+    attempt.wasHeard = true;
+    vi.advanceTimersByTime(MESH_SIGNAL_GIVE_UP_MS);
+    expect([attempt.resends, attempt.giveUps]).toEqual([0, 0]);
   });
 
   it('does nothing for an attempt that has heard back', () => {

@@ -23,7 +23,7 @@
  */
 import type { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { MESH_SIGNAL_FALLBACK_MS } from '../../shared/limits.js';
+import { MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
 import type { SealedContent } from '../../shared/protocol/mesh.js';
 
 export type Via =
@@ -93,9 +93,9 @@ export class SignalPaths {
    * delay, an attempt `stillWaiting` (no channel yet) moves to the server if
    * there is one, and `resend`s its signals there (the peer then answers
    * there too: a signal lost on the way through peers, an answer or a
-   * candidate, is sent again). Without a server, one that has not `heard`
-   * anything is given up (`giveUp`); one that has keeps trying until the
-   * link's own timeout.
+   * candidate, is sent again). Without a server, one that has still heard
+   * nothing by MESH_SIGNAL_GIVE_UP_MS is given up (`giveUp`); one that has
+   * keeps trying until the link's own timeout.
    */
   begin(peer: PeerId, attempt: { stillWaiting(): boolean; heard(): boolean; resend(): void; giveUp(): void }): Via {
     const via = this.choose(peer);
@@ -108,7 +108,14 @@ export class SignalPaths {
           this.timers.delete(peer);
           if (!attempt.stillWaiting()) return;
           if (!this.host.canUseServer()) {
-            if (!attempt.heard()) attempt.giveUp();
+            if (attempt.heard()) return;
+            this.timers.set(
+              peer,
+              setTimeout(() => {
+                this.timers.delete(peer);
+                if (attempt.stillWaiting() && !attempt.heard()) attempt.giveUp();
+              }, MESH_SIGNAL_GIVE_UP_MS - MESH_SIGNAL_FALLBACK_MS),
+            );
             return;
           }
           this.host.debug('no channel yet by a peer path; trying the signaling server', { peer, via: via.kind });
