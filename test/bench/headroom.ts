@@ -68,7 +68,8 @@ const quantile = (sorted: readonly number[], q: number): number =>
 
 // --- Idle connections -----------------------------------------------------------
 
-async function idleOnce(kind: Kind, credentials: readonly Credentials[]): Promise<number> {
+/** RSS bytes per idle registered connection: one fresh server of `kind`, one client per credential. */
+export async function idleOnce(kind: Kind, credentials: readonly Credentials[]): Promise<number> {
   const server = await spawnServer(kind);
   try {
     const before = await server.rss();

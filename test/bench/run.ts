@@ -44,7 +44,7 @@ import type { Socket } from 'node:net';
 import { connectMany, makeCredentials, pingPong, type Credentials, type Kind } from './load.js';
 import { rawAdmit } from './raw-client.js';
 import { broadcastBench, connectBench } from './browser-bench.js';
-import { headroomBench } from './headroom.js';
+import { headroomBench, idleOnce } from './headroom.js';
 import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
 
@@ -171,17 +171,7 @@ async function relayBench(): Promise<void> {
 // --- 3. Memory ------------------------------------------------------------------
 
 async function memoryOnce(kind: Kind): Promise<number> {
-  const credentials = await makeCredentials(IDLE, 'bench');
-  const server = await spawnServer(kind);
-  try {
-    const before = await server.rss();
-    const clients = await connectMany(kind, server.port, credentials, 'bench', 100);
-    const after = await server.rss();
-    clients.forEach((c) => c.close());
-    return (after - before) / IDLE;
-  } finally {
-    await server.stop();
-  }
+  return idleOnce(kind, await makeCredentials(IDLE, 'bench'));
 }
 
 async function memoryBench(): Promise<void> {

@@ -513,6 +513,8 @@ class Node extends EventTarget implements TabmeshNode {
     const envelope = opened.value;
     // Authenticated: what we send back for it goes the way it came.
     this.paths.arrived(from, via);
+    // Only now, with the sender proven, is its trail remembered as a way to it.
+    if (via.kind === 'mesh') this.paths.hint(from, via.route);
     if (envelope.kind === 'offer') {
       await this.acceptOffer(envelope);
       return;
@@ -874,8 +876,6 @@ class Node extends EventTarget implements TabmeshNode {
 
   /** Sealed content for us from `from` (claimed; each kind checks its signature). */
   private async receiveSealed(from: PeerId, content: SealedContent, id: Uint8Array, back: PeerId[]): Promise<void> {
-    // A claimed sender, but the route is only a hint for where to send; it proves nothing.
-    this.paths.hint(from, back);
     if (content.kind === 'signal') {
       if (content.record !== undefined) await this.receiveIntroduced(content.record, from, from);
       this.enqueueSignal(from, content.signal, { kind: 'mesh', route: back });
@@ -900,6 +900,7 @@ class Node extends EventTarget implements TabmeshNode {
       }
       data = text.value;
     }
+    this.paths.hint(from, back);
     this.emit('message', { from, data, broadcast: false, routed: true });
   }
 
