@@ -84,6 +84,13 @@ export interface MembershipHost<Id extends string> {
   connect(peer: Id, route: readonly Id[]): void;
   /** Close the link to `peer` (after any message sent just before is flushed). */
   disconnect(peer: Id): void;
+  /**
+   * Whether a link to `peer` could be signalled now; omitted, always. A
+   * passive peer out of reach is not promoted: its attempt would only hold a
+   * slot of the active view until it timed out, while a reachable contact
+   * (a tab of the same browser, with no server and no channel) waited.
+   */
+  reachable?(peer: Id): boolean;
   /** Hostile or malformed input from a linked peer, counted by the host; `severe` means cut the peer off. */
   problem(from: Id, reason: string, severe: boolean): void;
   /** Optional notification so the host can persist the passive view and update UI. */
@@ -579,7 +586,9 @@ export class Membership<Id extends string> {
   private refill(): void {
     let free = this.freeSlots();
     if (free <= 0) return;
-    const candidates = this.passive.filter((p) => !this.pending.has(p) && !this.refusedAt.has(p));
+    const candidates = this.passive.filter(
+      (p) => !this.pending.has(p) && !this.refusedAt.has(p) && (this.host.reachable?.(p) ?? true),
+    );
     while (free > 0 && candidates.length > 0) {
       const index = this.randomIndex(candidates.length);
       const peer = candidates[index] as Id;

@@ -7,7 +7,7 @@
  * browser; four tabs leave and the rest heal.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { components, isOneMesh, isSettledMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
@@ -17,6 +17,8 @@ import {
   idOf,
   openTab,
   servePage,
+  traceNodes,
+  traceOf,
   waitForConnections,
   waitForMessages,
   waitForStatus,
@@ -40,6 +42,7 @@ beforeAll(async () => {
   const query = `network=mesh12&maxConnections=${MAX_CONNECTIONS}&signaling=${encodeURIComponent(server.wsUrl)}`;
   // The last two tabs share a profile: "tabs of the same browser".
   for (let i = 0; i < TABS - 1; i++) contexts.push(await newContext(browser));
+  for (const context of contexts) await traceNodes(context);
   const pages: Page[] = [];
   for (let i = 0; i < TABS; i++) pages.push(await (contexts[Math.min(i, TABS - 2)] as BrowserContext).newPage());
   // In waves, so later tabs find earlier ones in their bootstrap sample.
@@ -57,6 +60,18 @@ afterAll(async () => {
   await server.close();
   await page.close();
 });
+
+/** On failure (or always, with TABMESH_TRACE=1), print what the given tabs' nodes did. */
+function reportOnFailure(which: () => Page[]): void {
+  const report = async (): Promise<void> => {
+    for (const tab of which()) {
+      const index = tabs.indexOf(tab);
+      console.error(`--- tab ${index} (${ids[index] ?? '?'}) ---\n${await traceOf(tab)}`);
+    }
+  };
+  onTestFailed(report);
+  if (process.env['TABMESH_TRACE'] === '1') onTestFinished(report);
+}
 
 /** Resolves once the tab has noticed its signaling server is gone. */
 function waitForSignalingLost(page: Page): Promise<void> {
@@ -148,6 +163,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
   it('rejoins a reloaded tab through another tab of the same browser, with the server still down', async () => {
     const tab = tabs[TABS - 1] as Page;
     const before = ids[TABS - 1];
+    reportOnFailure(() => tabs.slice(TABS - 2));
     await tab.reload();
     await tab.evaluate(async () => {
       await window.tabmeshReady;
@@ -164,6 +180,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     server = await startServer({ port });
     const leaving = tabs.slice(1, 5);
     const staying = tabs.filter((tab) => !leaving.includes(tab));
+    reportOnFailure(() => staying);
     await Promise.all(leaving.map((tab) => tab.close()));
     const states = await waitForMesh(staying, isSettledMesh, 100_000);
     const gone = new Set(ids.slice(1, 5));

@@ -157,3 +157,58 @@ export function waitForMessages(page: Page, data: string, count: number, timeout
     [data, count, timeoutMs] as const,
   );
 }
+
+/** Events a traced tab keeps, newest last; older ones are dropped. */
+const TRACE_CAP = 400;
+
+/**
+ * Record every node event of the context's tabs, across reloads, for a
+ * failure report: the node is caught as the page assigns `window.tabmesh`.
+ */
+export async function traceNodes(context: BrowserContext): Promise<void> {
+  await context.addInitScript((cap: number) => {
+    const trace: string[] = [];
+    const start = performance.now();
+    let node: EventTarget | undefined;
+    Object.defineProperty(window, '__tabmeshTrace', { value: trace });
+    Object.defineProperty(window, 'tabmesh', {
+      configurable: true,
+      get: () => node,
+      set: (value: EventTarget) => {
+        node = value;
+        for (const type of ['peer:connect', 'peer:disconnect', 'status', 'neighbours', 'warning']) {
+          value.addEventListener(type, (event) => {
+            const detail = (event as CustomEvent<unknown>).detail;
+            trace.push(`${(performance.now() - start).toFixed(0)} ms ${type} ${JSON.stringify(detail)}`);
+            if (trace.length > cap) trace.shift();
+          });
+        }
+      },
+    });
+  }, TRACE_CAP);
+}
+
+/** What a tab's node did and holds now, for a failure report. */
+export async function traceOf(page: Page): Promise<string> {
+  try {
+    return await page.evaluate(() => {
+      const node = window.tabmesh;
+      const trace = (window as unknown as { __tabmeshTrace?: string[] }).__tabmeshTrace ?? [];
+      const now =
+        node === undefined
+          ? 'no node'
+          : JSON.stringify({
+              id: node.id,
+              status: node.status,
+              connections: node.connections(),
+              neighbourhood: node.neighbourhood(),
+              links: node.links(),
+              problems: node.problems(),
+              mesh: node.meshStats(),
+            });
+      return [...trace, `now: ${now}`].join('\n');
+    });
+  } catch (error) {
+    return `no trace: ${String(error)}`;
+  }
+}

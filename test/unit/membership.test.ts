@@ -26,6 +26,7 @@ type HostEvent =
 /** Records every call; tests read and clear it. */
 class FakeHost implements MembershipHost<string> {
   events: HostEvent[] = [];
+  reachable?: (peer: string) => boolean;
   send(to: string, message: Msg): void {
     this.events.push({ kind: 'send', to, message });
   }
@@ -322,6 +323,37 @@ describe('Membership: failures and promotion', () => {
     s.m.linkDown('a');
     s.m.connectFailed('p1');
     expect(s.m.passiveView()).toEqual([]);
+  });
+
+  it('promotes only peers the host can reach now, and keeps the rest passive for later', () => {
+    const s = setup();
+    const reachable = new Set(['tab']);
+    s.host.reachable = (peer: string) => reachable.has(peer);
+    befriend(s, 'a');
+    s.m.addPassive(['far1', 'far2', 'tab']);
+    s.host.clear();
+    s.m.linkDown('a');
+    // Only the reachable one: the others would hold slots until they timed out.
+    expect(s.host.connects()).toEqual(['tab']);
+    s.m.connectFailed('tab');
+    s.host.clear();
+    s.m.tick();
+    expect(s.host.connects()).toEqual([]);
+    expect(s.m.passiveView().sort()).toEqual(['far1', 'far2']);
+    // In reach again (the server is back): promoted on the next tick.
+    reachable.add('far1').add('far2');
+    s.m.tick();
+    expect(s.host.connects().sort()).toEqual(['far1', 'far2']);
+  });
+
+  it('leaves the active view free for a join while the passive view is out of reach', () => {
+    const s = setup();
+    s.host.reachable = (peer: string) => peer === 'tab';
+    s.m.addPassive(['far1', 'far2', 'far3', 'far4', 'far5', 'far6']);
+    s.m.tick();
+    expect(s.host.connects()).toEqual([]);
+    s.m.join(['tab']);
+    expect(s.host.connects()).toEqual(['tab']);
   });
 
   it('moves a neighbour that disconnects to the passive view', () => {

@@ -30,6 +30,8 @@ export interface NeighboursHost {
   connect(peer: PeerId, route: readonly PeerId[]): void;
   /** Close the link to `peer` once what is queued on it has gone. */
   disconnect(peer: PeerId): void;
+  /** Whether a link to `peer` could be signalled now. */
+  reachable(peer: PeerId): boolean;
   problem(code: ErrorCode, message: string, peer: PeerId): void;
   /** Close the link to `peer` for a violation. */
   cutOff(peer: PeerId, message: string): void;
@@ -50,6 +52,7 @@ export class Neighbours {
         send: (to, message) => this.send(to, message),
         connect: (peer, route) => host.connect(peer, route),
         disconnect: (peer) => host.disconnect(peer),
+        reachable: (peer) => host.reachable(peer),
         problem: (from, reason, severe) => {
           if (severe) host.cutOff(from, `membership: ${reason}`);
           else host.problem(ErrorCode.PROTOCOL_VIOLATION, `membership: ${reason}`, from);

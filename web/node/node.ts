@@ -270,6 +270,9 @@ class Node extends EventTarget implements TabmeshNode {
             .catch(() => undefined),
         connect: (peer, route) => this.linkFor(peer, route),
         disconnect: (peer) => this.peerLinks.get(peer)?.closeWhenSent('left the active view'),
+        // Through the server, a tab of this browser, or (with a channel) the mesh.
+        reachable: (peer) =>
+          this.signaling.canSignal() || (this.local?.has(peer) ?? false) || this.connections().length > 0,
         problem: (code, message, peer) => this.problem(code, message, peer),
         cutOff: (peer, message) => this.peerLinks.get(peer)?.close(ErrorCode.PROTOCOL_VIOLATION, message),
         viewsChanged: () => this.viewsChanged(),
