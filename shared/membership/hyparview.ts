@@ -391,6 +391,8 @@ export class Membership<Id extends string> {
   // --- Handlers -------------------------------------------------------------
 
   private onJoin(from: Id, state: Pending | undefined): void {
+    // We joined through each other at once: the one link serves, and both already count it.
+    if (state === undefined && this.active.includes(from)) return;
     if (state?.kind !== 'inbound') {
       this.host.problem(from, 'join on a link that is not a fresh inbound one', false);
       return;

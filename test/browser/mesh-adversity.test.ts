@@ -31,7 +31,16 @@ import {
 import type { MeshCounters } from '../../web/node/mesh.js';
 import { launchChromium, newContext, serveSources } from '../helpers/browser.js';
 import type { TestServer } from '../helpers/server.js';
-import { collectMessages, idOf, openTabs, startPageServer, waitForMessages, waitForPeer } from '../helpers/tabs.js';
+import {
+  collectMessages,
+  idOf,
+  openTabs,
+  reportOnFailure,
+  startPageServer,
+  traceNodes,
+  waitForMessages,
+  waitForPeer,
+} from '../helpers/tabs.js';
 import type { HostileMesh, RoutedFault } from './fixtures/hostile-mesh.js';
 
 const NETWORK = 'mesh-adversity';
@@ -82,6 +91,11 @@ function call<K extends keyof HostileMesh>(
 async function openHostile(peers: readonly PeerId[]): Promise<{ page: Page; id: PeerId }> {
   const page = await attackers.newPage();
   opened.push(page);
+  reportOnFailure(() => [
+    ['victim', victim],
+    ['honest', honest],
+    ['hostile', page],
+  ]);
   await page.goto(
     `${site.url}/test/browser/fixtures/hostile-mesh.html?network=${NETWORK}&signaling=${encodeURIComponent(server.wsUrl)}`,
   );
@@ -216,6 +230,8 @@ beforeAll(async () => {
   site = await serveSources();
   tabs = await newContext(browser);
   attackers = await newContext(browser);
+  await traceNodes(tabs);
+  await traceNodes(attackers);
   const [a, b] = await openTabs(tabs, server.url, 2, `network=${NETWORK}`);
   if (a === undefined || b === undefined) throw new Error('no tabs');
   [victim, honest] = [a, b];
@@ -227,8 +243,11 @@ beforeAll(async () => {
   sender = await call(first, 'sender');
 }, 60_000);
 
-afterEach(async () => {
-  for (const page of opened.splice(0)) await page.close();
+afterEach(async (context) => {
+  const pages = opened.splice(0);
+  // A failed test's pages stay open for its failure report; the context closes them at the end.
+  if (context.task.result?.state === 'fail') return;
+  for (const page of pages) await page.close();
 });
 
 afterAll(async () => {

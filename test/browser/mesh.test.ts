@@ -7,7 +7,7 @@
  * browser; four tabs leave and the rest heal.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { components, isOneMesh, isSettledMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
@@ -17,8 +17,8 @@ import {
   idOf,
   openTab,
   servePage,
+  reportOnFailure,
   traceNodes,
-  traceOf,
   waitForConnections,
   waitForMessages,
   waitForStatus,
@@ -61,16 +61,13 @@ afterAll(async () => {
   await page.close();
 });
 
-/** On failure (or always, with TABMESH_TRACE=1), print what the given tabs' nodes did. */
-function reportOnFailure(which: () => Page[]): void {
-  const report = async (): Promise<void> => {
-    for (const tab of which()) {
+/** The given tabs, labelled with their index and ID, for a failure report. */
+function labelled(which: () => Page[]): () => [string, Page][] {
+  return () =>
+    which().map((tab) => {
       const index = tabs.indexOf(tab);
-      console.error(`--- tab ${index} (${ids[index] ?? '?'}) ---\n${await traceOf(tab)}`);
-    }
-  };
-  onTestFailed(report);
-  if (process.env['TABMESH_TRACE'] === '1') onTestFinished(report);
+      return [`tab ${index} (${ids[index] ?? '?'})`, tab];
+    });
 }
 
 /** Resolves once the tab has noticed its signaling server is gone. */
@@ -163,7 +160,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
   it('rejoins a reloaded tab through another tab of the same browser, with the server still down', async () => {
     const tab = tabs[TABS - 1] as Page;
     const before = ids[TABS - 1];
-    reportOnFailure(() => tabs.slice(TABS - 2));
+    reportOnFailure(labelled(() => tabs.slice(TABS - 2)));
     await tab.reload();
     await tab.evaluate(async () => {
       await window.tabmeshReady;
@@ -180,7 +177,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     server = await startServer({ port });
     const leaving = tabs.slice(1, 5);
     const staying = tabs.filter((tab) => !leaving.includes(tab));
-    reportOnFailure(() => staying);
+    reportOnFailure(labelled(() => staying));
     await Promise.all(leaving.map((tab) => tab.close()));
     const states = await waitForMesh(staying, isSettledMesh, 100_000);
     const gone = new Set(ids.slice(1, 5));

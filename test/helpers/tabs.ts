@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import type { BrowserContext, Page } from 'playwright-core';
+import { onTestFailed, onTestFinished } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { NodeStatus } from '../../web/node/options.js';
 import { startServer, type TestServer } from './server.js';
@@ -171,6 +172,20 @@ export async function traceNodes(context: BrowserContext): Promise<void> {
     const start = performance.now();
     let node: EventTarget | undefined;
     Object.defineProperty(window, '__tabmeshTrace', { value: trace });
+    const note = (line: string): void => {
+      trace.push(`${(performance.now() - start).toFixed(0)} ms ${line}`);
+      if (trace.length > cap) trace.shift();
+    };
+    // Errors too: a failure inside the node's handlers shows only there.
+    const error = console.error.bind(console);
+    console.error = (...args: unknown[]) => {
+      note(
+        `console.error ${args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : JSON.stringify(a))).join(' ')}`,
+      );
+      error(...args);
+    };
+    addEventListener('unhandledrejection', (event) => note(`unhandled rejection ${String(event.reason)}`));
+    addEventListener('error', (event) => note(`error ${event.message}`));
     Object.defineProperty(window, 'tabmesh', {
       configurable: true,
       get: () => node,
@@ -178,9 +193,7 @@ export async function traceNodes(context: BrowserContext): Promise<void> {
         node = value;
         for (const type of ['peer:connect', 'peer:disconnect', 'status', 'neighbours', 'warning']) {
           value.addEventListener(type, (event) => {
-            const detail = (event as CustomEvent<unknown>).detail;
-            trace.push(`${(performance.now() - start).toFixed(0)} ms ${type} ${JSON.stringify(detail)}`);
-            if (trace.length > cap) trace.shift();
+            note(`${type} ${JSON.stringify((event as CustomEvent<unknown>).detail)}`);
           });
         }
       },
@@ -210,5 +223,21 @@ export async function traceOf(page: Page): Promise<string> {
     });
   } catch (error) {
     return `no trace: ${String(error)}`;
+  }
+}
+
+/**
+ * Call inside a test: when it fails (or always, with TABMESH_TRACE=1), print
+ * what the named tabs' nodes did (contexts set up with {@link traceNodes}).
+ */
+export function reportOnFailure(which: () => ReadonlyArray<readonly [string, Page]>): void {
+  const report = async (): Promise<void> => {
+    for (const [label, tab] of which()) console.error(`--- ${label} ---\n${await traceOf(tab)}`);
+  };
+  try {
+    onTestFailed(report);
+    if (process.env['TABMESH_TRACE'] === '1') onTestFinished(report);
+  } catch {
+    // Outside a test (a beforeAll): nothing to report on.
   }
 }

@@ -110,6 +110,16 @@ describe('Membership: joining', () => {
     expect(s.m.passiveView()).toEqual(['c2']);
   });
 
+  it('takes a join from a contact that joined through it at the same moment as no violation', () => {
+    const s = setup();
+    s.m.join(['a']);
+    s.m.linkUp('a', true);
+    s.m.receive('a', { type: 'join' });
+    expect(s.m.activeView()).toEqual(['a']);
+    expect(s.host.problems()).toEqual([]);
+    expect(s.host.disconnects()).toEqual([]);
+  });
+
   it('tries the next contact when one cannot be reached, and forgets the unreachable one', () => {
     const s = setup();
     s.m.join(['c1', 'c2']);
@@ -485,8 +495,8 @@ describe('Membership: hostile input', () => {
     ['an unknown type', { type: 'gossip' }, 'severe'],
     ['no type', {}, 'severe'],
     ['null', null, 'severe'],
-    ['a join from a neighbour', { type: 'join' }, 'mild'],
-    // From a neighbour this is a harmless repeat after crossing requests.
+    // From a neighbour these are harmless repeats after crossing joins or requests.
+    ['a join from a neighbour', { type: 'join' }, 'ignored'],
     ['a neighbor reply from a neighbour', { type: 'neighbor-reply', accepted: true }, 'ignored'],
   ];
 

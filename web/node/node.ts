@@ -57,6 +57,8 @@ import {
   HANDSHAKE_LINK_SLACK,
   DIAL_RETRY_BASE_MS,
   DIAL_RETRY_MAX_MS,
+  ENDED_SESSION_PEERS,
+  ENDED_SESSIONS_PER_PEER,
   MAINTENANCE_INTERVAL_MS,
   MAX_QUEUED_SIGNALS_PER_PEER,
   PEER_EXCHANGE_INTERVAL_MS,
@@ -160,6 +162,12 @@ class Node extends EventTarget implements TabmeshNode {
   private readonly neighbours: Neighbours;
   private readonly signalQueues = new Map<PeerId, { chain: Promise<void>; size: number }>();
   private readonly paths: SignalPaths;
+  /**
+   * Sessions that ended here (closed, replaced, or declined), a few per peer:
+   * their late signals (trickled candidates, a glare's bye) are expected, and
+   * dropped without counting as a problem.
+   */
+  private readonly endedSessions = new Map<PeerId, Uint8Array[]>();
   /** Same-browser tabs, when BroadcastChannel exists. */
   private local: LocalTabs | undefined;
   /** Sealed traffic through the mesh, once tweetnacl and our seal keys are loaded. */
@@ -524,7 +532,8 @@ class Node extends EventTarget implements TabmeshNode {
     }
     const link = this.peerLinks.get(envelope.from);
     if (link !== undefined && bytesEqual(link.session, envelope.session)) link.handleSignal(envelope);
-    else if (envelope.kind !== 'bye') this.problem(ErrorCode.SIGNAL_STALE, 'signal for no session in progress', from);
+    else if (envelope.kind !== 'bye' && !this.sessionEnded(envelope.from, envelope.session))
+      this.problem(ErrorCode.SIGNAL_STALE, 'signal for no session in progress', from);
   }
 
   private async acceptOffer(offer: SignalEnvelope): Promise<void> {
@@ -567,6 +576,7 @@ class Node extends EventTarget implements TabmeshNode {
 
   /** Answer an offer with a signed bye. */
   private async decline(offer: SignalEnvelope, reason: string): Promise<void> {
+    this.endSession(offer.from, offer.session);
     const payload = await signSignal(this.tab.identity, {
       to: offer.from,
       session: offer.session,
@@ -577,6 +587,23 @@ class Node extends EventTarget implements TabmeshNode {
       body: reason,
     });
     this.paths.send(offer.from, payload);
+  }
+
+  /** Remember that a session with `peer` ended, keeping a few per peer and a bounded number of peers. */
+  private endSession(peer: PeerId, session: Uint8Array): void {
+    const sessions = this.endedSessions.get(peer) ?? [];
+    this.endedSessions.delete(peer); // re-inserted last: the map is oldest first
+    sessions.push(session);
+    if (sessions.length > ENDED_SESSIONS_PER_PEER) sessions.shift();
+    this.endedSessions.set(peer, sessions);
+    if (this.endedSessions.size > ENDED_SESSION_PEERS) {
+      const oldest = this.endedSessions.keys().next();
+      if (oldest.done !== true) this.endedSessions.delete(oldest.value);
+    }
+  }
+
+  private sessionEnded(peer: PeerId, session: Uint8Array): boolean {
+    return (this.endedSessions.get(peer) ?? []).some((ended) => bytesEqual(ended, session));
   }
 
   /** Links not closed: attempts in progress and confirmed channels. */
@@ -777,6 +804,7 @@ class Node extends EventTarget implements TabmeshNode {
   }
 
   private linkClosed(link: PeerLink, code: ErrorCode | undefined, reason: string): void {
+    this.endSession(link.peer, link.session);
     const wasConnected = link.connectedAt !== undefined;
     if (wasConnected) this.neighbours.membership.linkDown(link.peer);
     if (this.peerLinks.get(link.peer) === link) {

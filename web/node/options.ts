@@ -29,6 +29,13 @@ export const PEER_EXCHANGE_INTERVAL_MS = 30_000;
 export const DIAL_RETRY_BASE_MS = 2_000;
 /** Longest wait between attempts at one peer. */
 export const DIAL_RETRY_MAX_MS = 120_000;
+/**
+ * Ended sessions remembered per peer, and peers remembered, so the late
+ * signals of a closed, replaced or declined attempt are dropped quietly
+ * rather than counted as stale.
+ */
+export const ENDED_SESSIONS_PER_PEER = 4;
+export const ENDED_SESSION_PEERS = 256;
 /** Signals from one peer waiting to be checked; more are dropped. */
 export const MAX_QUEUED_SIGNALS_PER_PEER = 64;
 /**
