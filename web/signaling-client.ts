@@ -92,6 +92,14 @@ export function withNetwork(url: string, network: string): string {
  */
 export const MAX_LEARNED_SIGNALING_URLS = 4;
 
+/**
+ * Requests a registering client keeps until the server's welcome, beyond the
+ * MAX_HELD_DURING_REGISTRATION it may send right behind its answer: a tab
+ * that dials several peers at once (its contacts and the application's
+ * connect calls) has more signals than the server holds. More are refused.
+ */
+export const MAX_QUEUED_UNTIL_WELCOME = 128;
+
 export class SignalingClient {
   private socket: WebSocket | undefined;
   /** Configured URLs first, then those learned from peers. */
@@ -107,6 +115,12 @@ export class SignalingClient {
   private answered = false;
   /** Requests made after the challenge but before the answer is signed and sent. */
   private readonly beforeAnswer: string[] = [];
+  /** Whether the current socket's registration was verified (the welcome came). */
+  private welcomed = false;
+  /** Requests sent (or held to send) ahead of the welcome: the server holds MAX_HELD_DURING_REGISTRATION. */
+  private aheadOfWelcome = 0;
+  /** Requests beyond those, waiting here for the welcome (at most MAX_QUEUED_UNTIL_WELCOME). */
+  private readonly untilWelcome: string[] = [];
   /** Recipients of recent signals by ref (a ring of MAX_TRACKED_REFS). */
   private readonly refs = new Map<number, PeerId>();
   private nextRef = 0;
@@ -192,12 +206,20 @@ export class SignalingClient {
   private sendMessage(message: ClientMessage): boolean {
     if (!this.canSignal() || this.socket === undefined) return false;
     const text = encodeClientMessage(message);
-    if (this.answered) {
+    if (this.welcomed) {
       this.socket.send(text);
       return true;
     }
-    if (this.beforeAnswer.length >= MAX_HELD_DURING_REGISTRATION) return false;
-    this.beforeAnswer.push(text);
+    // Registering: the server holds a few requests until it has verified us
+    // (and refuses more); the rest wait here for the welcome, in order.
+    if (this.aheadOfWelcome < MAX_HELD_DURING_REGISTRATION && this.untilWelcome.length === 0) {
+      this.aheadOfWelcome++;
+      if (this.answered) this.socket.send(text);
+      else this.beforeAnswer.push(text);
+      return true;
+    }
+    if (this.untilWelcome.length >= MAX_QUEUED_UNTIL_WELCOME) return false;
+    this.untilWelcome.push(text);
     return true;
   }
 
@@ -223,6 +245,9 @@ export class SignalingClient {
     this.answered = false;
     this.challenged = false;
     this.beforeAnswer.length = 0;
+    this.welcomed = false;
+    this.aheadOfWelcome = 0;
+    this.untilWelcome.length = 0;
     socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data !== 'string') {
         this.events.onProblem(ErrorCode.BAD_FRAME, 'binary frame from the signaling server');
@@ -281,6 +306,8 @@ export class SignalingClient {
         }
         this.attempt = 0;
         this.connectedUrl = url;
+        this.welcomed = true;
+        for (const text of this.untilWelcome.splice(0)) socket.send(text);
         this.events.onState('connected', url);
         this.events.onTurn(message.turn);
         this.events.onWelcome(url, message.peers);
