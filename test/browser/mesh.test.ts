@@ -144,6 +144,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     const [a, b] = pair;
     const from = tabs[a] as Page;
     const to = tabs[b] as Page;
+    reportOnFailure(labelled(() => tabs));
     // A short message first: routed, sealed, with no channel.
     const read = await collectMessages(to);
     await from.evaluate((peer) => window.tabmesh?.send(peer, 'sealed through the mesh'), ids[b] as PeerId);
