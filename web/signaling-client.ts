@@ -204,7 +204,13 @@ export class SignalingClient {
   }
 
   private sendMessage(message: ClientMessage): boolean {
-    if (!this.canSignal() || this.socket === undefined) return false;
+    // A socket still opening, or not yet challenged, will register soon: what
+    // is sent meanwhile waits behind the answer rather than being lost.
+    const opening =
+      this.socket !== undefined &&
+      !this.challenged &&
+      (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN);
+    if ((!this.canSignal() && !opening) || this.socket === undefined) return false;
     const text = encodeClientMessage(message);
     if (this.welcomed) {
       this.socket.send(text);
