@@ -13,6 +13,7 @@ import { launchChromium, newContext } from '../helpers/browser.js';
 import { idOf, openTabs, waitForConnections } from '../helpers/tabs.js';
 import { startServer } from '../helpers/server.js';
 import { startFloorRelay } from './floor-relay.js';
+import { waitForQuiet } from './quiet.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const BARE_DIR = `${root}dist/bench-bare`;
@@ -73,6 +74,8 @@ async function timePageOpen(
 ): Promise<number> {
   const context = returning ?? (await newContext(browser));
   const page = await context.newPage();
+  // Each run starts on a quiet machine, not amid the last one's teardown.
+  await waitForQuiet();
   try {
     await page.goto(url);
     return await measure(page);

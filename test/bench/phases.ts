@@ -6,18 +6,70 @@
  * change. `node --import tsx test/bench/phases.ts [runs]` prints each event's
  * median and the median run in order; PHASES_NOBUILD=1 reuses the last build.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { WebSocket as ServerSocket } from 'ws';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { openTabs } from '../helpers/tabs.js';
-import { buildPages, serveDir, startPageServer, BARE_DIR } from './browser-bench.js';
+import { buildPages, serveDir, BARE_DIR, PAGE_DIR } from './browser-bench.js';
+import { startServer } from '../helpers/server.js';
 import { startFloorRelay } from './floor-relay.js';
+import { waitForQuiet } from './quiet.js';
+
+/**
+ * The signaling server's side (it runs in this process): every frame it sends
+ * and every message it receives, with its wall-clock time, prefixed `S:`.
+ */
+const serverEvents: [string, number][] = [];
+const wallClock = (): number => performance.timeOrigin + performance.now();
+const typeOf = (data: unknown): string => {
+  try {
+    const m = JSON.parse(String(data)) as { type?: string; data?: { type?: string } };
+    return `${m.type ?? '?'}${m.data?.type !== undefined ? `:${m.data.type}` : ''}`;
+  } catch {
+    return '?';
+  }
+};
+{
+  const proto = ServerSocket.prototype as unknown as {
+    send: (data: unknown, ...rest: unknown[]) => void;
+    emit: (event: string | symbol, ...args: unknown[]) => boolean;
+  };
+  const send = proto.send;
+  proto.send = function (this: unknown, data: unknown, ...rest: unknown[]) {
+    if (serverEvents.length < 100_000) serverEvents.push([`S:send:${typeOf(data)}`, wallClock()]);
+    send.call(this, data, ...rest);
+  };
+  const emit = proto.emit;
+  proto.emit = function (this: unknown, event: string | symbol, ...args: unknown[]) {
+    if (event === 'message' && serverEvents.length < 100_000)
+      serverEvents.push([`S:recv:${typeOf(args[0])}`, wallClock()]);
+    return emit.call(this, event, ...args);
+  };
+}
 
 /** Runs in the page before its scripts: records the first time each labelled event happens. */
 const INSTRUMENT = `(() => {
   const t = {};
-  const mark = (k) => { if (!(k in t)) t[k] = performance.now(); };
+  // Every event also goes, with its wall-clock time, into a bounded list: the
+  // listener's events are read from there and placed on the dialer's timeline.
+  const all = [];
+  window.__all = all;
+  const mark = (k) => {
+    if (!(k in t)) t[k] = performance.now();
+    if (all.length < 4096) all.push([k, performance.timeOrigin + performance.now()]);
+  };
   window.__phases = t;
   mark('init');
+  // Where the main thread was busy: a timer chain (4 ms apart once nested)
+  // notes each gap over 8 ms, for the first 3 s.
+  let last = performance.now();
+  const probe = () => {
+    const n = performance.now();
+    if (n - last > 8) mark('busy:' + (n - last).toFixed(0) + 'ms-until-' + n.toFixed(0));
+    last = n;
+    if (n < 3000) setTimeout(probe, 0);
+  };
+  setTimeout(probe, 0);
   const WS = WebSocket;
   window.WebSocket = class extends WS {
     constructor(...a) {
@@ -26,8 +78,9 @@ const INSTRUMENT = `(() => {
       let n = 0;
       this.addEventListener('message', (e) => {
         let type = 'msg';
-        try { const m = JSON.parse(e.data); type = m.type ?? m.t ?? (m.data && m.data.type) ?? 'msg'; } catch {}
-        mark('ws:recv:' + type + (type === 'signal' || type === 'msg' ? ':' + n++ : ''));
+        let code = '';
+        try { const m = JSON.parse(e.data); type = m.type ?? m.t ?? (m.data && m.data.type) ?? 'msg'; code = m.code ?? ''; } catch {}
+        mark('ws:recv:' + type + (type === 'signal' || type === 'msg' ? ':' + n++ : '') + (type === 'error' ? ':' + code : ''));
       });
     }
     send(d) {
@@ -46,7 +99,9 @@ const INSTRUMENT = `(() => {
       this.addEventListener('iceconnectionstatechange', () => mark('ice:' + this.iceConnectionState));
     }
     async createOffer(...a) { const r = await super.createOffer(...a); mark('pc:offer'); return r; }
-    async setRemoteDescription(...a) { mark('pc:setRemote'); return super.setRemoteDescription(...a); }
+    async setRemoteDescription(...a) { mark('pc:setRemote'); const r = await super.setRemoteDescription(...a); mark('pc:setRemote:ok'); return r; }
+    async createAnswer(...a) { mark('pc:createAnswer'); const r = await super.createAnswer(...a); mark('pc:answer'); return r; }
+    async setLocalDescription(...a) { mark('pc:setLocal'); const r = await super.setLocalDescription(...a); mark('pc:setLocal:ok'); return r; }
     createDataChannel(...a) {
       const c = super.createDataChannel(...a);
       c.addEventListener('open', () => mark('dc:open'));
@@ -96,13 +151,44 @@ function connected(): Promise<number> {
   );
 }
 
-/** Open `url` in `context`, wait for the connection, return the page's timestamps. */
-async function timeline(context: BrowserContext, url: string): Promise<Record<string, number>> {
+/**
+ * Open `url` in `context`, wait for the connection, return the page's
+ * timestamps, and the listener's (prefixed `L:`) since the page opened.
+ */
+async function timeline(context: BrowserContext, url: string, listener: Page): Promise<Record<string, number>> {
+  // Drop what the listener did before this run.
+  await listener.evaluate(() => (window as unknown as { __all: unknown[] }).__all.splice(0));
+  serverEvents.splice(0);
   const page = await context.newPage();
+  await waitForQuiet();
   try {
     await page.goto(url);
     const end = await page.evaluate(connected);
-    return await page.evaluate((end) => {
+    const origin = await page.evaluate(() => performance.timeOrigin);
+    const listened = await listener.evaluate(() =>
+      (window as unknown as { __all: [string, number][] }).__all.splice(0),
+    );
+    const fromListener: Record<string, number> = {};
+    for (const [k, at] of listened)
+      if (at >= origin && !(`L:${k}` in fromListener)) fromListener[`L:${k}`] = at - origin;
+    for (const [k, at] of serverEvents)
+      for (let i = 0; ; i++)
+        if (!(`${k}:${i}` in fromListener)) {
+          fromListener[`${k}:${i}`] = at - origin;
+          break;
+        }
+    const counts = await page.evaluate((end) => {
+      const all = (window as unknown as { __all: [string, number][] }).__all;
+      const before = all.filter(([, at]) => at - performance.timeOrigin <= end);
+      const count = (prefix: string): number => before.filter(([k]) => k.startsWith(prefix)).length;
+      return {
+        'count:pc:new': count('pc:new'),
+        'count:ws:send:signal': count('ws:send:signal'),
+        'count:subtle:sign': count('subtle:sign') / 2,
+        'count:subtle:verify': count('subtle:verify') / 2,
+      };
+    }, end);
+    const own = await page.evaluate((end) => {
       const script = performance.getEntriesByType('resource').find((e) => e.name.endsWith('.js')) as
         PerformanceResourceTiming | undefined;
       const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
@@ -122,6 +208,7 @@ async function timeline(context: BrowserContext, url: string): Promise<Record<st
         connected: end,
       };
     }, end);
+    return { ...own, ...counts, ...Object.fromEntries(Object.entries(fromListener).filter(([, at]) => at <= end + 5)) };
   } finally {
     await page.close({ runBeforeUnload: true });
   }
@@ -147,13 +234,15 @@ async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 9);
   if (process.env['PHASES_NOBUILD'] === undefined) await buildPages();
   const browser = await launchChromium();
-  const server = await startPageServer();
+  // PHASES_DIR: a page built elsewhere (to compare a change), instead of the benchmark's build.
+  const server = await startServer({ staticDir: process.env['PHASES_DIR'] ?? PAGE_DIR });
   const bareSite = await serveDir(BARE_DIR);
   const relay = await startFloorRelay();
   const relayUrl = `ws://127.0.0.1:${relay.port}`;
   try {
-    const listenerContext = await newContext(browser);
-    await openTabs(listenerContext, server.url, 1, 'network=bench');
+    const listenerContext = await instrumented(browser);
+    const [listener] = await openTabs(listenerContext, server.url, 1, 'network=bench');
+    if (listener === undefined) throw new Error('no listener');
     const bareListener = await listenerContext.newPage();
     await bareListener.goto(`${bareSite.url}/?id=listener&relay=${encodeURIComponent(relayUrl)}`);
     const profile = await instrumented(browser);
@@ -161,22 +250,22 @@ async function main(): Promise<void> {
     const bareUrl = (id: string): string =>
       `${bareSite.url}/?id=${id}&dial=listener&relay=${encodeURIComponent(relayUrl)}`;
     // First visits in the returning profile, not counted.
-    await timeline(profile, tabmeshUrl);
-    await timeline(profile, bareUrl('warm'));
+    await timeline(profile, tabmeshUrl, listener);
+    await timeline(profile, bareUrl('warm'), bareListener);
     const results: Record<string, Record<string, number>[]> = { tf: [], tr: [], bf: [], br: [] };
-    const once = async (url: string): Promise<Record<string, number>> => {
+    const once = async (url: string, listening: Page): Promise<Record<string, number>> => {
       const context = await instrumented(browser);
       try {
-        return await timeline(context, url);
+        return await timeline(context, url, listening);
       } finally {
         await context.close();
       }
     };
     for (let run = 0; run < runs; run++) {
-      results['tf']?.push(await once(tabmeshUrl));
-      results['tr']?.push(await timeline(profile, tabmeshUrl));
-      results['bf']?.push(await once(bareUrl(`f${run}`)));
-      results['br']?.push(await timeline(profile, bareUrl(`r${run}`)));
+      results['tf']?.push(await once(tabmeshUrl, listener));
+      results['tr']?.push(await timeline(profile, tabmeshUrl, listener));
+      results['bf']?.push(await once(bareUrl(`f${run}`), bareListener));
+      results['br']?.push(await timeline(profile, bareUrl(`r${run}`), bareListener));
     }
     report('Tabmesh, first visit', results['tf'] ?? []);
     report('Tabmesh, returning', results['tr'] ?? []);
