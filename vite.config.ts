@@ -15,7 +15,7 @@
  * - Vitest (mode `test`): the tests under test/.
  */
 import { fileURLToPath } from 'node:url';
-import { build, type BuildEnvironmentOptions, type Plugin, type Rolldown } from 'vite';
+import type { BuildEnvironmentOptions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -52,45 +52,8 @@ const lib: BuildEnvironmentOptions = {
   rolldownOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
 };
 
-/** Where index.html takes the page's inline first script. */
-const HEAD_START_MARK = '<!-- tabmesh:head-start (web/app/head-start.ts, inlined by the build) -->';
-
-/**
- * Inlines web/app/head-start.ts into the page's head, bundled on its own (a
- * few hundred bytes): an inline script runs as the page starts to parse,
- * where even the first module would wait for its fetch.
- */
-function headStart(): Plugin {
-  return {
-    name: 'tabmesh-head-start',
-    async transformIndexHtml(html) {
-      if (!html.includes(HEAD_START_MARK)) return html;
-      const output = await build({
-        configFile: false,
-        root: here,
-        logLevel: 'warn',
-        build: {
-          write: false,
-          target: 'es2022',
-          minify: true,
-          copyPublicDir: false,
-          rolldownOptions: {
-            input: `${here}web/app/head-start.ts`,
-            output: { format: 'iife', codeSplitting: false },
-          },
-        },
-      });
-      const results = (Array.isArray(output) ? output : [output]) as Rolldown.RolldownOutput[];
-      const chunk = results.flatMap((r) => r.output).find((o): o is Rolldown.OutputChunk => o.type === 'chunk');
-      if (chunk === undefined) throw new Error('head-start: no output');
-      return html.replace(HEAD_START_MARK, `<script>${chunk.code.trim()}</script>`);
-    },
-  };
-}
-
 export default defineConfig(({ mode }) => ({
   root: `${here}web`,
-  plugins: mode === 'widget' || mode === 'lib' || mode === 'test' ? [] : [headStart()],
   ...(mode === 'widget' || mode === 'lib' ? { publicDir: false as const, logLevel: 'warn' as const } : {}),
   build:
     mode === 'widget'

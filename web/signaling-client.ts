@@ -17,12 +17,16 @@ import {
   type TurnCredentials,
 } from '../shared/protocol/signaling.js';
 import type { SignedRecord } from '../shared/records.js';
-import { startSocket, withNetwork, type StartedSocket } from './node/early.js';
 
 /** First reconnection delay (before jitter); doubles per failed attempt. */
 export const SIGNALING_BACKOFF_BASE_MS = 500;
 /** Longest reconnection delay (before jitter). */
 export const SIGNALING_BACKOFF_MAX_MS = 30_000;
+/**
+ * Frames an early socket keeps before the client adopts it (the challenge is
+ * the first; a server sending more before we register is not believed).
+ */
+export const MAX_EARLY_FRAMES = 8;
 /** Signals whose recipient is remembered, to tell which attempt an UNKNOWN_PEER error ends. */
 export const MAX_TRACKED_REFS = 1024;
 
@@ -60,19 +64,25 @@ export interface SignalingClientOptions {
 export class EarlySocket {
   readonly socket: WebSocket;
   readonly url: string;
-  /** Text frames received before adoption (at most MAX_EARLY_FRAMES). */
-  readonly held: string[];
+  readonly held: string[] = [];
 
-  /** Adopts `started` (the page's, see early.ts) if it is a live socket to this URL and network; closes it otherwise. */
-  constructor(url: string, network: string, started?: StartedSocket) {
+  constructor(url: string, network: string) {
     this.url = url;
-    const target = withNetwork(url, network);
-    const adopt = started !== undefined && started.socket.url === target && started.socket.readyState <= WebSocket.OPEN;
-    if (!adopt) started?.socket.close();
-    const { socket, held } = adopt ? started : startSocket(url, network);
-    this.socket = socket;
-    this.held = held;
+    this.socket = new WebSocket(withNetwork(url, network));
+    this.socket.onmessage = (event: MessageEvent) => {
+      if (typeof event.data === 'string' && this.held.length < MAX_EARLY_FRAMES) this.held.push(event.data);
+    };
   }
+}
+
+/**
+ * The URL with `?network=` added: the server then sends a bootstrap sample
+ * with its challenge, so the tab can dial while it registers.
+ */
+export function withNetwork(url: string, network: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('network', network);
+  return parsed.toString();
 }
 
 /**

@@ -1,19 +1,17 @@
 /**
- * The page's first module (after the inline head-start.ts, whose socket and
- * database it adopts). It starts what a visitor waits for (the
+ * The page's first script. It starts what a visitor waits for (the
  * signaling socket, storage, Ed25519 and this tab's identity: see
  * web/node/boot.ts) before the rest of the page's code is fetched and
  * evaluated, then hands over to main.ts, which creates the node from it and
  * draws the page.
  */
 import { boot, type Boot } from '../node/boot.js';
-import { readHeadStart } from '../node/early.js';
 import { optionsFromUrl } from './url.js';
 
 const options = optionsFromUrl(location.search);
 let booted: Boot | Error;
 try {
-  booted = boot(options, {}, readHeadStart(window.tabmeshHead));
+  booted = boot(options);
 } catch (error) {
   // Invalid options: main.ts shows why.
   booted = error instanceof Error ? error : new Error(String(error));

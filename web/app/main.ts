@@ -219,16 +219,13 @@ function wire(node: TabmeshNode, options: NodeOptions): void {
   // One render per frame, however many events came since: while the node
   // connects, the page's main thread is its busiest resource. The first full
   // render waits for the first connection (or FIRST_DRAW_DEADLINE_MS): until
-  // then the page shows its static frame with the ID and status lines, and
-  // drawing the rest sooner holds up the connection (`npm run bench`).
+  // then the page shows its static frame with the ID and the status lines as
+  // they were when the node started, and drawing sooner holds up the
+  // connection (`npm run bench`).
   let pending = false;
   let drawn = false;
   const refresh = (): void => {
-    if (!drawn) {
-      renderStatus();
-      return;
-    }
-    if (pending) return;
+    if (pending || !drawn) return;
     pending = true;
     const draw = (): void => {
       pending = false;

@@ -116,19 +116,21 @@ async function loadOrCreate(
   return identityFromKeyPair(await ed.fromSeed(fresh));
 }
 
-/** A held identity slot: its number and the release of its Web Lock. */
-export interface ClaimedSlot {
-  readonly slot: number;
-  readonly release: () => void;
-}
-
 /**
- * Claim the first free identity slot's Web Lock: the slot this tab had before
- * a reload first, then the lowest free. Undefined without Web Locks or when
- * every slot is held. Needs no storage, so it runs while storage opens.
+ * This tab's identity. With Web Locks and persistent storage: the slot it had
+ * before a reload if free, else the lowest free slot. Without Web Locks (or
+ * with memory storage) a fresh identity that lives as long as the page.
  */
-export async function claimSlot(): Promise<ClaimedSlot | undefined> {
-  if (typeof navigator === 'undefined' || !('locks' in navigator)) return undefined;
+export async function acquireTabIdentity(
+  ed: Ed25519,
+  store: KeyValueStore,
+  warn: (m: string) => void,
+): Promise<TabIdentity> {
+  const hasLocks = typeof navigator !== 'undefined' && 'locks' in navigator;
+  if (store.kind === 'memory' || !hasLocks) {
+    if (!hasLocks) warn('Web Locks unavailable: this tab gets a fresh identity');
+    return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
+  }
   const preferred = Number(sessionStorage.getItem(SESSION_KEY) ?? NaN);
   const order = Array.from({ length: MAX_IDENTITY_SLOTS }, (_, i) => i);
   if (Number.isInteger(preferred) && preferred >= 0 && preferred < MAX_IDENTITY_SLOTS) {
@@ -137,40 +139,16 @@ export async function claimSlot(): Promise<ClaimedSlot | undefined> {
   }
   for (const slot of order) {
     const lock = await holdLock(`tabmesh:identity:${slot}`);
-    if (lock.held) return { slot, release: lock.release };
+    if (!lock.held) continue;
+    try {
+      const identity = await loadOrCreate(ed, store, `identity:${slot}`, warn);
+      sessionStorage.setItem(SESSION_KEY, String(slot));
+      return { identity, slot, release: lock.release };
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
   }
-  return undefined;
-}
-
-/**
- * This tab's identity. With Web Locks and persistent storage: the slot it had
- * before a reload if free, else the lowest free slot (`claimed`, if the
- * caller has already started claiming it). Without Web Locks (or with memory
- * storage) a fresh identity that lives as long as the page.
- */
-export async function acquireTabIdentity(
-  ed: Ed25519,
-  store: KeyValueStore,
-  warn: (m: string) => void,
-  claimed?: Promise<ClaimedSlot | undefined>,
-): Promise<TabIdentity> {
-  const hasLocks = typeof navigator !== 'undefined' && 'locks' in navigator;
-  if (store.kind === 'memory' || !hasLocks) {
-    (await claimed)?.release();
-    if (!hasLocks) warn('Web Locks unavailable: this tab gets a fresh identity');
-    return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
-  }
-  const held = await (claimed ?? claimSlot());
-  if (held === undefined) {
-    warn(`all ${MAX_IDENTITY_SLOTS} identity slots are held by other tabs: this tab gets a fresh identity`);
-    return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
-  }
-  try {
-    const identity = await loadOrCreate(ed, store, `identity:${held.slot}`, warn);
-    sessionStorage.setItem(SESSION_KEY, String(held.slot));
-    return { identity, slot: held.slot, release: () => held.release() };
-  } catch (error) {
-    held.release();
-    throw error;
-  }
+  warn(`all ${MAX_IDENTITY_SLOTS} identity slots are held by other tabs: this tab gets a fresh identity`);
+  return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
 }

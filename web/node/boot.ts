@@ -9,9 +9,8 @@ import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { detectEd25519 } from '../../shared/identity/webcrypto.js';
 import { isValidNetworkName } from '../../shared/records.js';
-import { acquireTabIdentity, claimSlot, type TabIdentity } from '../local/identity.js';
+import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
 import { EarlySocket } from '../signaling-client.js';
-import { defaultSignaling, type HeadStart } from './early.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
 
@@ -34,25 +33,18 @@ export interface Boot {
   readonly ready: Promise<Booted>;
 }
 
+/** The signaling endpoint of the page's own server, when running in a page. */
+function defaultSignaling(): string[] {
+  if (typeof location === 'undefined' || !location.host) return [];
+  return [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`];
+}
+
 export function cacheKey(network: string): string {
   return `cache:${network}`;
 }
 
-/**
- * Check the options and start loading; throws BAD_FIELD for invalid options.
- * `head`: what the page started before its scripts loaded (see early.ts),
- * adopted where it matches the options.
- */
-export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> = {}, head: HeadStart = {}): Boot {
-  try {
-    return start(options, deps, head);
-  } catch (error) {
-    head.socket?.socket.close();
-    throw error;
-  }
-}
-
-function start(options: NodeOptions, deps: Pick<NodeDeps, 'ed25519'>, head: HeadStart): Boot {
+/** Check the options and start loading; throws BAD_FIELD for invalid options. */
+export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> = {}): Boot {
   const network = options.network ?? DEFAULT_NETWORK;
   if (!isValidNetworkName(network)) throw new TabmeshError(ErrorCode.BAD_FIELD, 'invalid network name');
   const urls = options.signaling ?? defaultSignaling();
@@ -65,26 +57,22 @@ function start(options: NodeOptions, deps: Pick<NodeDeps, 'ed25519'>, head: Head
   const logger = options.logger ?? consoleLogger;
   let early: EarlySocket | undefined;
   try {
-    early = new EarlySocket(urls[0] ?? '', network, head.socket);
+    early = new EarlySocket(urls[0] ?? '', network);
   } catch {
     // An invalid first URL: the signaling client reports it when it tries.
-    head.socket?.socket.close();
     early = undefined;
   }
   const ready = (async (): Promise<Booted> => {
     // Side by side: the first native Ed25519 call warms up the crypto library,
     // and a fresh IndexedDB takes a while to create.
-    // The identity slot's Web Lock is claimed meanwhile too.
-    const storage = options.storage ?? 'indexeddb';
-    const slot = storage === 'memory' ? undefined : claimSlot();
     const [ed, { store, reason }] = await Promise.all([
       deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
-      openStore(storage, undefined, head.database),
+      openStore(options.storage ?? 'indexeddb'),
     ]);
     if (reason !== undefined) logger.warn(reason);
     // The cached peers are read while the identity loads.
     const cached = store.get(cacheKey(network)).catch(() => undefined);
-    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message), slot);
+    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
     return { ed, store, storageReason: reason, tab, cached: await cached };
   })();
   return { network, urls, maxConnections, early, ready };

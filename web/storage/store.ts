@@ -4,7 +4,7 @@
  * non-extractable CryptoKeys can be stored), and everything read back is
  * untrusted: callers parse it.
  */
-import { del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
+import { createStore, del, get, set, type UseStore } from 'idb-keyval';
 
 export interface KeyValueStore {
   readonly kind: 'indexeddb' | 'memory';
@@ -40,18 +40,17 @@ export const IDB_STORE = 'kv';
 export async function openStore(
   preferred: 'indexeddb' | 'memory',
   timeoutMs = 3000,
-  started?: Promise<IDBDatabase>,
 ): Promise<{ store: KeyValueStore; reason?: string }> {
   if (preferred === 'memory') return { store: memoryStore() };
   try {
     // Even reading `indexedDB` throws where storage is blocked.
     if (typeof indexedDB === 'undefined') return { store: memoryStore(), reason: 'IndexedDB is not available' };
-    // The database opening proves storage works; blocked storage fails or hangs here.
-    const opening = started?.catch(() => openDatabase()) ?? openDatabase();
-    const handle: UseStore = storeOn(opening);
+    const handle: UseStore = createStore(IDB_DATABASE, IDB_STORE);
+    // One read proves the database opens; blocked storage fails or hangs here.
+    const probe = get('probe', handle);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      opening,
+      probe,
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error('IndexedDB did not answer')), timeoutMs);
       }),
@@ -70,34 +69,4 @@ export async function openStore(
       reason: `IndexedDB unusable: ${error instanceof Error ? error.message : String(error)}`,
     };
   }
-}
-
-/**
- * Open (creating if new) the node's database, as idb-keyval's createStore
- * would. Exported for the page's first script, which starts this before the
- * rest of the page loads (web/app/head-start.ts).
- */
-export function openDatabase(): Promise<IDBDatabase> {
-  const request = indexedDB.open(IDB_DATABASE);
-  request.onupgradeneeded = () => request.result.createObjectStore(IDB_STORE);
-  return promisifyRequest(request);
-}
-
-/**
- * idb-keyval's store on an opening database; should the connection close
- * (the browser may close it), the next call opens a fresh one.
- */
-function storeOn(opening: Promise<IDBDatabase>): UseStore {
-  let current: Promise<IDBDatabase> | undefined;
-  const watch = (database: Promise<IDBDatabase>): Promise<IDBDatabase> => {
-    current = database;
-    const forget = (): void => {
-      if (current === database) current = undefined;
-    };
-    database.then((db) => db.addEventListener('close', forget), forget);
-    return database;
-  };
-  void watch(opening);
-  return (mode, callback) =>
-    (current ?? watch(openDatabase())).then((db) => callback(db.transaction(IDB_STORE, mode).objectStore(IDB_STORE)));
 }
