@@ -3,7 +3,7 @@
  * storage and record cache, the signaling client, and one PeerLink per peer;
  * exposes connections, known peers, send, broadcast and typed events.
  */
-import { bytesEqual, fromBase64url, utf8 } from '../../shared/bytes.js';
+import { bytesEqual, utf8 } from '../../shared/bytes.js';
 import { ErrorCode, TabmeshError, isErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../../shared/identity/peer-id.js';
@@ -37,14 +37,7 @@ import { PeerCache } from '../../shared/peer-cache.js';
 import { broadcastBytes, encodeRecords, payloadText, type ReceivedMessage } from '../../shared/protocol/channel.js';
 import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
 import type { TurnCredentials } from '../../shared/protocol/signaling.js';
-import {
-  MAX_RECORD_TEXT_CHARS,
-  decodeRecord,
-  isValidEndpoint,
-  signRecord,
-  verifyRecord,
-  type SignedRecord,
-} from '../../shared/records.js';
+import { isValidEndpoint, signRecord, verifyRecord, type SignedRecord } from '../../shared/records.js';
 import type { TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import type { KeyValueStore } from '../storage/store.js';
@@ -682,16 +675,14 @@ class Node extends EventTarget implements TabmeshNode {
 
   /**
    * With no neighbours and no attempt under way, join the mesh through a
-   * contact. With the server: peers its sample says are online first (a
-   * returning tab's former neighbours may have left since), then former
-   * neighbours (most recent first), then any peer we know, tabs of this
-   * browser last (two tabs that only
+   * contact. With the server: former neighbours first (most recent first),
+   * then any peer we know, tabs of this browser last (two tabs that only
    * joined each other would be a mesh of their own). Without it: tabs of
    * this browser, the only ones still in reach. While the first connection to
    * the server is still being made, wait for it. Membership tries the
    * contacts in turn and keeps the active view full from then on.
    */
-  private bootstrap(live: ReadonlySet<PeerId> = new Set()): void {
+  private bootstrap(): void {
     if (this.closed || this.neighbours.membership.activeView().length > 0) return;
     if ([...this.peerLinks.values()].some((l) => l.state !== 'closed')) return;
     const now = this.settings.now();
@@ -701,12 +692,7 @@ class Node extends EventTarget implements TabmeshNode {
     if (this.signaling.canSignal()) {
       const known = this.cache
         .all()
-        .sort(
-          (a, b) =>
-            Number(live.has(b.signed.record.id)) - Number(live.has(a.signed.record.id)) ||
-            Number(b.tried) - Number(a.tried) ||
-            b.lastSeen - a.lastSeen,
-        )
+        .sort((a, b) => Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen)
         .map((entry) => entry.signed.record.id)
         .filter((peer) => !local.includes(peer) && usable(peer));
       // Nobody else known yet: the server's sample is on its way.
@@ -980,18 +966,15 @@ class Node extends EventTarget implements TabmeshNode {
 
   private async receiveSample(url: string, records: readonly string[]): Promise<void> {
     this.welcomed = true;
-    // Peers we already know (a returning tab) are dialled at once, those the
-    // sample names first: the server has them online now, where former
-    // neighbours may have left. Only an order: the sample is verified
-    // meanwhile and tops up the rest.
-    this.bootstrap(sampledIds(records));
-    const entries = this.cache.all();
+    // Peers we already know (a returning tab) are dialled at once; the sample
+    // is verified meanwhile and tops up the rest.
+    this.bootstrap();
     let changed = false;
     const now = this.settings.now();
     // A record held byte for byte already (the welcome repeats much of the
     // challenge's sample) changes nothing: skip its verification. The rest are
     // verified side by side: native Ed25519 verifies run in parallel.
-    const held = new Set(entries.map((entry) => entry.signed.text));
+    const held = new Set(this.cache.all().map((entry) => entry.signed.text));
     const results = await Promise.all(
       records
         .filter((text) => !held.has(text))
@@ -1159,17 +1142,6 @@ async function ownRecord(
  * joining. A page that has already called {@link boot} (to start loading
  * before the rest of its script) passes the result as `booted`.
  */
-/** The IDs a signaling server's sample names, decoded but not verified: a hint for whom to dial first. */
-function sampledIds(records: readonly string[]): Set<PeerId> {
-  const ids = new Set<PeerId>();
-  for (const text of records) {
-    const bytes = text.length <= MAX_RECORD_TEXT_CHARS ? fromBase64url(text) : undefined;
-    const decoded = bytes === undefined ? undefined : decodeRecord(bytes);
-    if (decoded?.ok === true) ids.add(decoded.value.record.id);
-  }
-  return ids;
-}
-
 export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}, booted?: Boot): Promise<TabmeshNode> {
   const started = booted ?? boot(options, deps);
   const { network, urls, maxConnections, early } = started;
