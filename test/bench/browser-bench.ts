@@ -59,7 +59,8 @@ export async function serveDir(dir: string): Promise<{ url: string; close(): Pro
 /** A signaling server that also serves the page built by {@link buildPages}. */
 export const startPageServer = (): ReturnType<typeof startServer> => startServer({ staticDir: PAGE_DIR });
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+export const median = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /**
  * Open `url` in a new page and time it with `measure`. With `returning`, the
@@ -87,8 +88,11 @@ async function timePageOpen(
   }
 }
 
-/** Milliseconds from navigation to the tab's first confirmed Tabmesh connection. */
-function tabmeshConnectOnce(
+/**
+ * Milliseconds from navigation to the tab's first confirmed Tabmesh
+ * connection; a first visit (fresh profile) unless `returning` is given.
+ */
+export function tabmeshConnectOnce(
   browser: Browser,
   url: string,
   network: string,

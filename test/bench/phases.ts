@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { WebSocket as ServerSocket } from 'ws';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { openTabs } from '../helpers/tabs.js';
-import { buildPages, serveDir, BARE_DIR, PAGE_DIR } from './browser-bench.js';
+import { buildPages, median, serveDir, BARE_DIR, PAGE_DIR } from './browser-bench.js';
 import { startServer } from '../helpers/server.js';
 import { startFloorRelay } from './floor-relay.js';
 import { waitForQuiet } from './quiet.js';
@@ -213,8 +213,6 @@ async function timeline(context: BrowserContext, url: string, listener: Page): P
     await page.close({ runBeforeUnload: true });
   }
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 function report(label: string, runs: Record<string, number>[]): void {
   const keys = new Map<string, number[]>();
