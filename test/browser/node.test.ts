@@ -1,6 +1,10 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
+import { ed25519, joined } from '../helpers/client.js';
 import { isOneMesh, waitForMesh } from '../helpers/mesh.js';
 import type { TestServer } from '../helpers/server.js';
 import {
@@ -13,6 +17,9 @@ import {
   waitForMessages,
   waitForPeer,
 } from '../helpers/tabs.js';
+
+/** Signals read while waiting for an offer (an offer's trickled candidates come before the next). */
+const MAX_SIGNALS_PER_OFFER = 64;
 
 let browser: Browser;
 let server: TestServer;
@@ -133,5 +140,54 @@ describe('tabs as peers', () => {
     const late = await openTab(await context.newPage(), server.url, 'network=slots');
     const lateId = await idOf(late);
     expect([ids[0], ids[2], ids[3]]).not.toContain(lateId);
+  });
+
+  it('keeps the record of a peer that declined as busy, and dials it again after the back-off', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    // A peer speaking the protocol from Node: registered first, so it is in the
+    // tab's sample, and it declines every offer with a signed bye, BUSY.
+    const { client, identity } = await joined(server.wsUrl, 'busy');
+    try {
+      const tab = await openTab(await context.newPage(), server.url, 'network=busy');
+      const tabId = await idOf(tab);
+      const nextOffer = async (): Promise<SignalEnvelope> => {
+        for (let i = 0; i < MAX_SIGNALS_PER_OFFER; i++) {
+          const message = await client.next(undefined, 20_000);
+          if (message.type !== 'signal') continue;
+          const opened = await openSignal(ed25519, message.payload, {
+            self: identity.id,
+            relayedFrom: message.from,
+            now: Date.now(),
+          });
+          if (!opened.ok) throw new Error(`the tab sent a signal that does not open: ${opened.error.message}`);
+          if (opened.value.kind === 'offer') return opened.value;
+        }
+        throw new Error(`no offer among ${MAX_SIGNALS_PER_OFFER} signals`);
+      };
+      const decline = async (offer: SignalEnvelope): Promise<void> => {
+        const payload = await signSignal(identity, {
+          to: tabId,
+          session: offer.session,
+          nonce: randomBytes(SESSION_NONCE_BYTES),
+          seq: 0,
+          kind: 'bye',
+          expiresAt: Date.now() + SIGNAL_TTL_MS,
+          body: 'BUSY',
+        });
+        client.send({ type: 'signal', to: tabId, payload });
+      };
+      const first = await nextOffer();
+      expect(first.from).toBe(tabId);
+      await decline(first);
+      // The only peer it knows is alive, only busy: the tab tries again, a new session.
+      const second = await nextOffer();
+      expect(Buffer.from(second.session).equals(Buffer.from(first.session))).toBe(false);
+      const known = await tab.evaluate(() => window.tabmesh?.knownPeers().map((peer) => peer.id) ?? []);
+      expect(known).toContain(identity.id);
+      expect(await tab.evaluate(() => window.tabmesh?.connections() ?? [])).toEqual([]);
+    } finally {
+      client.close();
+    }
   });
 });

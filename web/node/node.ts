@@ -829,8 +829,10 @@ class Node extends EventTarget implements TabmeshNode {
         if (oldest.done !== true) this.retryAfter.delete(oldest.value);
       }
     }
-    if (code === ErrorCode.CONNECT_FAILED && !wasConnected) {
+    if (code === ErrorCode.CONNECT_FAILED && !wasConnected && link.declined === undefined) {
       // An attempt that went nowhere: forget the peer's untried record so we dial others.
+      // Not one the peer declined: a busy peer is still there, and may be the only one in
+      // reach (a tab of this browser with the server down), so its record stays.
       const entry = this.cache.get(link.peer);
       if (entry !== undefined && !entry.tried) this.cache.remove(link.peer);
     }
