@@ -88,16 +88,26 @@ function waitForSignalingLost(page: Page): Promise<void> {
   );
 }
 
+/** The wait's error, naming the tab (its index and ID) for the failure report. */
+function named<T>(tab: Page, wait: Promise<T>): Promise<T> {
+  return wait.catch((error: unknown) => {
+    const index = tabs.indexOf(tab);
+    throw new Error(`tab ${index} (${ids[index] ?? '?'}): ${error instanceof Error ? error.message : String(error)}`);
+  });
+}
+
 /** Broadcast `text` from `origin`; every other live tab receives it exactly once. */
 async function broadcastReachesAll(live: Page[], origin: Page, text: string): Promise<void> {
   const readers = await Promise.all(live.map(collectMessages));
   await origin.evaluate((t) => window.tabmesh?.broadcast(t), text);
   const others = live.filter((tab) => tab !== origin);
-  await Promise.all(others.map((tab) => waitForMessages(tab, text, 1)));
+  await Promise.all(others.map((tab) => named(tab, waitForMessages(tab, text, 1))));
   // A second broadcast from another tab, so duplicates of the first have had time to arrive.
   const second = others[0] as Page;
   await second.evaluate((t) => window.tabmesh?.broadcast(`${t}, again`), text);
-  await Promise.all(live.filter((tab) => tab !== second).map((tab) => waitForMessages(tab, `${text}, again`, 1)));
+  await Promise.all(
+    live.filter((tab) => tab !== second).map((tab) => named(tab, waitForMessages(tab, `${text}, again`, 1))),
+  );
   const originId = await idOf(origin);
   for (const [i, read] of readers.entries()) {
     const got = (await read()).filter((m) => m.data === text);

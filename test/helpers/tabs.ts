@@ -196,6 +196,13 @@ export async function traceNodes(context: BrowserContext): Promise<void> {
             note(`${type} ${JSON.stringify((event as CustomEvent<unknown>).detail)}`);
           });
         }
+        // Messages in short: who from, how, and the start of the text.
+        value.addEventListener('message', (event) => {
+          const { from, data, broadcast } = (event as CustomEvent<{ from: string; data: unknown; broadcast: boolean }>)
+            .detail;
+          const text = typeof data === 'string' ? data.slice(0, 40) : 'bytes';
+          note(`message ${JSON.stringify({ from, broadcast, text })}`);
+        });
       },
     });
   }, TRACE_CAP);
