@@ -157,6 +157,49 @@ describe('the page', () => {
     expect(after['linkElements']).toEqual(after['connections']);
   });
 
+  it('lays nothing out until the first connection, and a tab alone or without its scripts still shows', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const shown = (page: Page): Promise<boolean> =>
+      page.evaluate(() => !document.documentElement.classList.contains('starting'));
+    const visible = (page: Page): Promise<boolean> => page.locator('#own-id').isVisible();
+    // Alone on its network: nobody to connect to, so the deadline shows the page.
+    const alone = await openTab(await context.newPage(), server.url, 'network=first-draw');
+    await alone.waitForFunction(() => !document.documentElement.classList.contains('starting'));
+    expect(await visible(alone)).toBe(true);
+    expect(await alone.evaluate(() => window.tabmesh?.connections().length)).toBe(0);
+    // A second tab: hidden while it connects, shown at its first connection.
+    const second = await context.newPage();
+    // Parsed, scripts run, the node not yet started (main.js is imported after).
+    await second.addInitScript(() =>
+      addEventListener('DOMContentLoaded', () => {
+        (window as unknown as { startingAtParsed: boolean }).startingAtParsed =
+          document.documentElement.classList.contains('starting');
+      }),
+    );
+    await second.goto(`${server.url}/?network=first-draw`);
+    const atConnect = await second.evaluate(async () => {
+      const node = await window.tabmeshReady;
+      if (node === undefined) throw new Error('no node');
+      const hiddenAtStart = (window as unknown as { startingAtParsed: boolean }).startingAtParsed;
+      if (node.connections().length === 0) {
+        await new Promise((resolve) => node.addEventListener('peer:connect', resolve, { once: true }));
+      }
+      // The page's own handler runs before this one (it was added first).
+      return { hiddenAtStart, shownAtConnect: !document.documentElement.classList.contains('starting') };
+    });
+    expect(atConnect).toEqual({ hiddenAtStart: true, shownAtConnect: true });
+    expect(await visible(second)).toBe(true);
+    // Without its main script (a failed download), the page still shows, saying it is starting.
+    const broken = await context.newPage();
+    await broken.route('**/assets/main-*.js', (route) => route.abort());
+    await broken.goto(`${server.url}/?network=first-draw`);
+    expect(await shown(broken)).toBe(false);
+    await broken.waitForFunction(() => !document.documentElement.classList.contains('starting'));
+    expect(await visible(broken)).toBe(true);
+    expect(await broken.locator('#own-id').textContent()).toBe('starting…');
+  });
+
   it('switches theme with the toggle and keeps the choice across a reload', async () => {
     server = await startPageServer();
     context = await newContext(browser);

@@ -326,6 +326,7 @@ function wire(node: TabmeshNode, options: NodeOptions): void {
     drawn = true;
     node.removeEventListener('peer:connect', firstDraw);
     clearTimeout(deadline);
+    document.documentElement.classList.remove('starting');
     refresh();
   };
   renderStatus();
@@ -349,6 +350,7 @@ export async function start(options: NodeOptions, booted: Boot | Error): Promise
     wire(node, options);
     return node;
   } catch (error) {
+    document.documentElement.classList.remove('starting');
     $('#status-signaling').textContent = `failed to start: ${error instanceof Error ? error.message : String(error)}`;
     $('#signal-state').dataset['state'] = 'failed';
     throw error;
