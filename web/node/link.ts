@@ -135,6 +135,11 @@ export class PeerLink {
   private remoteFingerprint: Uint8Array | undefined;
   private seqOut = 0;
   private lastSeqIn = -1;
+  /**
+   * Our confirmation, signed as soon as both signed SDPs are known, so the
+   * channel's opening does not wait on a signature.
+   */
+  private preparedConfirm: { readonly data: Uint8Array; readonly signature: Promise<Uint8Array> } | undefined;
   private confirmSent = false;
   private confirmReceived = false;
   private readonly transport: Transport;
@@ -261,6 +266,7 @@ export class PeerLink {
         this.remoteNonce = envelope.nonce;
         this.remoteFingerprint = fingerprint.value;
         this.transport.signal({ type: 'answer', sdp: envelope.body });
+        this.prepareConfirm();
         break;
       }
       case 'candidate': {
@@ -289,6 +295,7 @@ export class PeerLink {
         return Promise.resolve();
       }
       this.localFingerprint = fingerprint.value;
+      this.prepareConfirm();
     }
     const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
     if (this.sentSignals.length < MAX_RESENT_SIGNALS) this.sentSignals.push({ kind: signal.type, body });
@@ -356,6 +363,18 @@ export class PeerLink {
     };
   }
 
+  /** Sign our confirmation once everything it names is known (see {@link confirm}). */
+  private prepareConfirm(): void {
+    if (this.preparedConfirm !== undefined) return;
+    const body = this.expectedConfirm(this.context.identity.id, this.peer);
+    if (body === undefined) return;
+    const data = confirmData(body);
+    const signature = this.context.identity.sign(Purpose.CONFIRM, data);
+    // A failure surfaces where it is awaited, in confirm().
+    signature.catch(() => undefined);
+    this.preparedConfirm = { data, signature };
+  }
+
   private async confirm(): Promise<void> {
     if (this.state !== 'signaling') return;
     this.state = 'confirming';
@@ -364,7 +383,11 @@ export class PeerLink {
       this.close(ErrorCode.CONFIRM_FAILED, 'channel opened before both signed SDPs were known');
       return;
     }
-    const signature = await this.context.identity.sign(Purpose.CONFIRM, confirmData(body));
+    const data = confirmData(body);
+    const prepared = this.preparedConfirm;
+    const signature = await (prepared !== undefined && bytesEqual(prepared.data, data)
+      ? prepared.signature
+      : this.context.identity.sign(Purpose.CONFIRM, data));
     if (this.isClosed) return;
     await this.transport.send(encodeConfirm(body, signature)).catch(() => undefined);
     this.confirmSent = true;
