@@ -64,11 +64,13 @@ afterAll(async () => {
 
 /** The given tabs, labelled with their index and ID, for a failure report. */
 function labelled(which: () => Page[]): () => [string, Page][] {
-  return () =>
-    which().map((tab) => {
-      const index = tabs.indexOf(tab);
-      return [`tab ${index} (${ids[index] ?? '?'})`, tab];
-    });
+  return () => which().map((tab) => [label(tab), tab]);
+}
+
+/** A tab's index and ID, as failure reports name it. */
+function label(tab: Page): string {
+  const index = tabs.indexOf(tab);
+  return `tab ${index} (${ids[index] ?? '?'})`;
 }
 
 /** Resolves once the tab has noticed its signaling server is gone. */
@@ -88,11 +90,10 @@ function waitForSignalingLost(page: Page): Promise<void> {
   );
 }
 
-/** The wait's error, naming the tab (its index and ID) for the failure report. */
+/** The wait's error, naming the tab for the failure report. */
 function named<T>(tab: Page, wait: Promise<T>): Promise<T> {
   return wait.catch((error: unknown) => {
-    const index = tabs.indexOf(tab);
-    throw new Error(`tab ${index} (${ids[index] ?? '?'}): ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${label(tab)}: ${error instanceof Error ? error.message : String(error)}`);
   });
 }
 
