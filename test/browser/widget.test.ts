@@ -277,24 +277,34 @@ describe('<tabmesh-peer> on a site of another origin', () => {
     const host = await context.newPage();
     await host.goto(`${refusedSite.url}/`);
     await widgetReady(host);
-    // The WebSocket is refused at the upgrade (403): the widget's node reports signaling down.
-    const state = await host.evaluate(
+    // The WebSocket is refused at the upgrade (403): the widget's node reports signaling down, and
+    // the widget draws it. The node retries at once (full jitter may pick 0 ms), so the drawn dot
+    // and its text are read together, in the mutation that draws the node's state.
+    const drawn = await host.evaluate(
       (ms) =>
-        new Promise<string>((resolve, reject) => {
-          const element = document.querySelector('tabmesh-peer') as TabmeshPeerElement;
+        new Promise<{ state: string | undefined; text: string | null }>((resolve, reject) => {
+          const root = document.querySelector('tabmesh-peer')?.shadowRoot;
+          const dot = root?.querySelector<HTMLElement>('.dot');
+          const status = root?.querySelector('.status');
+          if (root === null || root === undefined || dot === null || dot === undefined || status === null)
+            return reject(new Error('widget has no open shadow root with a dot and a status'));
           const check = (): void => {
-            const s = element.node?.status.signaling;
-            if (s === 'disconnected') resolve(s);
+            // render() draws the node's state as "signaling <state> …"; "starting…" is not it.
+            if (dot.dataset['state'] !== 'disconnected' || !status.textContent.startsWith('signaling ')) return;
+            observer.disconnect();
+            resolve({ state: dot.dataset['state'], text: status.textContent });
           };
-          element.addEventListener('status', check);
+          const observer = new MutationObserver(check);
+          observer.observe(root, { subtree: true, attributes: true, childList: true, characterData: true });
           check();
-          setTimeout(() => reject(new Error(`signaling not reported down after ${ms} ms`)), ms);
+          setTimeout(() => reject(new Error(`signaling not drawn as down after ${ms} ms`)), ms);
         }),
       WAIT_MS,
     );
-    expect(state).toBe('disconnected');
-    expect(await host.locator('tabmesh-peer .dot').getAttribute('data-state')).toBe('disconnected');
-    expect(await host.locator('tabmesh-peer .status').textContent()).toContain('signaling disconnected');
+    expect(drawn).toEqual({
+      state: 'disconnected',
+      text: `signaling disconnected (${server.url.replace(/^http/, 'ws')}/ws); 0 connected`,
+    });
     expect(await server.server.metrics.text()).toMatch(/tabmesh_refusals_total\{reason="ORIGIN_REFUSED"\} [1-9]/);
     expect(await host.evaluate(() => document.querySelector('tabmesh-peer')?.node?.connections().length)).toBe(0);
     expect(await main.evaluate(() => window.tabmesh?.connections().length)).toBe(0);
