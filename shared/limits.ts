@@ -130,6 +130,14 @@ export const DEFAULT_BROADCAST_HOPS = 16;
 export const MAX_BROADCAST_HOPS = 16;
 /** Broadcast IDs remembered for deduplication (oldest forgotten first). */
 export const BROADCAST_DEDUP_ENTRIES = 8192;
+/**
+ * Frames a link holds that arrive right behind the peer's channel
+ * confirmation, while that confirmation's signature is still being checked.
+ * The peer counts the channel as connected once it has checked ours, and may
+ * start sending at once (records, membership); they are handled once ours is
+ * checked too. More than this before then is a protocol violation.
+ */
+export const MAX_FRAMES_BEFORE_CONFIRMED = 64;
 /** A channel quiet this long gets a keepalive frame. */
 export const CHANNEL_KEEPALIVE_MS = 5_000;
 /** A channel that brings nothing, not even a keepalive, for this long is closed as dead. */

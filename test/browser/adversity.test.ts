@@ -198,3 +198,47 @@ describe('storage and signaling failures', () => {
     expect(await a.evaluate(() => window.tabmesh?.connections())).toEqual([idB]);
   });
 });
+
+describe('a peer slow to check the channel confirmation', () => {
+  it('keeps the frames that come right behind the confirmation, and the channel holds', async () => {
+    const real = await server();
+    const site = await serveSources();
+    cleanups.push(() => site.close());
+    context = await newContext(browser);
+    const [fast] = await openTabs(context, real.url, 1, 'network=slow');
+    if (fast === undefined) throw new Error('no tab');
+    // Alone on its network until the slow peer comes: it greets its first peer the moment the
+    // channel counts for it, which is right behind its own confirmation.
+    await fast.evaluate(() => {
+      const node = window.tabmesh;
+      node?.addEventListener(
+        'peer:connect',
+        (event) => void node.send(event.detail.peer, 'hello at once').catch(() => undefined),
+        { once: true },
+      );
+    });
+    const slow = await context.newPage();
+    await slow.goto(
+      `${site.url}/test/browser/fixtures/slow-confirm.html?network=slow&signaling=${encodeURIComponent(real.wsUrl)}`,
+    );
+    await slow.waitForFunction(() => 'slow' in window);
+    const [fastId, slowId] = [await idOf(fast), await idOf(slow)];
+    await slow.waitForFunction(
+      (from) =>
+        (window as unknown as { slow: { messages: { from: string; data: string }[] } }).slow.messages.some(
+          (m) => m.from === from && m.data === 'hello at once',
+        ),
+      fastId,
+      { timeout: 20_000 },
+    );
+    await Promise.all([waitForPeer(fast, slowId), waitForPeer(slow, fastId)]);
+    // The slow check was overtaken by the peer's frames (the case under test), not released by time.
+    const releasedBy = await slow.evaluate(
+      () => (window as unknown as { slow: { releasedBy: string[] } }).slow.releasedBy,
+    );
+    expect(releasedBy[0]).toBe('frame');
+    for (const page of [fast, slow]) {
+      expect(await page.evaluate(() => window.tabmesh?.problems()['PROTOCOL_VIOLATION'] ?? 0)).toBe(0);
+    }
+  });
+});

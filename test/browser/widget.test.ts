@@ -283,11 +283,11 @@ describe('<tabmesh-peer> on a site of another origin', () => {
     const drawn = await host.evaluate(
       (ms) =>
         new Promise<{ state: string | undefined; text: string | null }>((resolve, reject) => {
-          const root = document.querySelector('tabmesh-peer')?.shadowRoot;
-          const dot = root?.querySelector<HTMLElement>('.dot');
-          const status = root?.querySelector('.status');
-          if (root === null || root === undefined || dot === null || dot === undefined || status === null)
-            return reject(new Error('widget has no open shadow root with a dot and a status'));
+          const root = document.querySelector('tabmesh-peer')?.shadowRoot ?? null;
+          if (root === null) return reject(new Error('widget has no open shadow root'));
+          const dot = root.querySelector<HTMLElement>('.dot');
+          const status = root.querySelector('.status');
+          if (dot === null || status === null) return reject(new Error('widget has no status dot and text'));
           const check = (): void => {
             // render() draws the node's state as "signaling <state> …"; "starting…" is not it.
             if (dot.dataset['state'] !== 'disconnected' || !status.textContent.startsWith('signaling ')) return;

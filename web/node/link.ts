@@ -13,6 +13,7 @@ import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signin
 import {
   CHANNEL_DEAD_AFTER_MS,
   CHANNEL_KEEPALIVE_MS,
+  MAX_FRAMES_BEFORE_CONFIRMED,
   MEMBERSHIP_BURST,
   MEMBERSHIP_RATE,
   PEER_EXCHANGE_BURST,
@@ -33,6 +34,7 @@ import {
   encodeMessageStart,
   parseChannelFrame,
   type BroadcastHeader,
+  type ChannelFrame,
   type ConfirmBody,
   type ReceivedMessage,
 } from '../../shared/protocol/channel.js';
@@ -141,7 +143,12 @@ export class PeerLink {
    */
   private preparedConfirm: { readonly data: Uint8Array; readonly signature: Promise<Uint8Array> } | undefined;
   private confirmSent = false;
+  /** The peer's confirmation has come (it may still be being checked). */
+  private confirmArrived = false;
+  /** The peer's confirmation has come and checked out. */
   private confirmReceived = false;
+  /** Frames that came behind the peer's confirmation while it was checked (MAX_FRAMES_BEFORE_CONFIRMED). */
+  private readonly heldUntilConfirmed: ChannelFrame[] = [];
   private readonly transport: Transport;
   private readonly reassembler = new Reassembler();
   private readonly recordsBucket: TokenBucket;
@@ -437,6 +444,10 @@ export class PeerLink {
     this.measure();
     this.statsTimer = setInterval(() => this.measure(), LINK_STATS_INTERVAL_MS);
     this.events.onConnected(this);
+    for (const frame of this.heldUntilConfirmed.splice(0)) {
+      if (this.isClosed) break;
+      this.handleFrame(frame);
+    }
   }
 
   /** Read the round-trip time from the transport, one reading at a time. */
@@ -468,13 +479,24 @@ export class PeerLink {
     }
     const value = parsed.value;
     if (this.state !== 'connected') {
-      if (value.type !== 'confirm' || this.confirmReceived) {
+      if (value.type === 'confirm' && !this.confirmArrived) {
+        this.confirmArrived = true;
+        void this.checkConfirm(value.data, value.body, value.signature);
+      } else if (!this.confirmArrived) {
         this.violation('data before the channel was confirmed');
-        return;
+      } else if (this.heldUntilConfirmed.length >= MAX_FRAMES_BEFORE_CONFIRMED) {
+        this.violation('too many frames while the channel was being confirmed');
+      } else {
+        // The peer has checked our confirmation and counts the channel as
+        // connected; its frames wait for our check of its confirmation.
+        this.heldUntilConfirmed.push(value);
       }
-      void this.checkConfirm(value.data, value.body, value.signature);
       return;
     }
+    this.handleFrame(value);
+  }
+
+  private handleFrame(value: ChannelFrame): void {
     switch (value.type) {
       case 'confirm':
         this.violation('second confirmation');
@@ -570,6 +592,7 @@ export class PeerLink {
     clearTimeout(this.timer);
     clearInterval(this.keepalive);
     clearInterval(this.statsTimer);
+    this.heldUntilConfirmed.length = 0;
     if (notify && wasSignaling) void this.sendEnvelope('bye', code ?? 'closed').catch(() => undefined);
     this.transport.close();
     this.events.onClosed(this, code, reason);
