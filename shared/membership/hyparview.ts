@@ -210,9 +210,15 @@ export class Membership<Id extends string> {
 
   // --- Public API -------------------------------------------------------------
 
-  /** Start joining through these contacts (from the signaling server's sample or the cache); tries them in turn on failure. */
+  /**
+   * Start joining through these contacts (from the signaling server's sample
+   * or the cache); tries them in turn on failure. Called again while an
+   * attempt is under way (the sample came), the new list is what is tried
+   * next if that attempt fails: one join attempt at a time.
+   */
   join(contacts: readonly Id[]): void {
     this.contacts = this.cleanIds(contacts.slice(0, MAX_MEMBERSHIP_IDS)).filter((id) => !this.isLinked(id));
+    if (this.joining()) return;
     this.nextContact();
   }
 
@@ -600,6 +606,12 @@ export class Membership<Id extends string> {
       this.host.connect(peer, this.routeTo(peer));
       free--;
     }
+  }
+
+  /** Whether a join attempt is under way. */
+  private joining(): boolean {
+    for (const state of this.pending.values()) if (state.kind === 'connecting' && state.purpose === 'join') return true;
+    return false;
   }
 
   private nextContact(): void {

@@ -110,6 +110,18 @@ describe('Membership: joining', () => {
     expect(s.m.passiveView()).toEqual(['c2']);
   });
 
+  it('makes one join attempt at a time: contacts given while one is under way are tried next if it fails', () => {
+    const s = setup();
+    s.m.join(['c1', 'c2']);
+    s.m.join(['c1', 'c3', 'c4']);
+    expect(s.host.connects()).toEqual(['c1']);
+    s.m.connectFailed('c1');
+    expect(s.host.connects()).toEqual(['c1', 'c3']);
+    s.m.linkUp('c3', true);
+    expect(s.m.activeView()).toEqual(['c3']);
+    expect(s.m.passiveView()).toEqual(['c4']);
+  });
+
   it('takes a join from a contact that joined through it at the same moment as no violation', () => {
     const s = setup();
     s.m.join(['a']);
