@@ -129,6 +129,51 @@ describe('tabs as peers', () => {
     await waitForPeer(a, idB);
   });
 
+  it("discards a foreign key found in a reloaded tab's identity slot, and keeps the fresh one it makes", async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const tab = await openTab(await context.newPage(), server.url, 'network=foreign-key');
+    const before = await idOf(tab);
+    const warnings: string[] = [];
+    tab.on('console', (message) => {
+      if (message.type() === 'warning') warnings.push(message.text());
+    });
+    // Another key's private half under this slot's public key: it parses, and fails its check.
+    const slot = await tab.evaluate(async () => {
+      const slot = sessionStorage.getItem('tabmesh:slot');
+      const other = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('tabmesh');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error ?? new Error('open failed'));
+      });
+      const read = db.transaction('kv').objectStore('kv').get(`identity:${slot}`);
+      const stored = await new Promise<{ publicKey: Uint8Array }>((resolve) => {
+        read.onsuccess = () => resolve(read.result as { publicKey: Uint8Array });
+      });
+      const write = db.transaction('kv', 'readwrite');
+      write
+        .objectStore('kv')
+        .put({ kind: 'webcrypto', publicKey: stored.publicKey, privateKey: other.privateKey }, `identity:${slot}`);
+      await new Promise<void>((resolve, reject) => {
+        write.oncomplete = () => resolve();
+        write.onerror = () => reject(write.error ?? new Error('write failed'));
+      });
+      db.close();
+      return slot;
+    });
+    await tab.reload();
+    await tab.evaluate(() => window.tabmeshReady);
+    const fresh = await idOf(tab);
+    expect(fresh).not.toBe(before);
+    expect(await tab.evaluate(() => sessionStorage.getItem('tabmesh:slot'))).toBe(slot);
+    expect(warnings.join('\n')).toContain(`tabmesh: discarded an unusable identity in storage slot identity:${slot}`);
+    // The fresh key was stored in the slot: the next reload comes back to it.
+    await tab.reload();
+    await tab.evaluate(() => window.tabmeshReady);
+    expect(await idOf(tab)).toBe(fresh);
+  });
+
   it('never gives two tabs open together the same ID', async () => {
     server = await startPageServer();
     context = await newContext(browser);

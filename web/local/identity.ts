@@ -20,6 +20,11 @@ interface StoredWebCryptoKey {
   readonly privateKey: CryptoKey;
 }
 
+interface StoredSeed {
+  readonly kind: 'seed';
+  readonly seed: Uint8Array;
+}
+
 export interface TabIdentity {
   readonly identity: Identity;
   /** The slot held, or undefined when the identity is not persisted. */
@@ -75,13 +80,8 @@ async function works(ed: Ed25519, identity: Identity, sign: (m: Uint8Array) => P
   }
 }
 
-async function loadOrCreate(
-  ed: Ed25519,
-  store: KeyValueStore,
-  key: string,
-  warn: (m: string) => void,
-): Promise<Identity> {
-  const stored = await store.get(key);
+/** The identity in a stored slot entry, if it is one and its key checks out. */
+async function usable(ed: Ed25519, stored: unknown): Promise<Identity | undefined> {
   const webKey = parseStoredKey(stored);
   if (webKey !== undefined && ed.name === 'webcrypto') {
     const sign = async (m: Uint8Array): Promise<Uint8Array> =>
@@ -90,7 +90,7 @@ async function loadOrCreate(
       const identity = identityFromKeyPair({ publicKey: webKey.publicKey, sign });
       if (await works(ed, identity, sign)) return identity;
     } catch {
-      // Falls through to a fresh identity below.
+      // Not usable: the caller makes a fresh identity.
     }
   }
   const seed = parseStoredSeed(stored);
@@ -99,20 +99,67 @@ async function loadOrCreate(
     const identity = identityFromKeyPair(pair);
     if (await works(ed, identity, (m) => pair.sign(m))) return identity;
   }
+  return undefined;
+}
+
+/** The storage key of an identity slot. */
+export function slotKey(slot: number): string {
+  return `identity:${slot}`;
+}
+
+/** The slot this tab had before a reload, if any (sessionStorage survives a reload, not a new tab). */
+export function preferredSlot(): number | undefined {
+  let remembered: string | null;
+  try {
+    remembered = sessionStorage.getItem(SESSION_KEY);
+  } catch {
+    // Blocked storage: no slot remembered.
+    return undefined;
+  }
+  const slot = Number(remembered ?? NaN);
+  return Number.isInteger(slot) && slot >= 0 && slot < MAX_IDENTITY_SLOTS ? slot : undefined;
+}
+
+async function loadOrCreate(
+  ed: Ed25519,
+  store: KeyValueStore,
+  key: string,
+  warn: (m: string) => void,
+  prefetched: { readonly value: unknown } | undefined,
+): Promise<Identity> {
+  if (prefetched !== undefined) {
+    // Read before this slot's lock was granted. A slot is written only by the
+    // tab holding its lock, and only when it holds no usable key; so a key
+    // that checks out is still the slot's key. Anything else is read again.
+    const identity = await usable(ed, prefetched.value);
+    if (identity !== undefined) return identity;
+  }
+  const stored = await store.get(key);
+  const loaded = await usable(ed, stored);
+  if (loaded !== undefined) return loaded;
   if (stored !== undefined) warn(`discarded an unusable identity in storage slot ${key}`);
+  // A fresh key is used at once and stored meanwhile: this tab holds the
+  // slot's lock, so nobody else writes the slot, and if the write fails the
+  // tab still has an identity, only not the same one after a reload.
+  const keep = (value: StoredWebCryptoKey | StoredSeed): void => {
+    store.set(key, value).catch((error: unknown) => {
+      warn(
+        `could not store the new identity in slot ${key}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  };
   if (ed.name === 'webcrypto') {
     // Non-extractable: the private key never exists as bytes in JavaScript.
     const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
     const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-    const record: StoredWebCryptoKey = { kind: 'webcrypto', publicKey, privateKey: pair.privateKey };
-    await store.set(key, record);
+    keep({ kind: 'webcrypto', publicKey, privateKey: pair.privateKey });
     return identityFromKeyPair({
       publicKey,
       sign: async (m) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, new Uint8Array(m))),
     });
   }
   const fresh = crypto.getRandomValues(new Uint8Array(32));
-  await store.set(key, { kind: 'seed', seed: fresh });
+  keep({ kind: 'seed', seed: fresh });
   return identityFromKeyPair(await ed.fromSeed(fresh));
 }
 
@@ -125,23 +172,26 @@ export async function acquireTabIdentity(
   ed: Ed25519,
   store: KeyValueStore,
   warn: (m: string) => void,
+  prefetched: ReadonlyMap<string, unknown> = new Map(),
 ): Promise<TabIdentity> {
   const hasLocks = typeof navigator !== 'undefined' && 'locks' in navigator;
   if (store.kind === 'memory' || !hasLocks) {
     if (!hasLocks) warn('Web Locks unavailable: this tab gets a fresh identity');
     return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
   }
-  const preferred = Number(sessionStorage.getItem(SESSION_KEY) ?? NaN);
+  const preferred = preferredSlot();
   const order = Array.from({ length: MAX_IDENTITY_SLOTS }, (_, i) => i);
-  if (Number.isInteger(preferred) && preferred >= 0 && preferred < MAX_IDENTITY_SLOTS) {
+  if (preferred !== undefined) {
     order.splice(order.indexOf(preferred), 1);
     order.unshift(preferred);
   }
   for (const slot of order) {
     const lock = await holdLock(`tabmesh:identity:${slot}`);
     if (!lock.held) continue;
+    const key = slotKey(slot);
     try {
-      const identity = await loadOrCreate(ed, store, `identity:${slot}`, warn);
+      const early = prefetched.has(key) ? { value: prefetched.get(key) } : undefined;
+      const identity = await loadOrCreate(ed, store, key, warn, early);
       sessionStorage.setItem(SESSION_KEY, String(slot));
       return { identity, slot, release: lock.release };
     } catch (error) {

@@ -9,7 +9,7 @@ import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { detectEd25519 } from '../../shared/identity/webcrypto.js';
 import { isValidNetworkName } from '../../shared/records.js';
-import { acquireTabIdentity, type TabIdentity } from '../local/identity.js';
+import { acquireTabIdentity, preferredSlot, slotKey, type TabIdentity } from '../local/identity.js';
 import { EarlySocket } from '../signaling-client.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
@@ -65,15 +65,21 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> 
   const ready = (async (): Promise<Booted> => {
     // Side by side: the first native Ed25519 call warms up the crypto library,
     // and a fresh IndexedDB takes a while to create.
-    const [ed, { store, reason }] = await Promise.all([
+    // Storage's first round trip reads the peer cache and the identity slot
+    // this tab tries first (the one it had before a reload, else the first):
+    // a returning visitor needs no other read.
+    const slot = preferredSlot() ?? 0;
+    const cachedKey = cacheKey(network);
+    const [ed, { store, reason, prefetched }] = await Promise.all([
       deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
-      openStore(options.storage ?? 'indexeddb'),
+      openStore(options.storage ?? 'indexeddb', undefined, [cachedKey, slotKey(slot)]),
     ]);
     if (reason !== undefined) logger.warn(reason);
-    // The cached peers are read while the identity loads.
-    const cached = store.get(cacheKey(network)).catch(() => undefined);
-    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message));
-    return { ed, store, storageReason: reason, tab, cached: await cached };
+    const cached = prefetched.has(cachedKey)
+      ? prefetched.get(cachedKey)
+      : await store.get(cachedKey).catch(() => undefined);
+    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message), prefetched);
+    return { ed, store, storageReason: reason, tab, cached };
   })();
   return { network, urls, maxConnections, early, ready };
 }

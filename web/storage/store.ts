@@ -4,7 +4,7 @@
  * non-extractable CryptoKeys can be stored), and everything read back is
  * untrusted: callers parse it.
  */
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { createStore, del, get, getMany, set, type UseStore } from 'idb-keyval';
 
 export interface KeyValueStore {
   readonly kind: 'indexeddb' | 'memory';
@@ -33,29 +33,47 @@ export function memoryStore(): KeyValueStore {
 export const IDB_DATABASE = 'tabmesh';
 export const IDB_STORE = 'kv';
 
+export interface OpenedStore {
+  readonly store: KeyValueStore;
+  /** Why storage is in memory, when it was not asked for. */
+  readonly reason?: string;
+  /**
+   * The values of the keys asked to be read with the probe, as stored then
+   * (untrusted, like any read); empty for memory storage.
+   */
+  readonly prefetched: ReadonlyMap<string, unknown>;
+}
+
 /**
  * IndexedDB if it works here (a round trip proves it), else memory with the
- * reason. Private modes and blocked storage make IndexedDB throw or never answer.
+ * reason. Private modes and blocked storage make IndexedDB throw or never
+ * answer. The round trip reads `prefetch` (in one transaction), so what the
+ * caller reads first costs no round trip of its own.
  */
 export async function openStore(
   preferred: 'indexeddb' | 'memory',
   timeoutMs = 3000,
-): Promise<{ store: KeyValueStore; reason?: string }> {
-  if (preferred === 'memory') return { store: memoryStore() };
+  prefetch: readonly string[] = [],
+): Promise<OpenedStore> {
+  if (preferred === 'memory') return { store: memoryStore(), prefetched: new Map() };
   try {
     // Even reading `indexedDB` throws where storage is blocked.
-    if (typeof indexedDB === 'undefined') return { store: memoryStore(), reason: 'IndexedDB is not available' };
+    if (typeof indexedDB === 'undefined') {
+      return { store: memoryStore(), reason: 'IndexedDB is not available', prefetched: new Map() };
+    }
     const handle: UseStore = createStore(IDB_DATABASE, IDB_STORE);
     // One read proves the database opens; blocked storage fails or hangs here.
-    const probe = get('probe', handle);
+    const keys = prefetch.length > 0 ? [...prefetch] : ['probe'];
+    const probe = getMany(keys, handle);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
+    const values = await Promise.race([
       probe,
-      new Promise((_, reject) => {
+      new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('IndexedDB did not answer')), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
     return {
+      prefetched: new Map(prefetch.map((key, i): [string, unknown] => [key, values[i]])),
       store: {
         kind: 'indexeddb',
         get: (key) => get(key, handle),
@@ -67,6 +85,7 @@ export async function openStore(
     return {
       store: memoryStore(),
       reason: `IndexedDB unusable: ${error instanceof Error ? error.message : String(error)}`,
+      prefetched: new Map(),
     };
   }
 }
