@@ -17,7 +17,7 @@
  *     relay latency at a fixed rate, also through two instances over Redis.
  *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
- * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (11),
+ * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (21),
  * BENCH_BROADCAST_ROUNDS (9), BENCH_HEADROOM_IDLE (10000),
  * BENCH_HEADROOM_MESSAGES (100000), BENCH_HEADROOM_REGISTRATIONS (5000),
  * BENCH_LATENCY_RATE (2000 messages/s), BENCH_LATENCY_SECONDS (5),
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   if (!SKIP.has('relay')) await relayBench();
   if (!SKIP.has('memory')) await memoryBench();
   if (!SKIP.has('register')) await registerBench();
-  if (!SKIP.has('connect')) await connectBench(log, env('BENCH_CONNECT_RUNS', 11));
+  if (!SKIP.has('connect')) await connectBench(log, env('BENCH_CONNECT_RUNS', 21));
   if (!SKIP.has('broadcast')) await broadcastBench(log, [6, 12], env('BENCH_BROADCAST_ROUNDS', 9));
   if (!SKIP.has('widget')) await widgetBench();
   if (!SKIP.has('headroom'))
