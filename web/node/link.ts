@@ -542,10 +542,15 @@ export class PeerLink {
     this.close(ErrorCode.PROTOCOL_VIOLATION, message);
   }
 
-  /** Send a frame after those already queued, respecting backpressure. */
+  /**
+   * Send a frame after those already queued, respecting backpressure. Only
+   * on a confirmed channel: a link that replaced a confirmed one (the peer
+   * started a new session) is not confirmed yet, and a frame there before
+   * its confirmation would be a protocol violation to the peer.
+   */
   sendFrame(frame: Uint8Array): Promise<void> {
     const next = this.sendChain.then(() => {
-      if (this.state === 'closed') throw new Error('link closed');
+      if (this.state !== 'connected') throw new Error('link not connected');
       this.bytesSent += frame.length;
       this.lastSent = this.context.now();
       return this.transport.send(frame);
