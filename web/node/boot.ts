@@ -63,13 +63,13 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> 
     early = undefined;
   }
   const ready = (async (): Promise<Booted> => {
-    // Side by side: the first native Ed25519 call warms up the crypto library,
-    // and a fresh IndexedDB takes a while to create.
     // Storage's first round trip reads the peer cache and the identity slot
     // this tab tries first (the one it had before a reload, else the first):
     // a returning visitor needs no other read.
     const slot = preferredSlot() ?? 0;
     const cachedKey = cacheKey(network);
+    // Side by side: the first native Ed25519 call warms up the crypto library,
+    // and a fresh IndexedDB takes a while to create.
     const [ed, { store, reason, prefetched }] = await Promise.all([
       deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
       openStore(options.storage ?? 'indexeddb', undefined, [cachedKey, slotKey(slot)]),
