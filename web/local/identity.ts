@@ -125,15 +125,13 @@ async function loadOrCreate(
   store: KeyValueStore,
   key: string,
   warn: (m: string) => void,
-  prefetched: { readonly value: unknown } | undefined,
+  prefetched: unknown,
 ): Promise<Identity> {
-  if (prefetched !== undefined) {
-    // Read before this slot's lock was granted. A slot is written only by the
-    // tab holding its lock, and only when it holds no usable key; so a key
-    // that checks out is still the slot's key. Anything else is read again.
-    const identity = await usable(ed, prefetched.value);
-    if (identity !== undefined) return identity;
-  }
+  // Read before this slot's lock was granted. A slot is written only by the
+  // tab holding its lock, and only when it holds no usable key; so a key that
+  // checks out is still the slot's key. Anything else (nothing) is read again.
+  const early = await usable(ed, prefetched);
+  if (early !== undefined) return early;
   const stored = await store.get(key);
   const loaded = await usable(ed, stored);
   if (loaded !== undefined) return loaded;
@@ -190,8 +188,7 @@ export async function acquireTabIdentity(
     if (!lock.held) continue;
     const key = slotKey(slot);
     try {
-      const early = prefetched.has(key) ? { value: prefetched.get(key) } : undefined;
-      const identity = await loadOrCreate(ed, store, key, warn, early);
+      const identity = await loadOrCreate(ed, store, key, warn, prefetched.get(key));
       sessionStorage.setItem(SESSION_KEY, String(slot));
       return { identity, slot, release: lock.release };
     } catch (error) {

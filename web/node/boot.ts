@@ -75,9 +75,8 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> 
       openStore(options.storage ?? 'indexeddb', undefined, [cachedKey, slotKey(slot)]),
     ]);
     if (reason !== undefined) logger.warn(reason);
-    const cached = prefetched.has(cachedKey)
-      ? prefetched.get(cachedKey)
-      : await store.get(cachedKey).catch(() => undefined);
+    // Memory storage prefetches nothing, and starts empty: no cache either way.
+    const cached = prefetched.get(cachedKey);
     const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message), prefetched);
     return { ed, store, storageReason: reason, tab, cached };
   })();

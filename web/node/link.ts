@@ -316,8 +316,7 @@ export class PeerLink {
    * instance dialled us. A peer that did get them sees a harmless repeat.
    */
   resend(): void {
-    if (this.state !== 'signaling' || this.heard) return;
-    for (const { kind, body } of this.sentSignals) void this.sendEnvelope(kind, body).catch(() => undefined);
+    if (!this.heard) this.resendAll();
   }
 
   /**
