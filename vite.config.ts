@@ -15,7 +15,7 @@
  * - Vitest (mode `test`): the tests under test/.
  */
 import { fileURLToPath } from 'node:url';
-import type { BuildEnvironmentOptions } from 'vite';
+import type { BuildEnvironmentOptions, HtmlTagDescriptor, Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -52,8 +52,51 @@ const lib: BuildEnvironmentOptions = {
   rolldownOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
 };
 
+/**
+ * The page's first script (web/app/entry.ts) starts booting, then imports the
+ * rest (web/app/main.ts) dynamically, so the browser would ask for that chunk
+ * only once the first script has run. This plugin names it, with the chunks it
+ * imports, in `<link rel="modulepreload">` tags in the page's head: the
+ * browser fetches and compiles it while the first script loads and runs.
+ */
+function preloadPageChunks(): Plugin {
+  let base = '/';
+  return {
+    name: 'tabmesh:preload-page-chunks',
+    apply: 'build',
+    configResolved(config) {
+      base = config.base;
+    },
+    transformIndexHtml: {
+      order: 'post',
+      handler(_html, { bundle, chunk }): HtmlTagDescriptor[] {
+        if (bundle === undefined || chunk === undefined) return [];
+        const loaded = new Set([chunk.fileName, ...chunk.imports]);
+        const wanted: string[] = [];
+        const visit = (fileName: string): void => {
+          const output = bundle[fileName];
+          if (loaded.has(fileName) || output?.type !== 'chunk') return;
+          loaded.add(fileName);
+          wanted.push(fileName);
+          output.imports.forEach(visit);
+        };
+        for (const output of Object.values(bundle)) {
+          if (output.type === 'chunk' && output.facadeModuleId?.endsWith('/web/app/main.ts') === true)
+            visit(output.fileName);
+        }
+        return wanted.map((fileName) => ({
+          tag: 'link',
+          attrs: { rel: 'modulepreload', crossorigin: true, href: `${base}${fileName}` },
+          injectTo: 'head',
+        }));
+      },
+    },
+  };
+}
+
 export default defineConfig(({ mode }) => ({
   root: `${here}web`,
+  plugins: mode === 'production' ? [preloadPageChunks()] : [],
   ...(mode === 'widget' || mode === 'lib' ? { publicDir: false as const, logLevel: 'warn' as const } : {}),
   build:
     mode === 'widget'

@@ -200,6 +200,33 @@ describe('the page', () => {
     expect(await broken.locator('#own-id').textContent()).toBe('starting…');
   });
 
+  it('asks for the rest of its script while its first script is still on its way', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const page = await context.newPage();
+    let mainAsked: () => void = () => undefined;
+    const mainRequested = new Promise<void>((resolve) => (mainAsked = resolve));
+    await page.route('**/assets/main-*.js', async (route) => {
+      mainAsked();
+      await route.continue();
+    });
+    // The first script is held back until the rest has been asked for (at most 10 s).
+    let askedFirst: boolean | undefined;
+    await page.route('**/assets/index-*.js', async (route) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      askedFirst = await Promise.race([
+        mainRequested.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000))),
+      ]);
+      clearTimeout(timer);
+      await route.continue();
+    });
+    await page.goto(`${server.url}/?network=preload`);
+    const id = await page.evaluate(async () => (await window.tabmeshReady)?.id);
+    expect(askedFirst).toBe(true);
+    expect(id).toMatch(/^tm1/);
+  });
+
   it('switches theme with the toggle and keeps the choice across a reload', async () => {
     server = await startPageServer();
     context = await newContext(browser);
