@@ -1,9 +1,9 @@
 /**
  * The first steps of starting a node, kept apart from the rest so a page can
  * run them before it has loaded and evaluated the rest of its script: open
- * the signaling socket, open storage, warm up Ed25519 and load this tab's
- * identity and cached peers. None of it needs WebRTC. `createNode` takes the
- * result, or boots by itself when given none.
+ * the signaling socket, open storage, warm up Ed25519, load this tab's
+ * identity and cached peers, and start the first offer. `createNode` takes
+ * the result, or boots by itself when given none.
  */
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
@@ -12,7 +12,10 @@ import { isValidNetworkName } from '../../shared/records.js';
 import { acquireTabIdentity, preferredSlot, slotKey, type TabIdentity } from '../local/identity.js';
 import { EarlySocket } from '../signaling-client.js';
 import { openStore, type KeyValueStore } from '../storage/store.js';
+import type { TransportFactory } from '../transport/transport.js';
+import { createWebRtcTransport } from '../transport/webrtc.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
+import { prepareOffer } from './prepared-offer.js';
 
 export interface Booted {
   readonly ed: Ed25519;
@@ -30,6 +33,14 @@ export interface Boot {
   readonly maxConnections: number;
   /** The signaling socket, opened at once (undefined for an invalid first URL). */
   readonly early: EarlySocket | undefined;
+  /** The ICE servers (options.iceServers, default none). */
+  readonly iceServers: NonNullable<NodeOptions['iceServers']>;
+  /**
+   * What every transport is made with: the options' ICE transport policy
+   * applied, and the first initiator asked for with `iceServers` gets the
+   * offer started here (unless the ICE servers are yet to be fetched).
+   */
+  readonly transport: TransportFactory;
   readonly ready: Promise<Booted>;
 }
 
@@ -44,7 +55,7 @@ export function cacheKey(network: string): string {
 }
 
 /** Check the options and start loading; throws BAD_FIELD for invalid options. */
-export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> = {}): Boot {
+export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519' | 'transport' | 'now'> = {}): Boot {
   const network = options.network ?? DEFAULT_NETWORK;
   if (!isValidNetworkName(network)) throw new TabmeshError(ErrorCode.BAD_FIELD, 'invalid network name');
   const urls = options.signaling ?? defaultSignaling();
@@ -80,5 +91,21 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519'> 
     const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message), prefetched);
     return { ed, store, storageReason: reason, tab, cached };
   })();
-  return { network, urls, maxConnections, early, ready };
+  // The first offer starts now, after the socket and the database were asked
+  // for: creating a peer connection takes the main thread a few ms, and they
+  // progress meanwhile.
+  const iceServers = options.iceServers ?? [];
+  const policy = options.iceTransportPolicy ?? 'all';
+  const given = deps.transport ?? createWebRtcTransport;
+  const transport: TransportFactory = (transportOptions, events) =>
+    given({ ...transportOptions, iceTransportPolicy: policy }, events);
+  return {
+    network,
+    urls,
+    maxConnections,
+    early,
+    iceServers,
+    transport: typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, deps.now ?? Date.now),
+    ready,
+  };
 }

@@ -50,6 +50,7 @@ import {
 import { TokenBucket } from '../../shared/rate-limit.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 import type { Via } from './paths.js';
+import type { WarmTransport } from './prepared-offer.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
@@ -62,44 +63,6 @@ export const MAX_RESENT_SIGNALS = 32;
 export const LINK_STATS_INTERVAL_MS = 2_000;
 
 export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
-
-/** A prepared transport unused for this long is closed (its ICE servers' credentials may age). */
-export const WARM_TRANSPORT_MAX_AGE_MS = 20_000;
-
-/**
- * An initiating transport made before we know whom it will connect to: the
- * offer and ICE gathering (the slowest local steps) run while the node is
- * still registering. Its events wait until a link adopts it.
- */
-export class WarmTransport {
-  readonly transport: Transport;
-  readonly createdAt: number;
-  private target: TransportEvents | undefined;
-  private readonly held: ((events: TransportEvents) => void)[] = [];
-
-  constructor(factory: TransportFactory, iceServers: readonly RTCIceServer[], now: number) {
-    this.createdAt = now;
-    const deliver = (event: (events: TransportEvents) => void): void => {
-      if (this.target === undefined) this.held.push(event);
-      else event(this.target);
-    };
-    this.transport = factory(
-      { initiator: true, iceServers },
-      {
-        onSignal: (signal) => deliver((e) => e.onSignal(signal)),
-        onConnect: () => deliver((e) => e.onConnect()),
-        onData: (frame) => deliver((e) => e.onData(frame)),
-        onClose: (reason) => deliver((e) => e.onClose(reason)),
-      },
-    );
-  }
-
-  adopt(events: TransportEvents): Transport {
-    this.target = events;
-    for (const event of this.held.splice(0)) event(events);
-    return this.transport;
-  }
-}
 
 export interface LinkContext {
   readonly identity: Identity;

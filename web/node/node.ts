@@ -41,17 +41,9 @@ import { isValidEndpoint, signRecord, verifyRecord, type SignedRecord } from '..
 import type { TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import type { KeyValueStore } from '../storage/store.js';
-import { createWebRtcTransport } from '../transport/webrtc.js';
 import type { TransportFactory } from '../transport/transport.js';
-import { prepareOffer } from './prepared-offer.js';
-import {
-  CONNECT_TIMEOUT_MS,
-  PeerLink,
-  WARM_TRANSPORT_MAX_AGE_MS,
-  WarmTransport,
-  type LinkContext,
-  type LinkEvents,
-} from './link.js';
+import { WARM_TRANSPORT_MAX_AGE_MS, WarmTransport } from './prepared-offer.js';
+import { CONNECT_TIMEOUT_MS, PeerLink, type LinkContext, type LinkEvents } from './link.js';
 import {
   DEFAULT_ACTIVE_VIEW,
   HANDSHAKE_LINK_SLACK,
@@ -1142,21 +1134,14 @@ async function ownRecord(
 /**
  * Create a node, load (or make) this tab's identity and cache, and start
  * joining. A page that has already called {@link boot} (to start loading
- * before the rest of its script) passes the result as `booted`.
+ * before the rest of its script) passes the result as `booted`, which then
+ * also decides the transport (boot's `deps.transport`).
  */
 export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}, booted?: Boot): Promise<TabmeshNode> {
   const started = booted ?? boot(options, deps);
-  const { network, urls, maxConnections, early } = started;
+  const { network, urls, maxConnections, early, iceServers, transport } = started;
   const logger = options.logger ?? consoleLogger;
   const now = deps.now ?? Date.now;
-  // The first offer is prepared while storage and identity load (unless the ICE servers are yet to be fetched).
-  const iceServers = options.iceServers ?? [];
-  const policy = options.iceTransportPolicy ?? 'all';
-  const given = deps.transport ?? createWebRtcTransport;
-  // Every transport the node makes, prepared or not, gets the policy here.
-  const transport: TransportFactory = (transportOptions, events) =>
-    given({ ...transportOptions, iceTransportPolicy: policy }, events);
-  const factory = typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, now());
   const { ed, store, storageReason, tab, cached } = await started.ready;
   const { cache, dropped } = await PeerCache.restore(cached, ed, { now: now(), network, self: tab.identity.id });
   if (dropped > 0) logger.warn(`dropped ${dropped} unusable entries from the stored peer cache`);
@@ -1168,7 +1153,7 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {},
     storageReason,
     iceServers,
     logger,
-    transport: factory,
+    transport,
     now,
     random: deps.random ?? Math.random,
   });
