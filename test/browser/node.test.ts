@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
@@ -16,6 +16,7 @@ import {
   waitForConnections,
   waitForMessages,
   waitForPeer,
+  waitForStoredIdentity,
 } from '../helpers/tabs.js';
 
 /** Signals read while waiting for an offer (an offer's trickled candidates come before the next). */
@@ -122,6 +123,7 @@ describe('tabs as peers', () => {
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);
     await waitForPeer(a, idB);
+    await waitForStoredIdentity(b);
     await b.reload();
     await b.evaluate(() => window.tabmeshReady);
     expect(await idOf(b)).toBe(idB);
@@ -129,11 +131,34 @@ describe('tabs as peers', () => {
     await waitForPeer(a, idB);
   });
 
+  it("stores a first visit's fresh key in a slot holding no usable key, leaving a stored identity for a later tab", async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    const slotOf = (page: Page): Promise<string | null> => page.evaluate(() => sessionStorage.getItem('tabmesh:slot'));
+    const first = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    const kept = await idOf(first);
+    await waitForStoredIdentity(first);
+    expect(await slotOf(first)).toBe('0');
+    // As if localStorage were cleared and IndexedDB kept: the next tab takes
+    // the first-visit way, with slot 0 free (its tab closed) but not empty.
+    await first.evaluate(() => localStorage.removeItem('tabmesh:identity-stored'));
+    await first.close({ runBeforeUnload: true });
+    const second = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    await waitForStoredIdentity(second);
+    expect(await idOf(second)).not.toBe(kept);
+    expect(await slotOf(second)).toBe('1');
+    // The identity left in slot 0 comes back to the next tab.
+    const third = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    expect(await idOf(third)).toBe(kept);
+    expect(await slotOf(third)).toBe('0');
+  });
+
   it("discards a foreign key found in a reloaded tab's identity slot, and keeps the fresh one it makes", async () => {
     server = await startPageServer();
     context = await newContext(browser);
     const tab = await openTab(await context.newPage(), server.url, 'network=foreign-key');
     const before = await idOf(tab);
+    await waitForStoredIdentity(tab);
     const warnings: string[] = [];
     tab.on('console', (message) => {
       if (message.type() === 'warning') warnings.push(message.text());

@@ -57,6 +57,17 @@ export function idOf(page: Page): Promise<PeerId> {
   return page.evaluate(() => window.tabmesh?.id ?? Promise.reject(new Error('no node')));
 }
 
+/**
+ * Resolves once the tab's identity is in a storage slot (the slot it names
+ * in sessionStorage), so a reload brings it back: a first visit starts with
+ * a fresh key and stores it meanwhile (web/local/identity.ts).
+ */
+export async function waitForStoredIdentity(page: Page, timeoutMs = 10_000): Promise<void> {
+  await page.waitForFunction(() => sessionStorage.getItem('tabmesh:slot') !== null, undefined, {
+    timeout: timeoutMs,
+  });
+}
+
 /** Resolves once the tab has at least `min` confirmed connections. */
 export function waitForConnections(page: Page, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
   return page.evaluate(

@@ -120,6 +120,64 @@ export function preferredSlot(): number | undefined {
   return Number.isInteger(slot) && slot >= 0 && slot < MAX_IDENTITY_SLOTS ? slot : undefined;
 }
 
+/**
+ * A localStorage entry set once an identity is in this browser's IndexedDB.
+ * Without it, a visit is a first visit: the tab makes its key at once and
+ * stores it when the database has opened (creating a database takes tens of
+ * ms), instead of waiting to find every slot empty.
+ */
+export const IDENTITY_STORED_KEY = 'tabmesh:identity-stored';
+
+/** Whether an identity may be stored here (true where localStorage cannot tell). */
+export function identityStoredBefore(): boolean {
+  try {
+    return localStorage.getItem(IDENTITY_STORED_KEY) !== null;
+  } catch {
+    // Blocked storage: assume there may be one, and look.
+    return true;
+  }
+}
+
+function markIdentityStored(): void {
+  try {
+    if (localStorage.getItem(IDENTITY_STORED_KEY) === null) localStorage.setItem(IDENTITY_STORED_KEY, '1');
+  } catch {
+    // Blocked storage: the next visit looks in the database first, as without the mark.
+    return;
+  }
+}
+
+/** A fresh key, and what to store for it. */
+async function freshKey(ed: Ed25519): Promise<{ identity: Identity; stored: StoredWebCryptoKey | StoredSeed }> {
+  if (ed.name === 'webcrypto') {
+    // Non-extractable: the private key never exists as bytes in JavaScript.
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+    const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+    const identity = identityFromKeyPair({
+      publicKey,
+      sign: async (m) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, new Uint8Array(m))),
+    });
+    return { identity, stored: { kind: 'webcrypto', publicKey, privateKey: pair.privateKey } };
+  }
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  return { identity: identityFromKeyPair(await ed.fromSeed(seed)), stored: { kind: 'seed', seed } };
+}
+
+/** Store a fresh key in its slot (whose lock this tab holds), warning if that fails. */
+async function keep(
+  store: KeyValueStore,
+  key: string,
+  value: StoredWebCryptoKey | StoredSeed,
+  warn: (m: string) => void,
+): Promise<void> {
+  try {
+    await store.set(key, value);
+    markIdentityStored();
+  } catch (error) {
+    warn(`could not store the new identity in slot ${key}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 async function loadOrCreate(
   ed: Ed25519,
   store: KeyValueStore,
@@ -131,34 +189,95 @@ async function loadOrCreate(
   // tab holding its lock, and only when it holds no usable key; so a key that
   // checks out is still the slot's key. Anything else (nothing) is read again.
   const early = await usable(ed, prefetched);
-  if (early !== undefined) return early;
+  if (early !== undefined) {
+    markIdentityStored();
+    return early;
+  }
   const stored = await store.get(key);
   const loaded = await usable(ed, stored);
-  if (loaded !== undefined) return loaded;
+  if (loaded !== undefined) {
+    markIdentityStored();
+    return loaded;
+  }
   if (stored !== undefined) warn(`discarded an unusable identity in storage slot ${key}`);
   // A fresh key is used at once and stored meanwhile: this tab holds the
   // slot's lock, so nobody else writes the slot, and if the write fails the
   // tab still has an identity, only not the same one after a reload.
-  const keep = (value: StoredWebCryptoKey | StoredSeed): void => {
-    store.set(key, value).catch((error: unknown) => {
-      warn(
-        `could not store the new identity in slot ${key}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    });
-  };
-  if (ed.name === 'webcrypto') {
-    // Non-extractable: the private key never exists as bytes in JavaScript.
-    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
-    const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
-    keep({ kind: 'webcrypto', publicKey, privateKey: pair.privateKey });
-    return identityFromKeyPair({
-      publicKey,
-      sign: async (m) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, new Uint8Array(m))),
-    });
+  const fresh = await freshKey(ed);
+  void keep(store, key, fresh.stored, warn);
+  return fresh.identity;
+}
+
+/** Slots in the order a tab tries them: its own before a reload first. */
+function slotOrder(): number[] {
+  const preferred = preferredSlot();
+  const order = Array.from({ length: MAX_IDENTITY_SLOTS }, (_, i) => i);
+  if (preferred !== undefined) {
+    order.splice(order.indexOf(preferred), 1);
+    order.unshift(preferred);
   }
-  const fresh = crypto.getRandomValues(new Uint8Array(32));
-  keep({ kind: 'seed', seed: fresh });
-  return identityFromKeyPair(await ed.fromSeed(fresh));
+  return order;
+}
+
+/**
+ * A first visit's identity ({@link identityStoredBefore} false), without
+ * waiting for storage or a lock (on a first visit, both wait for the site's
+ * storage to be created): a fresh key, used at once (a fresh key is nobody
+ * else's, so no lock is needed to keep two tabs apart). It is stored
+ * meanwhile in the lowest free slot that holds no usable key, under that
+ * slot's lock, so a reload brings it back; `slot` is undefined until then.
+ * Undefined without Web Locks: the caller takes the usual way.
+ */
+export async function claimFirstIdentity(
+  ed: Ed25519,
+  opening: Promise<{ readonly store: KeyValueStore }>,
+  warn: (m: string) => void,
+): Promise<TabIdentity | undefined> {
+  if (typeof navigator === 'undefined' || !('locks' in navigator)) return undefined;
+  const fresh = await freshKey(ed);
+  let slot: number | undefined;
+  let release: (() => void) | undefined;
+  // Set by release(), possibly while a slot is being claimed.
+  let released = false;
+  const isReleased = (): boolean => released;
+  const settle = async (): Promise<void> => {
+    const { store } = await opening;
+    if (store.kind === 'memory') return;
+    for (const candidate of slotOrder()) {
+      if (isReleased()) return;
+      const lock = await holdLock(`tabmesh:identity:${candidate}`);
+      if (!lock.held) continue;
+      const key = slotKey(candidate);
+      // Read under the lock: only a tab holding it writes the slot. A usable
+      // key there is some earlier tab's, for a later tab to come back to.
+      const stored = await store.get(key);
+      if (isReleased() || (await usable(ed, stored)) !== undefined) {
+        lock.release();
+        continue;
+      }
+      if (stored !== undefined) warn(`discarded an unusable identity in storage slot ${key}`);
+      await store.set(key, fresh.stored);
+      markIdentityStored();
+      sessionStorage.setItem(SESSION_KEY, String(candidate));
+      slot = candidate;
+      if (isReleased()) lock.release();
+      else release = lock.release;
+      return;
+    }
+  };
+  settle().catch((error: unknown) => {
+    warn(`could not store the new identity: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  return {
+    identity: fresh.identity,
+    get slot() {
+      return slot;
+    },
+    release() {
+      released = true;
+      release?.();
+    },
+  };
 }
 
 /**
@@ -177,13 +296,7 @@ export async function acquireTabIdentity(
     if (!hasLocks) warn('Web Locks unavailable: this tab gets a fresh identity');
     return { identity: identityFromKeyPair(await ed.generate()), slot: undefined, release: () => undefined };
   }
-  const preferred = preferredSlot();
-  const order = Array.from({ length: MAX_IDENTITY_SLOTS }, (_, i) => i);
-  if (preferred !== undefined) {
-    order.splice(order.indexOf(preferred), 1);
-    order.unshift(preferred);
-  }
-  for (const slot of order) {
+  for (const slot of slotOrder()) {
     const lock = await holdLock(`tabmesh:identity:${slot}`);
     if (!lock.held) continue;
     const key = slotKey(slot);

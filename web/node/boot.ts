@@ -9,9 +9,16 @@ import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { detectEd25519 } from '../../shared/identity/webcrypto.js';
 import { isValidNetworkName } from '../../shared/records.js';
-import { acquireTabIdentity, preferredSlot, slotKey, type TabIdentity } from '../local/identity.js';
+import {
+  acquireTabIdentity,
+  claimFirstIdentity,
+  identityStoredBefore,
+  preferredSlot,
+  slotKey,
+  type TabIdentity,
+} from '../local/identity.js';
 import { EarlySocket } from '../signaling-client.js';
-import { openStore, type KeyValueStore } from '../storage/store.js';
+import { openStore, storeWhenOpen, type KeyValueStore, type OpenedStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { createWebRtcTransport } from '../transport/webrtc.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
@@ -19,8 +26,9 @@ import { prepareOffer } from './prepared-offer.js';
 
 export interface Booted {
   readonly ed: Ed25519;
+  /** On a first visit, a store still opening (its `opened` says how it ends). */
   readonly store: KeyValueStore;
-  /** Why storage is in memory, when it is not by choice. */
+  /** Why storage is in memory, when it is not by choice (so far, for a store still opening). */
   readonly storageReason: string | undefined;
   readonly tab: TabIdentity;
   /** The stored peer cache, still to be parsed and verified. */
@@ -79,16 +87,31 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519' |
     // a returning visitor needs no other read.
     const slot = preferredSlot() ?? 0;
     const cachedKey = cacheKey(network);
+    const storage = options.storage ?? 'indexeddb';
+    const opening = openStore(storage, undefined, [cachedKey, slotKey(slot)]);
+    let opened: OpenedStore | undefined;
+    void opening.then((result) => {
+      opened = result;
+      if (result.reason !== undefined) logger.warn(result.reason);
+    });
     // Side by side: the first native Ed25519 call warms up the crypto library,
     // and a fresh IndexedDB takes a while to create.
-    const [ed, { store, reason, prefetched }] = await Promise.all([
-      deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle),
-      openStore(options.storage ?? 'indexeddb', undefined, [cachedKey, slotKey(slot)]),
-    ]);
-    if (reason !== undefined) logger.warn(reason);
+    const ed = await (deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle));
+    const warn = (message: string): void => logger.warn(message);
+    // A first visit has no identity or peers to read: it goes on while the
+    // database is created (unless storage has already given its answer).
+    if (storage === 'indexeddb' && opened === undefined && !identityStoredBefore()) {
+      const tab = await claimFirstIdentity(ed, opening, warn);
+      if (tab !== undefined) {
+        const store = storeWhenOpen(opening);
+        // The node hears from `store.opened` should storage end in memory.
+        return { ed, store, storageReason: undefined, tab, cached: undefined };
+      }
+    }
+    const { store, reason, prefetched } = await opening;
     // Memory storage prefetches nothing, and starts empty: no cache either way.
     const cached = prefetched.get(cachedKey);
-    const tab = await acquireTabIdentity(ed, store, (message) => logger.warn(message), prefetched);
+    const tab = await acquireTabIdentity(ed, store, warn, prefetched);
     return { ed, store, storageReason: reason, tab, cached };
   })();
   // The first offer starts now, after the socket and the database were asked

@@ -222,6 +222,11 @@ class Node extends EventTarget implements TabmeshNode {
       crypto: ed.name,
       closed: false,
     };
+    // A first visit's store may still be opening (and may end in memory).
+    void store.opened?.then(({ store: opened, reason }) => {
+      if (opened.kind !== this.currentStatus.storage || reason !== this.currentStatus.storageReason)
+        this.setStatus({ storage: opened.kind, storageReason: reason });
+    });
     this.linkEvents = {
       onConnected: (link) => this.linkConnected(link),
       onClosed: (link, code, reason) => this.linkClosed(link, code, reason),

@@ -7,7 +7,10 @@
 import { createStore, del, get, getMany, set, type UseStore } from 'idb-keyval';
 
 export interface KeyValueStore {
+  /** For a store still opening ({@link storeWhenOpen}): 'indexeddb' until it has opened. */
   readonly kind: 'indexeddb' | 'memory';
+  /** A store still opening: resolves with what it opened as. */
+  readonly opened?: Promise<OpenedStore>;
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<void>;
@@ -88,4 +91,25 @@ export async function openStore(
       prefetched: new Map(),
     };
   }
+}
+
+/**
+ * A store to use while `opening` is under way: each call waits for it, then
+ * goes to the store it opened (which may be memory: see {@link openStore}).
+ */
+export function storeWhenOpen(opening: Promise<OpenedStore>): KeyValueStore {
+  let opened: OpenedStore | undefined;
+  const settled = opening.then((result) => {
+    opened = result;
+    return result;
+  });
+  return {
+    get kind() {
+      return opened?.store.kind ?? 'indexeddb';
+    },
+    opened: settled,
+    get: async (key) => (await settled).store.get(key),
+    set: async (key, value) => (await settled).store.set(key, value),
+    delete: async (key) => (await settled).store.delete(key),
+  };
 }
