@@ -94,8 +94,8 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519' |
       opened = result;
       if (result.reason !== undefined) logger.warn(result.reason);
     });
-    // Side by side: the first native Ed25519 call warms up the crypto library,
-    // and a fresh IndexedDB takes a while to create.
+    // The database opens (a fresh one takes a while to create) while the
+    // first native Ed25519 call warms up the crypto library.
     const ed = await (deps.ed25519 ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle));
     const warn = (message: string): void => logger.warn(message);
     // A first visit has no identity or peers to read: it goes on while the
