@@ -57,6 +57,34 @@ export interface SignalingClientOptions {
   readonly backoffMaxMs?: number;
 }
 
+/** A signaling socket the page's head opened (web/index.html), with the frames it has had. */
+export interface HeadSocket {
+  readonly url: string;
+  readonly socket: WebSocket;
+  readonly frames: readonly string[];
+}
+
+/**
+ * The socket the page's head opened, if it left a well-formed one at
+ * `globalThis.tabmeshEarly`: taken once (a second node opens its own).
+ * Anything else there is ignored.
+ */
+export function takeHeadSocket(): HeadSocket | undefined {
+  const left: unknown = Reflect.get(globalThis, 'tabmeshEarly');
+  if (left === undefined) return undefined;
+  Reflect.deleteProperty(globalThis, 'tabmeshEarly');
+  if (typeof left !== 'object' || left === null || typeof WebSocket === 'undefined') return undefined;
+  const url: unknown = Reflect.get(left, 'url');
+  const socket: unknown = Reflect.get(left, 'socket');
+  const frames: unknown = Reflect.get(left, 'frames');
+  if (typeof url !== 'string' || !(socket instanceof WebSocket) || !Array.isArray(frames)) return undefined;
+  return {
+    url,
+    socket,
+    frames: frames.filter((frame): frame is string => typeof frame === 'string').slice(0, MAX_EARLY_FRAMES),
+  };
+}
+
 /**
  * A WebSocket opened before the node is ready (while storage and identity
  * load), its messages held until a SignalingClient adopts it.
@@ -66,9 +94,17 @@ export class EarlySocket {
   readonly url: string;
   readonly held: string[] = [];
 
-  constructor(url: string, network: string) {
+  /** Adopts `head` if it is a socket to the same URL and network; closes it otherwise. */
+  constructor(url: string, network: string, head?: HeadSocket) {
     this.url = url;
-    this.socket = new WebSocket(withNetwork(url, network));
+    const full = withNetwork(url, network);
+    if (head !== undefined && head.url === full && head.socket.readyState <= WebSocket.OPEN) {
+      this.socket = head.socket;
+      this.held.push(...head.frames.slice(0, MAX_EARLY_FRAMES));
+    } else {
+      head?.socket.close();
+      this.socket = new WebSocket(full);
+    }
     this.socket.onmessage = (event: MessageEvent) => {
       if (typeof event.data === 'string' && this.held.length < MAX_EARLY_FRAMES) this.held.push(event.data);
     };

@@ -9,7 +9,7 @@ import type { PeerId } from '../../shared/identity/peer-id.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { isOneMesh, waitForMesh } from '../helpers/mesh.js';
 import type { TestServer } from '../helpers/server.js';
-import { idOf, openTab, openTabs, startPageServer, waitForConnections } from '../helpers/tabs.js';
+import { idOf, openTab, openTabs, startPageServer, waitForConnections, waitForStatus } from '../helpers/tabs.js';
 
 let browser: Browser;
 let server: TestServer;
@@ -225,6 +225,38 @@ describe('the page', () => {
     const id = await page.evaluate(async () => (await window.tabmeshReady)?.id);
     expect(askedFirst).toBe(true);
     expect(id).toMatch(/^tm1/);
+  });
+
+  it('opens its signaling socket from its head, and the node registers on that socket (unless ?signaling= names one)', async () => {
+    server = await startPageServer();
+    context = await newContext(browser);
+    // Every WebSocket the page makes, with the document's state when it was made.
+    await context.addInitScript(() => {
+      const made: [string, DocumentReadyState][] = [];
+      Object.assign(window, { socketsMade: made });
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          made.push([String(url), document.readyState]);
+        }
+      };
+    });
+    const socketsOnceRegistered = async (query: string): Promise<[string, DocumentReadyState][]> => {
+      const page = await openTab(await context.newPage(), server.url, query);
+      await waitForStatus(page, 'connected');
+      return page.evaluate(() => (window as unknown as { socketsMade: [string, DocumentReadyState][] }).socketsMade);
+    };
+    const endpoint = `${server.url.replace(/^http/, 'ws')}/ws`;
+    // The head's socket, made while the document was still being parsed, is the only one.
+    expect(await socketsOnceRegistered('network=head-socket')).toEqual([
+      [`${endpoint}?network=head-socket`, 'loading'],
+    ]);
+    // With ?signaling= (here naming the same server), the node opens its own, once the modules run.
+    const own = await socketsOnceRegistered(`network=own-socket&signaling=${encodeURIComponent(endpoint)}`);
+    expect(own).toHaveLength(1);
+    expect(own[0]?.[0]).toBe(`${endpoint}?network=own-socket`);
+    expect(own[0]?.[1]).not.toBe('loading');
   });
 
   it('switches theme with the toggle and keeps the choice across a reload', async () => {

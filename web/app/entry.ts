@@ -1,19 +1,16 @@
 /**
- * The page's first script. It starts what a visitor waits for (the
- * signaling socket, storage, Ed25519 and this tab's identity: see
- * web/node/boot.ts) before the rest of the page's code is fetched and
- * evaluated, then hands over to main.ts, which creates the node from it and
- * draws the page.
+ * The page's first script. It creates the node (web/node/node.ts: the
+ * signaling socket, storage, Ed25519, this tab's identity and the first offer
+ * start at once, see web/node/boot.ts), then hands over to main.ts, which
+ * draws the page. The page's own code is a separate chunk, fetched beside
+ * this one and evaluated after it, so the node's first steps wait for none of
+ * it.
  */
-import { boot, type Boot } from '../node/boot.js';
+import { createNode } from '../node/node.js';
 import { optionsFromUrl } from './url.js';
 
 const options = optionsFromUrl(location.search);
-let booted: Boot | Error;
-try {
-  booted = boot(options);
-} catch (error) {
-  // Invalid options: main.ts shows why.
-  booted = error instanceof Error ? error : new Error(String(error));
-}
-window.tabmeshReady = import('./main.js').then((page) => page.start(options, booted));
+const node = createNode(options);
+// Invalid options reject it: main.ts shows why, once loaded.
+node.catch(() => undefined);
+window.tabmeshReady = import('./main.js').then((page) => page.start(options, node));

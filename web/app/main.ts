@@ -7,8 +7,7 @@
  * and everything the node shows is drawn at most once per animation frame.
  */
 import { shortPeerId, type PeerId } from '../../shared/identity/peer-id.js';
-import type { Boot } from '../node/boot.js';
-import { createNode, type TabmeshNode } from '../node/node.js';
+import type { TabmeshNode } from '../node/node.js';
 import type { NodeOptions } from '../node/options.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK } from '../node/options.js';
 import { MAX_KNOWN_SHOWN, NeighbourhoodGraph, peerLabel, type GraphPeer, type PeerKind } from './graph.js';
@@ -336,13 +335,10 @@ function wire(node: TabmeshNode, options: NodeOptions): void {
 }
 
 /**
- * Create the node from what entry.ts booted (the first offer starts now,
- * beside the identity still loading), set up the page meanwhile, and wire it
- * to the node. Resolves with the node (window.tabmeshReady).
+ * Set up the page while the node entry.ts created starts, then wire it to the
+ * node. Resolves with the node (window.tabmeshReady).
  */
-export async function start(options: NodeOptions, booted: Boot | Error): Promise<TabmeshNode> {
-  // Before anything else: the node's start is what a visitor waits for.
-  const starting = booted instanceof Error ? Promise.reject(booted) : createNode(options, {}, booted);
+export async function start(options: NodeOptions, starting: Promise<TabmeshNode>): Promise<TabmeshNode> {
   try {
     setUpThemeToggle($('#theme-toggle', HTMLButtonElement));
     setUpSettings();

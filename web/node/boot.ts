@@ -1,9 +1,8 @@
 /**
- * The first steps of starting a node, kept apart from the rest so a page can
- * run them before it has loaded and evaluated the rest of its script: open
- * the signaling socket, open storage, warm up Ed25519, load this tab's
- * identity and cached peers, and start the first offer. `createNode` takes
- * the result, or boots by itself when given none.
+ * The first steps of starting a node, which `createNode` runs before its
+ * first await: open the signaling socket (or adopt the one the page's head
+ * opened), open storage, warm up Ed25519, load this tab's identity and
+ * cached peers, and start the first offer.
  */
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
@@ -17,7 +16,7 @@ import {
   slotKey,
   type TabIdentity,
 } from '../local/identity.js';
-import { EarlySocket } from '../signaling-client.js';
+import { EarlySocket, takeHeadSocket, type HeadSocket } from '../signaling-client.js';
 import { openStore, storeWhenOpen, type KeyValueStore, type OpenedStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { createWebRtcTransport } from '../transport/webrtc.js';
@@ -64,6 +63,17 @@ export function cacheKey(network: string): string {
 
 /** Check the options and start loading; throws BAD_FIELD for invalid options. */
 export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519' | 'transport' | 'now'> = {}): Boot {
+  // The socket the page's head opened: adopted below if it suits, else closed.
+  const head = takeHeadSocket();
+  try {
+    return start(options, deps, head);
+  } catch (error) {
+    head?.socket.close();
+    throw error;
+  }
+}
+
+function start(options: NodeOptions, deps: Pick<NodeDeps, 'ed25519' | 'transport' | 'now'>, head?: HeadSocket): Boot {
   const network = options.network ?? DEFAULT_NETWORK;
   if (!isValidNetworkName(network)) throw new TabmeshError(ErrorCode.BAD_FIELD, 'invalid network name');
   const urls = options.signaling ?? defaultSignaling();
@@ -76,9 +86,10 @@ export function boot(options: NodeOptions = {}, deps: Pick<NodeDeps, 'ed25519' |
   const logger = options.logger ?? consoleLogger;
   let early: EarlySocket | undefined;
   try {
-    early = new EarlySocket(urls[0] ?? '', network);
+    early = new EarlySocket(urls[0] ?? '', network, head);
   } catch {
     // An invalid first URL: the signaling client reports it when it tries.
+    head?.socket.close();
     early = undefined;
   }
   const ready = (async (): Promise<Booted> => {

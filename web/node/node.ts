@@ -31,7 +31,7 @@ import { LocalTabs } from '../local/tabs.js';
 import { Mesh, type MeshCounters } from './mesh.js';
 import { SignalPaths, type Via } from './paths.js';
 import { Neighbours } from './neighbours.js';
-import { boot, cacheKey, type Boot } from './boot.js';
+import { boot, cacheKey } from './boot.js';
 import { Flood } from '../../shared/membership/flood.js';
 import { PeerCache } from '../../shared/peer-cache.js';
 import { broadcastBytes, encodeRecords, payloadText, type ReceivedMessage } from '../../shared/protocol/channel.js';
@@ -1138,12 +1138,12 @@ async function ownRecord(
 
 /**
  * Create a node, load (or make) this tab's identity and cache, and start
- * joining. A page that has already called {@link boot} (to start loading
- * before the rest of its script) passes the result as `booted`, which then
- * also decides the transport (boot's `deps.transport`).
+ * joining. Its first steps ({@link boot}) run before this returns: the
+ * signaling socket, storage, Ed25519 and the first offer are under way at
+ * once.
  */
-export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}, booted?: Boot): Promise<TabmeshNode> {
-  const started = booted ?? boot(options, deps);
+export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}): Promise<TabmeshNode> {
+  const started = boot(options, deps);
   const { network, urls, maxConnections, early, iceServers, transport } = started;
   const logger = options.logger ?? consoleLogger;
   const now = deps.now ?? Date.now;
