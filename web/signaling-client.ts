@@ -100,7 +100,8 @@ export class EarlySocket {
     const full = withNetwork(url, network);
     if (head !== undefined && head.url === full && head.socket.readyState <= WebSocket.OPEN) {
       this.socket = head.socket;
-      this.held.push(...head.frames.slice(0, MAX_EARLY_FRAMES));
+      // takeHeadSocket has capped them at MAX_EARLY_FRAMES.
+      this.held.push(...head.frames);
     } else {
       head?.socket.close();
       this.socket = new WebSocket(full);

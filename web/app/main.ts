@@ -3,8 +3,9 @@
  * url.ts); the node is at `window.tabmesh` for the devtools console and
  * tests, and `window.tabmeshReady` resolves with it once the page is wired.
  *
- * The node starts first thing; the page's own setup runs while it loads,
- * and everything the node shows is drawn at most once per animation frame.
+ * entry.ts starts the node before this chunk is evaluated; the page's own
+ * setup runs while the node loads, and everything the node shows is drawn at
+ * most once per animation frame.
  */
 import { shortPeerId, type PeerId } from '../../shared/identity/peer-id.js';
 import type { TabmeshNode } from '../node/node.js';
