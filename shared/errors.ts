@@ -145,3 +145,20 @@ export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
   throw result.error;
 }
+
+/** True for the errors of sending to something that has gone meanwhile: a closed link or node. */
+export function isGone(error: unknown): boolean {
+  return error instanceof TabmeshError && (error.code === ErrorCode.NOT_CONNECTED || error.code === ErrorCode.CLOSED);
+}
+
+/**
+ * The handler for a promise nobody awaits (a frame sent, a message forwarded):
+ * failing because the link or node went away meanwhile is expected and
+ * dropped on purpose; any other failure goes to `report`, to be counted or
+ * logged. The one way this codebase lets go of a promise.
+ */
+export function unlessGone(report: (error: unknown) => void): (error: unknown) => void {
+  return (error) => {
+    if (!isGone(error)) report(error);
+  };
+}

@@ -11,6 +11,7 @@ export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_NETWORK,
   type KnownPeer,
+  type LinkInfo,
   type Logger,
   type MessageDetail,
   type NodeDeps,

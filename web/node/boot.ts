@@ -21,7 +21,7 @@ import { openStore, storeWhenOpen, type KeyValueStore, type OpenedStore } from '
 import type { TransportFactory } from '../transport/transport.js';
 import { createWebRtcTransport } from '../transport/webrtc.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
-import { prepareOffer } from './prepared-offer.js';
+import { prepareOffer } from './warm-transport.js';
 
 export interface Booted {
   readonly ed: Ed25519;

@@ -50,7 +50,7 @@ import {
 import { TokenBucket } from '../../shared/rate-limit.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 import type { Via } from './paths.js';
-import type { WarmTransport } from './prepared-offer.js';
+import type { WarmTransport } from './warm-transport.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;

@@ -42,7 +42,7 @@ import type { TabIdentity } from '../local/identity.js';
 import { EarlySocket, SignalingClient } from '../signaling-client.js';
 import type { KeyValueStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
-import { WARM_TRANSPORT_MAX_AGE_MS, WarmTransport } from './prepared-offer.js';
+import { WARM_TRANSPORT_MAX_AGE_MS, WarmTransport } from './warm-transport.js';
 import { CONNECT_TIMEOUT_MS, PeerLink, type LinkContext, type LinkEvents } from './link.js';
 import {
   DEFAULT_ACTIVE_VIEW,
@@ -57,6 +57,7 @@ import {
   TURN_WAIT_MAX_MS,
   consoleLogger,
   type KnownPeer,
+  type LinkInfo,
   type Logger,
   type NodeDeps,
   type NodeEvents,
@@ -102,26 +103,7 @@ export interface TabmeshNode extends EventTarget {
   /** Sealed frames through the mesh so far: sent, forwarded for others, delivered to us, dropped. */
   meshStats(): Readonly<MeshCounters>;
   /** Per-connection figures. */
-  links(): {
-    peer: PeerId;
-    state: string;
-    initiator: boolean;
-    bytesSent: number;
-    bytesReceived: number;
-    connectedAt: number | undefined;
-    /**
-     * Round-trip time in ms on the connection's selected ICE candidate pair,
-     * re-read every LINK_STATS_INTERVAL_MS (2 s) while connected; undefined
-     * until first measured, or when the transport cannot measure it.
-     */
-    rttMs: number | undefined;
-    /**
-     * How the link's signals travelled when it was confirmed: through the
-     * signaling `server`, a `local` tab of this browser, or sealed through the
-     * `mesh`. Undefined before it is confirmed.
-     */
-    via: Via['kind'] | undefined;
-  }[];
+  links(): LinkInfo[];
   close(): Promise<void>;
   addEventListener<K extends keyof NodeEvents>(
     type: K,
@@ -364,7 +346,7 @@ class Node extends EventTarget implements TabmeshNode {
     return { ...(this.mesh?.counters ?? { sent: 0, forwarded: 0, delivered: 0, dropped: 0 }) };
   }
 
-  links(): ReturnType<TabmeshNode['links']> {
+  links(): LinkInfo[] {
     return [...this.peerLinks.values()].map((l) => ({
       peer: l.peer,
       state: l.state,

@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { SignalingState } from '../signaling-client.js';
+import type { Via } from './paths.js';
 import type { TransportFactory } from '../transport/transport.js';
 
 /** Network joined when none is given. */
@@ -108,6 +109,29 @@ export interface KnownPeer {
   readonly seq: number;
   readonly expiresAt: number;
   readonly endpoints: readonly string[];
+}
+
+/** One connection's figures, as `links()` lists them. */
+export interface LinkInfo {
+  readonly peer: PeerId;
+  /** `signaling`, `confirming`, `connected` or `closed`. */
+  readonly state: string;
+  readonly initiator: boolean;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly connectedAt: number | undefined;
+  /**
+   * Round-trip time in ms on the connection's selected ICE candidate pair,
+   * re-read every LINK_STATS_INTERVAL_MS (2 s) while connected; undefined
+   * until first measured, or when the transport cannot measure it.
+   */
+  readonly rttMs: number | undefined;
+  /**
+   * How the link's signals travelled when it was confirmed: through the
+   * signaling `server`, a `local` tab of this browser, or sealed through the
+   * `mesh`. Undefined before it is confirmed.
+   */
+  readonly via: Via['kind'] | undefined;
 }
 
 export interface MessageDetail {

@@ -4,7 +4,7 @@
  * dial, and need no identity: the first offer starts in boot() (the page's
  * first script), while storage and identity load and before the rest of the
  * page's code has run; the node keeps one more ready while it has no
- * connection (Node.warm).
+ * connection (the dialler keeps it).
  */
 import type { Transport, TransportEvents, TransportFactory } from '../transport/transport.js';
 
