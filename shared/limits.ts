@@ -243,8 +243,8 @@ export const MAX_MEMBERSHIP_IDS = MAX_RECORDS_PER_MESSAGE;
  */
 export const MEMBERSHIP_TICK_MS = 5_000;
 /**
- * An inbound link must send its first membership message (join or neighbor)
- * within this time, and a neighbor request or shuffle must be answered in it,
+ * An inbound link must send its first membership message (join or neighbour)
+ * within this time, and a neighbour request or shuffle must be answered in it,
  * or it is given up. The message is sent the moment the channel is confirmed,
  * so 10 s is generous even over a slow relay.
  */
@@ -257,7 +257,7 @@ export const MEMBERSHIP_CONNECT_TIMEOUT_MS = 30_000;
 /** Inbound links still waiting for their first membership message; more are refused (acceptsInbound). */
 export const MAX_INBOUND_HANDSHAKES = 8;
 /**
- * Evictions from a full active view (for a join, a high-priority neighbor
+ * Evictions from a full active view (for a join, a high-priority neighbour
  * request or a forward-join that ends here), sustained per second and burst.
  * Honest churn evicts rarely; the bucket stops a flood of joins from cycling
  * out every honest neighbour. Over it, such requests are treated as low priority.
@@ -265,9 +265,9 @@ export const MAX_INBOUND_HANDSHAKES = 8;
 export const MEMBERSHIP_EVICTION_RATE = 0.5;
 export const MEMBERSHIP_EVICTION_BURST = 8;
 /**
- * A passive peer that refused our neighbor request is not asked again for this
+ * A passive peer that refused our neighbour request is not asked again for this
  * long. One tick: right after a mass failure most survivors still count dead
  * neighbours and refuse, and a longer wait (30 s was tried) left isolated peers
  * with no one left to ask for several rounds (docs/MEMBERSHIP.md). Default 5 s.
  */
-export const NEIGHBOR_RETRY_MS = 5_000;
+export const NEIGHBOUR_RETRY_MS = 5_000;

@@ -77,12 +77,6 @@ export class PeerCache {
     this.entries.set(id, { signed: record, tried: true, introducer: undefined, lastSeen: now });
   }
 
-  /** Note that a cached peer was seen (connected) again. */
-  touch(id: PeerId, now: number): void {
-    const held = this.entries.get(id);
-    if (held !== undefined) this.entries.set(id, { ...held, lastSeen: now });
-  }
-
   remove(id: PeerId): boolean {
     return this.entries.delete(id);
   }

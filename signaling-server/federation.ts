@@ -28,8 +28,6 @@ export interface FederationHost {
 }
 
 export interface Federation {
-  /** False for LOCAL_ONLY: the hub then never awaits it. */
-  readonly enabled: boolean;
   /**
    * Resolves once connected to the others, or after a bounded wait if they
    * cannot be reached (the instance then starts on its own and joins later).
@@ -61,8 +59,8 @@ export interface Federation {
   close(): Promise<void>;
 }
 
+/** No other instances: holds no peers, relays nothing, samples nothing (the hub samples its own registry). */
 export const LOCAL_ONLY: Federation = {
-  enabled: false,
   ready: () => Promise.resolve(),
   join: () => Promise.resolve(),
   update() {},

@@ -135,14 +135,12 @@ export class Hub implements FederationHost {
     // With the network known up front, the tab can choose whom to dial while it registers.
     if (network === undefined) {
       this.send(session, challenge);
-    } else if (!this.deps.federation.enabled) {
-      this.send(session, { ...challenge, peers: this.localSample(network, this.config.sampleSize, undefined) });
     } else {
-      void this.deps.federation.sample(network, this.config.sampleSize, undefined).then((peers) => {
+      void this.deps.federation.sample(network, this.config.sampleSize, undefined).then((federated) => {
         if (session.state !== SessionState.Pending) return;
         this.send(session, {
           ...challenge,
-          peers: peers ?? this.localSample(network, this.config.sampleSize, undefined),
+          peers: this.sampleOr(federated, network, this.config.sampleSize, undefined),
         });
       });
     }
@@ -246,8 +244,7 @@ export class Hub implements FederationHost {
         this.relay(session, message);
         break;
       case 'peers':
-        if (this.deps.federation.enabled) void this.answerPeers(session, message.max, message.ref);
-        else this.send(session, this.peersResponse(this.sample(session, message.max), message.ref));
+        void this.answerPeers(session, message.max, message.ref);
         break;
       case 'record':
         void this.updateRecord(session, message);
@@ -348,20 +345,17 @@ export class Hub implements FederationHost {
     session.recordText = record.value.text;
     session.recordSeq = record.value.record.seq;
     session.recordExpiresAt = record.value.record.expiresAt;
-    let federated: string[] | undefined;
-    if (this.deps.federation.enabled) {
-      // Across instances: the sample comes from the whole network, and the
-      // presence is published before the welcome, so a welcomed tab is
-      // reachable from every instance. Both before the local registration:
-      // nothing reaches a tab before its welcome.
-      [federated] = await Promise.all([
-        this.deps.federation.sample(message.network, this.config.sampleSize, message.id),
-        this.deps.federation.join(session),
-      ]);
-      if (this.closedSince(session)) {
-        this.deps.federation.leave(session);
-        return;
-      }
+    // Across instances: the sample comes from the whole network, and the
+    // presence is published before the welcome, so a welcomed tab is
+    // reachable from every instance. Both before the local registration:
+    // nothing reaches a tab before its welcome.
+    const [federated] = await Promise.all([
+      this.deps.federation.sample(message.network, this.config.sampleSize, message.id),
+      this.deps.federation.join(session),
+    ]);
+    if (this.closedSince(session)) {
+      this.deps.federation.leave(session);
+      return;
     }
     this.pending.delete(session);
     session.state = SessionState.Registered;
@@ -375,7 +369,8 @@ export class Hub implements FederationHost {
       type: 'welcome',
       id: session.id,
       network: session.network,
-      peers: federated ?? this.sample(session, this.config.sampleSize),
+      // Sampled locally only after the registration above, so an older connection of this ID that it displaced is not offered.
+      peers: this.sampleOr(federated, session.network, this.config.sampleSize, session),
       limits: this.limits,
       ...(this.config.turn === undefined
         ? {}
@@ -391,23 +386,25 @@ export class Hub implements FederationHost {
     return session.closed;
   }
 
-  private sample(session: Session, max: number): string[] {
-    return this.registry.sample(session.network, max, session, this.deps.now()).map((entry) => entry.recordText);
-  }
-
-  private localSample(network: string, max: number, exclude: Session | undefined): string[] {
-    return this.registry.sample(network, max, exclude, this.deps.now()).map((entry) => entry.recordText);
+  /**
+   * The federation's sample of the whole network, or, when it has none (no
+   * other instances, or Redis is away), up to `max` records from this registry.
+   */
+  private sampleOr(
+    federated: string[] | undefined,
+    network: string,
+    max: number,
+    exclude: Session | undefined,
+  ): string[] {
+    return federated ?? this.registry.sample(network, max, exclude, this.deps.now()).map((entry) => entry.recordText);
   }
 
   /** A `peers` request: across instances when federated, else (or when Redis is away) this registry. */
   private async answerPeers(session: Session, max: number, ref: number | undefined): Promise<void> {
     const federated = await this.deps.federation.sample(session.network, max, session.id);
     if (session.closed) return;
-    this.send(session, this.peersResponse(federated ?? this.sample(session, max), ref));
-  }
-
-  private peersResponse(peers: string[], ref: number | undefined): ServerMessage {
-    return ref === undefined ? { type: 'peers', peers } : { type: 'peers', peers, ref };
+    const peers = this.sampleOr(federated, session.network, max, session);
+    this.send(session, ref === undefined ? { type: 'peers', peers } : { type: 'peers', peers, ref });
   }
 
   private relay(session: Session, message: SignalRequest): void {
@@ -416,10 +413,8 @@ export class Hub implements FederationHost {
     if (target === undefined) {
       if (!parsePeerId(message.to).ok) {
         this.error(session, ErrorCode.BAD_FIELD, "'to' is not a valid peer ID", message.ref);
-      } else if (this.deps.federation.enabled) {
-        void this.relayElsewhere(session, message);
       } else {
-        this.error(session, ErrorCode.UNKNOWN_PEER, 'no such peer in this network', message.ref);
+        void this.relayElsewhere(session, message);
       }
       return;
     }
@@ -431,7 +426,7 @@ export class Hub implements FederationHost {
     this.deps.metrics.relayed.inc();
   }
 
-  /** To a peer this instance does not hold: through the federation, or UNKNOWN_PEER. */
+  /** To a peer this instance does not hold: through the federation (none for LOCAL_ONLY), or UNKNOWN_PEER. */
   private async relayElsewhere(session: Session, message: SignalRequest): Promise<void> {
     const frame = encodeSignalDelivery(session.id, message.payload);
     if (await this.deps.federation.relay(session.network, message.to as PeerId, frame)) {

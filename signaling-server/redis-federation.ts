@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { PeerId } from '../shared/identity/peer-id.js';
+import { RecentMap } from '../shared/recent-map.js';
 import {
   encodePresence,
   encodeReplacedMessage,
@@ -96,13 +97,13 @@ return 0
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 
 export class RedisFederation implements Federation {
-  readonly enabled = true;
   readonly instanceId = randomBytes(16).toString('hex');
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly relayScript: Script;
   private readonly leaveScript: Script;
-  private readonly lastSeq = new Map<string, number>();
+  /** Last sequence number heard per origin instance, least recently heard first. */
+  private readonly lastSeq = new RecentMap<string, number>(MAX_TRACKED_INSTANCES);
   private sessionCounter = 0;
   private seq = 0;
   /** undefined until the first connection attempt settles. */
@@ -311,12 +312,7 @@ export class RedisFederation implements Federation {
       this.deps.metrics.signal('in', 'duplicate');
       return;
     }
-    this.lastSeq.delete(message.origin); // re-insert: the map's order is least recently heard first
     this.lastSeq.set(message.origin, message.seq);
-    if (this.lastSeq.size > MAX_TRACKED_INSTANCES) {
-      const oldest = this.lastSeq.keys().next().value;
-      if (oldest !== undefined) this.lastSeq.delete(oldest);
-    }
     if (message.kind === 'signal') {
       this.deps.metrics.signal('in', this.deps.host.deliverLocal(message.network, message.to, message.frame));
     } else {

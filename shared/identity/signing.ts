@@ -55,13 +55,6 @@ export function identityFromKeyPair(keyPair: Ed25519KeyPair): Identity {
   };
 }
 
-/** A new random identity. */
-export async function createIdentity(ed: Ed25519): Promise<Identity> {
-  // A random key lands on a small-order point with negligible probability;
-  // peerIdFromPublicKey would refuse it.
-  return identityFromKeyPair(await ed.generate());
-}
-
 /** Check that `signature` is `signer`'s signature for `purpose` over `bytes`. */
 export function verifyFrom(
   ed: Ed25519,

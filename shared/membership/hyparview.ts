@@ -11,7 +11,7 @@
  *   keepalive timeout (CHANNEL_DEAD_AFTER_MS); both arrive as linkDown().
  *   A peer we fail to reach (connectFailed) is dropped from the passive view.
  * - An inbound channel is not a neighbour yet: it joins the active view only
- *   when its first message (join, or neighbor) is processed, and is closed if
+ *   when its first message (join, or neighbour) is processed, and is closed if
  *   it says nothing within the handshake timeout. Handshakes in flight are
  *   bounded (acceptsInbound), so idle channels cannot pile up.
  * - Outgoing connects in flight count against the active view, so it never
@@ -19,7 +19,7 @@
  * - The paper's forward-join ends with the last node opening a connection to
  *   the joiner. We have no address to dial: the route for the signals is the
  *   walk's path reversed (its first node, the contact, is linked to the joiner).
- *   That node then sends a high-priority neighbor request over the new link.
+ *   That node then sends a high-priority neighbour request over the new link.
  * - The paper answers a shuffle over a temporary connection. Instead the reply
  *   walks back along the reversed path, one hop at a time; a hop no longer
  *   linked drops it (a lost shuffle costs nothing but one round's mixing).
@@ -47,7 +47,7 @@ import {
   MEMBERSHIP_EVICTION_BURST,
   MEMBERSHIP_EVICTION_RATE,
   MEMBERSHIP_HANDSHAKE_TIMEOUT_MS,
-  NEIGHBOR_RETRY_MS,
+  NEIGHBOUR_RETRY_MS,
 } from '../limits.js';
 import { TokenBucket } from '../rate-limit.js';
 
@@ -57,8 +57,8 @@ export type MembershipMessage<Id extends string> =
   /** The random walk of a join; path = nodes walked so far, the contact first, the sender last. */
   | { type: 'forward-join'; joiner: Id; ttl: number; path: Id[] }
   /** Ask a peer, over a fresh link, to take us into its active view. */
-  | { type: 'neighbor'; priority: 'high' | 'low' }
-  | { type: 'neighbor-reply'; accepted: boolean }
+  | { type: 'neighbour'; priority: 'high' | 'low' }
+  | { type: 'neighbour-reply'; accepted: boolean }
   /** "I am dropping you from my active view": the sender goes to the receiver's passive view. */
   | { type: 'disconnect' }
   /** A random walk; path = nodes walked so far, the origin first, the sender last. */
@@ -121,7 +121,7 @@ export interface MembershipOptions {
   shuffleActive: number;
   /** Passive peers in a shuffle sample (kp). @default DEFAULT_SHUFFLE_PASSIVE (4) */
   shufflePassive: number;
-  /** Time for an inbound link's first message, a neighbor reply, or a shuffle reply. @default MEMBERSHIP_HANDSHAKE_TIMEOUT_MS */
+  /** Time for an inbound link's first message, a neighbour reply, or a shuffle reply. @default MEMBERSHIP_HANDSHAKE_TIMEOUT_MS */
   handshakeTimeoutMs: number;
   /** Time after which an unresolved connect is forgotten. @default MEMBERSHIP_CONNECT_TIMEOUT_MS */
   connectTimeoutMs: number;
@@ -131,8 +131,8 @@ export interface MembershipOptions {
   evictionRate: number;
   /** Eviction burst. @default MEMBERSHIP_EVICTION_BURST */
   evictionBurst: number;
-  /** How long a peer that refused us is not asked again. @default NEIGHBOR_RETRY_MS */
-  neighborRetryMs: number;
+  /** How long a peer that refused us is not asked again. @default NEIGHBOUR_RETRY_MS */
+  neighbourRetryMs: number;
 }
 
 export const DEFAULT_MEMBERSHIP_OPTIONS: Readonly<MembershipOptions> = Object.freeze({
@@ -148,17 +148,17 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: Readonly<MembershipOptions> = Object.fr
   maxInboundHandshakes: MAX_INBOUND_HANDSHAKES,
   evictionRate: MEMBERSHIP_EVICTION_RATE,
   evictionBurst: MEMBERSHIP_EVICTION_BURST,
-  neighborRetryMs: NEIGHBOR_RETRY_MS,
+  neighbourRetryMs: NEIGHBOUR_RETRY_MS,
 });
 
 /** Why we asked for a link: decides the first message once it is up. */
-type Purpose = 'join' | 'promote' | 'forward-join';
+type LinkReason = 'join' | 'promote' | 'forward-join';
 
 /** A link (or link request) to a peer not, or not yet, in the active view. */
 type Pending =
   /** We asked the host to connect. */
-  | { readonly kind: 'connecting'; readonly purpose: Purpose; readonly since: number }
-  /** Our link is up and we sent a neighbor request; waiting for the reply. */
+  | { readonly kind: 'connecting'; readonly reason: LinkReason; readonly since: number }
+  /** Our link is up and we sent a neighbour request; waiting for the reply. */
   | { readonly kind: 'awaiting-reply'; readonly since: number }
   /** An inbound link waiting for its first message. */
   | { readonly kind: 'inbound'; readonly since: number };
@@ -234,7 +234,7 @@ export class Membership<Id extends string> {
     if (state?.kind === 'connecting') {
       // Ours, or the peer dialled us while we dialled it (glare): the one link serves.
       this.pending.delete(peer);
-      if (state.purpose === 'join') {
+      if (state.reason === 'join') {
         this.addActive(peer);
         this.host.send(peer, { type: 'join' });
         // Joined: the other contacts are good passive candidates.
@@ -243,9 +243,9 @@ export class Membership<Id extends string> {
         this.changed();
         return;
       }
-      const priority = state.purpose === 'forward-join' || this.active.length === 0 ? 'high' : 'low';
+      const priority = state.reason === 'forward-join' || this.active.length === 0 ? 'high' : 'low';
       this.pending.set(peer, { kind: 'awaiting-reply', since: this.deps.now() });
-      this.host.send(peer, { type: 'neighbor', priority });
+      this.host.send(peer, { type: 'neighbour', priority });
       return;
     }
     if (state !== undefined || this.active.includes(peer)) return; // already known: a duplicate report
@@ -267,7 +267,7 @@ export class Membership<Id extends string> {
     if (state?.kind !== 'connecting') return;
     this.pending.delete(peer);
     this.forget(peer);
-    if (state.purpose === 'join') this.nextContact();
+    if (state.reason === 'join') this.nextContact();
     this.refill();
     this.changed();
   }
@@ -278,7 +278,7 @@ export class Membership<Id extends string> {
     if (state !== undefined) {
       this.pending.delete(peer);
       if (state.kind !== 'inbound') this.forget(peer);
-      if (state.kind === 'connecting' && state.purpose === 'join') this.nextContact();
+      if (state.kind === 'connecting' && state.reason === 'join') this.nextContact();
     } else if (!this.removeActive(peer)) {
       return;
     }
@@ -307,10 +307,10 @@ export class Membership<Id extends string> {
         return this.onJoin(from, state);
       case 'forward-join':
         return this.onForwardJoin(from, isActive, message as Extract<MembershipMessage<Id>, { type: 'forward-join' }>);
-      case 'neighbor':
-        return this.onNeighbor(from, state, (message as { priority?: unknown }).priority);
-      case 'neighbor-reply':
-        return this.onNeighborReply(from, state, isActive, (message as { accepted?: unknown }).accepted);
+      case 'neighbour':
+        return this.onNeighbour(from, state, (message as { priority?: unknown }).priority);
+      case 'neighbour-reply':
+        return this.onNeighbourReply(from, state, isActive, (message as { accepted?: unknown }).accepted);
       case 'disconnect':
         return this.onDisconnect(from, state, isActive);
       case 'degree':
@@ -337,11 +337,11 @@ export class Membership<Id extends string> {
       if (now - state.since < limit) continue;
       this.pending.delete(peer);
       this.host.disconnect(peer);
-      if (state.kind === 'connecting' && state.purpose === 'join') this.nextContact();
+      if (state.kind === 'connecting' && state.reason === 'join') this.nextContact();
       changed = true;
     }
     for (const [peer, at] of [...this.refusedAt]) {
-      if (now - at >= this.options.neighborRetryMs || !this.passive.includes(peer)) this.refusedAt.delete(peer);
+      if (now - at >= this.options.neighbourRetryMs || !this.passive.includes(peer)) this.refusedAt.delete(peer);
     }
     this.startShuffle();
     this.refill();
@@ -380,7 +380,7 @@ export class Membership<Id extends string> {
     this.removePassive(peer);
     this.refusedAt.delete(peer);
     // A forward-join's link asks with high priority, which is what we want here.
-    this.pending.set(peer, { kind: 'connecting', purpose: 'forward-join', since: this.deps.now() });
+    this.pending.set(peer, { kind: 'connecting', reason: 'forward-join', since: this.deps.now() });
     this.host.connect(peer, route);
     this.changed();
     return true;
@@ -447,18 +447,18 @@ export class Membership<Id extends string> {
     this.host.send(onward, { type: 'forward-join', joiner, ttl: ttl - 1, path: [...path, this.self] });
   }
 
-  private onNeighbor(from: Id, state: Pending | undefined, priority: unknown): void {
+  private onNeighbour(from: Id, state: Pending | undefined, priority: unknown): void {
     if (priority !== 'high' && priority !== 'low') {
-      this.host.problem(from, 'neighbor request with a bad priority', true);
+      this.host.problem(from, 'neighbour request with a bad priority', true);
       return;
     }
     if (state === undefined) {
       // Already active: a repeated request (e.g. after glare). Confirm it.
-      this.host.send(from, { type: 'neighbor-reply', accepted: true });
+      this.host.send(from, { type: 'neighbour-reply', accepted: true });
       return;
     }
     if (state.kind === 'connecting') {
-      this.host.problem(from, 'neighbor request before the link is up', false);
+      this.host.problem(from, 'neighbour request before the link is up', false);
       return;
     }
     // Inbound, or our own request to it crossed this one (its slot is already counted).
@@ -467,22 +467,22 @@ export class Membership<Id extends string> {
     // Our own request to it crossed this one: its slot was counted, and it is ours to take.
     const accept = ours || this.makeRoom(priority === 'high');
     if (!accept) {
-      this.reject(from, { type: 'neighbor-reply', accepted: false });
+      this.reject(from, { type: 'neighbour-reply', accepted: false });
       return;
     }
     this.addActive(from);
-    this.host.send(from, { type: 'neighbor-reply', accepted: true });
+    this.host.send(from, { type: 'neighbour-reply', accepted: true });
     this.changed();
   }
 
-  private onNeighborReply(from: Id, state: Pending | undefined, isActive: boolean, accepted: unknown): void {
+  private onNeighbourReply(from: Id, state: Pending | undefined, isActive: boolean, accepted: unknown): void {
     if (typeof accepted !== 'boolean') {
-      this.host.problem(from, 'neighbor reply without a boolean', true);
+      this.host.problem(from, 'neighbour reply without a boolean', true);
       return;
     }
     if (isActive) return; // our request crossed theirs; already neighbours
     if (state?.kind !== 'awaiting-reply') {
-      this.host.problem(from, 'neighbor reply that nobody asked for', false);
+      this.host.problem(from, 'neighbour reply that nobody asked for', false);
       return;
     }
     this.pending.delete(from);
@@ -602,7 +602,7 @@ export class Membership<Id extends string> {
       const peer = candidates[index] as Id;
       candidates[index] = candidates[candidates.length - 1] as Id;
       candidates.pop();
-      this.pending.set(peer, { kind: 'connecting', purpose: 'promote', since: this.deps.now() });
+      this.pending.set(peer, { kind: 'connecting', reason: 'promote', since: this.deps.now() });
       this.host.connect(peer, this.routeTo(peer));
       free--;
     }
@@ -610,7 +610,7 @@ export class Membership<Id extends string> {
 
   /** Whether a join attempt is under way. */
   private joining(): boolean {
-    for (const state of this.pending.values()) if (state.kind === 'connecting' && state.purpose === 'join') return true;
+    for (const state of this.pending.values()) if (state.kind === 'connecting' && state.reason === 'join') return true;
     return false;
   }
 
@@ -619,7 +619,7 @@ export class Membership<Id extends string> {
       const contact = this.contacts.shift() as Id;
       if (this.isLinked(contact)) continue;
       this.removePassive(contact);
-      this.pending.set(contact, { kind: 'connecting', purpose: 'join', since: this.deps.now() });
+      this.pending.set(contact, { kind: 'connecting', reason: 'join', since: this.deps.now() });
       this.host.connect(contact, []);
       return;
     }
@@ -636,7 +636,7 @@ export class Membership<Id extends string> {
       return;
     }
     this.removePassive(joiner);
-    this.pending.set(joiner, { kind: 'connecting', purpose: 'forward-join', since: this.deps.now() });
+    this.pending.set(joiner, { kind: 'connecting', reason: 'forward-join', since: this.deps.now() });
     this.host.connect(joiner, route);
   }
 
@@ -650,7 +650,7 @@ export class Membership<Id extends string> {
   private makeRoom(evict: boolean, keep?: Id): boolean {
     if (this.freeSlots() > 0) return true;
     for (const [peer, state] of this.pending) {
-      if (state.kind === 'connecting' && state.purpose === 'promote') {
+      if (state.kind === 'connecting' && state.reason === 'promote') {
         // If the link still comes up, linkUp finds no request and closes it.
         this.pending.delete(peer);
         return true;

@@ -202,8 +202,8 @@ export type WireMembership =
       readonly ttl: number;
       readonly path: readonly PeerId[];
     }
-  | { readonly type: 'neighbor'; readonly priority: 'high' | 'low' }
-  | { readonly type: 'neighbor-reply'; readonly accepted: boolean }
+  | { readonly type: 'neighbour'; readonly priority: 'high' | 'low' }
+  | { readonly type: 'neighbour-reply'; readonly accepted: boolean }
   | { readonly type: 'disconnect' }
   | {
       readonly type: 'shuffle';
@@ -223,8 +223,8 @@ export interface MembershipFrame {
 const MEMBERSHIP_KINDS = [
   'join',
   'forward-join',
-  'neighbor',
-  'neighbor-reply',
+  'neighbour',
+  'neighbour-reply',
   'disconnect',
   'shuffle',
   'shuffle-reply',
@@ -246,10 +246,10 @@ export function encodeMembership(message: WireMembership): Uint8Array {
       writer.u8(checkedHops(message.ttl));
       writePeers(writer, checkedPath(message.path));
       break;
-    case 'neighbor':
+    case 'neighbour':
       writer.u8(message.priority === 'high' ? 1 : 0);
       break;
-    case 'neighbor-reply':
+    case 'neighbour-reply':
       writer.u8(message.accepted ? 1 : 0);
       break;
     case 'disconnect':
@@ -283,11 +283,11 @@ export function parseMembership(reader: Reader): MembershipFrame {
       message = { type: 'forward-join', joiner, ttl: readHops(reader), path: readPeers(reader, MAX_WALK_HOPS) };
       break;
     }
-    case 'neighbor':
-      message = { type: 'neighbor', priority: readFlag(reader) ? 'high' : 'low' };
+    case 'neighbour':
+      message = { type: 'neighbour', priority: readFlag(reader) ? 'high' : 'low' };
       break;
-    case 'neighbor-reply':
-      message = { type: 'neighbor-reply', accepted: readFlag(reader) };
+    case 'neighbour-reply':
+      message = { type: 'neighbour-reply', accepted: readFlag(reader) };
       break;
     case 'disconnect':
       message = { type: 'disconnect' };

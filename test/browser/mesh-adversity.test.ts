@@ -389,9 +389,9 @@ describe('a hostile neighbour that stays linked', () => {
   it('counts a forward-join carrying a forged record, and the joiner enters no view', async () => {
     const before = await problems(victim);
     const { frame, joiner } = await call(first, 'forgedForwardJoin');
-    const request = await call(first, 'membership', { type: 'neighbor', priority: 'high' });
+    const request = await call(first, 'membership', { type: 'neighbour', priority: 'high' });
     // Membership messages from one neighbour are handled one after another: the reply comes after the forward-join.
-    await call(first, 'exchange', victimId, [frame, request], 'neighbor-reply', WAIT_MS);
+    await call(first, 'exchange', victimId, [frame, request], 'neighbour-reply', WAIT_MS);
 
     expect(changes(before, await problems(victim), [ErrorCode.RECORD_BAD_SIGNATURE])).toEqual({
       RECORD_BAD_SIGNATURE: 1,
@@ -458,7 +458,7 @@ describe('a hostile neighbour that gets cut off', () => {
     [
       'membership messages over MEMBERSHIP_RATE',
       async (page) => {
-        const reply = await call(page, 'membership', { type: 'neighbor-reply', accepted: true });
+        const reply = await call(page, 'membership', { type: 'neighbour-reply', accepted: true });
         return { frames: [reply], times: 3 * MEMBERSHIP_BURST, ids: [] };
       },
       ErrorCode.FLOODING,

@@ -78,11 +78,11 @@ function setup(options: Partial<MembershipOptions> = {}, random: () => number = 
   return { m, host, clock };
 }
 
-/** Bring `peer` into the active view the way a real neighbour arrives: inbound link, then a neighbor request. */
+/** Bring `peer` into the active view the way a real neighbour arrives: inbound link, then a neighbour request. */
 function befriend({ m, host }: Setup, ...peers: string[]): void {
   for (const peer of peers) {
     m.linkUp(peer, false);
-    m.receive(peer, { type: 'neighbor', priority: 'low' });
+    m.receive(peer, { type: 'neighbour', priority: 'low' });
   }
   host.clear();
 }
@@ -181,8 +181,8 @@ describe('Membership: joining', () => {
     expect(s.host.events).toEqual([{ kind: 'connect', peer: 'j', route: ['s', 'w', 'c'] }]);
     s.host.clear();
     s.m.linkUp('j', true);
-    expect(s.host.sent('j')).toEqual([{ type: 'neighbor', priority: 'high' }]);
-    s.m.receive('j', { type: 'neighbor-reply', accepted: true });
+    expect(s.host.sent('j')).toEqual([{ type: 'neighbour', priority: 'high' }]);
+    s.m.receive('j', { type: 'neighbour-reply', accepted: true });
     expect(s.m.activeView()).toEqual(['s', 'x', 'j']);
   });
 
@@ -222,14 +222,14 @@ describe('Membership: bounds and eviction', () => {
     const s = setup();
     befriend(s, 'a', 'b', 'c', 'd', 'e');
     s.m.linkUp('low', false);
-    s.m.receive('low', { type: 'neighbor', priority: 'low' });
-    expect(s.host.sent('low')).toEqual([{ type: 'neighbor-reply', accepted: false }]);
+    s.m.receive('low', { type: 'neighbour', priority: 'low' });
+    expect(s.host.sent('low')).toEqual([{ type: 'neighbour-reply', accepted: false }]);
     expect(s.host.disconnects()).toEqual(['low']);
     expect(s.m.activeView()).not.toContain('low');
     s.host.clear();
     s.m.linkUp('high', false);
-    s.m.receive('high', { type: 'neighbor', priority: 'high' });
-    expect(s.host.sent('high')).toEqual([{ type: 'neighbor-reply', accepted: true }]);
+    s.m.receive('high', { type: 'neighbour', priority: 'high' });
+    expect(s.host.sent('high')).toEqual([{ type: 'neighbour-reply', accepted: true }]);
     expect(s.m.activeView()).toHaveLength(5);
     expect(s.m.activeView()).toContain('high');
   });
@@ -290,8 +290,8 @@ describe('Membership: bounds and eviction', () => {
     s.m.tick();
     expect(s.host.connects()).toEqual([]); // nothing more while two are in flight
     s.m.linkUp('in', false);
-    s.m.receive('in', { type: 'neighbor', priority: 'low' });
-    expect(s.host.sent('in')).toEqual([{ type: 'neighbor-reply', accepted: true }]);
+    s.m.receive('in', { type: 'neighbour', priority: 'low' });
+    expect(s.host.sent('in')).toEqual([{ type: 'neighbour-reply', accepted: true }]);
     expect(s.m.activeView()).toHaveLength(4);
     // The promotion that gave way: its link is closed when it comes up.
     const cancelled = ['p1', 'p2', 'p3', 'p4'].find((p) => {
@@ -314,10 +314,10 @@ describe('Membership: failures and promotion', () => {
     expect(s.m.activeView()).toEqual([]);
     expect(s.host.connects().sort()).toEqual(['p1', 'p2']);
     s.m.linkUp('p1', true);
-    expect(s.host.sent('p1')).toEqual([{ type: 'neighbor', priority: 'high' }]);
-    s.m.receive('p1', { type: 'neighbor-reply', accepted: true });
+    expect(s.host.sent('p1')).toEqual([{ type: 'neighbour', priority: 'high' }]);
+    s.m.receive('p1', { type: 'neighbour-reply', accepted: true });
     s.m.linkUp('p2', true);
-    expect(s.host.sent('p2')).toEqual([{ type: 'neighbor', priority: 'low' }]);
+    expect(s.host.sent('p2')).toEqual([{ type: 'neighbour', priority: 'low' }]);
   });
 
   it('on rejection closes the link, keeps the peer passive and tries another', () => {
@@ -329,8 +329,8 @@ describe('Membership: failures and promotion', () => {
     expect(first).toBeDefined();
     s.host.clear();
     s.m.linkUp(first as string, true);
-    expect(s.host.sent(first)).toEqual([{ type: 'neighbor', priority: 'low' }]);
-    s.m.receive(first as string, { type: 'neighbor-reply', accepted: false });
+    expect(s.host.sent(first)).toEqual([{ type: 'neighbour', priority: 'low' }]);
+    s.m.receive(first as string, { type: 'neighbour-reply', accepted: false });
     expect(s.host.disconnects()).toEqual([first]);
     expect(s.m.passiveView()).toContain(first);
     const [next] = s.host.connects();
@@ -387,15 +387,15 @@ describe('Membership: failures and promotion', () => {
     expect(s.host.disconnects()).toEqual(['a']);
   });
 
-  it('resolves crossing neighbor requests (glare) into one neighbour', () => {
+  it('resolves crossing neighbour requests (glare) into one neighbour', () => {
     const s = setup();
     befriend(s, 'a');
     s.m.addPassive(['p']);
     s.m.linkDown('a');
     s.m.linkUp('p', false); // p dialled us while we dialled it: the host keeps one link
-    expect(s.host.sent('p')).toEqual([{ type: 'neighbor', priority: 'high' }]);
-    s.m.receive('p', { type: 'neighbor', priority: 'high' });
-    s.m.receive('p', { type: 'neighbor-reply', accepted: true });
+    expect(s.host.sent('p')).toEqual([{ type: 'neighbour', priority: 'high' }]);
+    s.m.receive('p', { type: 'neighbour', priority: 'high' });
+    s.m.receive('p', { type: 'neighbour-reply', accepted: true });
     expect(s.m.activeView()).toEqual(['p']);
     expect(s.host.problems()).toEqual([]);
   });
@@ -502,14 +502,14 @@ describe('Membership: hostile input', () => {
     ['an empty-string joiner', { type: 'forward-join', joiner: '', ttl: 0, path: ['a'] }, 'severe'],
     ['a sample that is not a list', { type: 'shuffle', origin: 'a', ttl: 0, sample: 'h1', path: ['a'] }, 'severe'],
     ['a reply route over the cap', { type: 'shuffle-reply', sample: [], route: ids(MAX_MEMBERSHIP_IDS + 1) }, 'severe'],
-    ['a bad priority', { type: 'neighbor', priority: 'urgent' }, 'severe'],
-    ['a bad reply flag', { type: 'neighbor-reply', accepted: 'yes' }, 'severe'],
+    ['a bad priority', { type: 'neighbour', priority: 'urgent' }, 'severe'],
+    ['a bad reply flag', { type: 'neighbour-reply', accepted: 'yes' }, 'severe'],
     ['an unknown type', { type: 'gossip' }, 'severe'],
     ['no type', {}, 'severe'],
     ['null', null, 'severe'],
     // From a neighbour these are harmless repeats after crossing joins or requests.
     ['a join from a neighbour', { type: 'join' }, 'ignored'],
-    ['a neighbor reply from a neighbour', { type: 'neighbor-reply', accepted: true }, 'ignored'],
+    ['a neighbour reply from a neighbour', { type: 'neighbour-reply', accepted: true }, 'ignored'],
   ];
 
   it.each(cases)('%s: %s, nothing else done, views unchanged', (_name, message, outcome) => {
@@ -538,7 +538,7 @@ describe('Membership: hostile input', () => {
     s.m.receive('fresh', { type: 'forward-join', joiner: 'j', ttl: 0, path: ['fresh'] });
     s.m.receive('fresh', { type: 'shuffle', origin: 'fresh', ttl: 0, sample: ['x'], path: ['fresh'] });
     s.m.receive('fresh', { type: 'shuffle-reply', sample: ['x'], route: [] });
-    s.m.receive('stranger', { type: 'neighbor', priority: 'high' });
+    s.m.receive('stranger', { type: 'neighbour', priority: 'high' });
     expect(s.host.connects()).toEqual([]);
     expect(s.host.sent()).toEqual([]);
     expect(s.host.problems().every((p) => !p.severe)).toBe(true);
@@ -552,7 +552,7 @@ describe('Membership: hostile input', () => {
     const isId = (value: string): value is string => value.startsWith('tm1');
     const m = new Membership<string>('tm1me', host, { now: () => 0, random: () => 0, isId });
     m.linkUp('tm1a', false);
-    m.receive('tm1a', { type: 'neighbor', priority: 'low' });
+    m.receive('tm1a', { type: 'neighbour', priority: 'low' });
     m.receive('tm1a', { type: 'shuffle', origin: 'tm1a', ttl: 0, sample: ['tm1x', 'bogus'], path: ['tm1a'] });
     expect(host.problems()).toEqual([{ reason: 'sample holds something that is not a peer ID', severe: true }]);
     m.addPassive(['bogus', 'tm1y']);
@@ -567,8 +567,8 @@ describe('Membership: property', () => {
   const message: fc.Arbitrary<unknown> = fc.oneof(
     fc.constant({ type: 'join' }),
     fc.record({ type: fc.constant('forward-join'), joiner: peer, ttl: fc.integer({ min: -2, max: 12 }), path: idList }),
-    fc.record({ type: fc.constant('neighbor'), priority: fc.constantFrom('high', 'low', 'x') }),
-    fc.record({ type: fc.constant('neighbor-reply'), accepted: fc.oneof(fc.boolean(), fc.constant(1)) }),
+    fc.record({ type: fc.constant('neighbour'), priority: fc.constantFrom('high', 'low', 'x') }),
+    fc.record({ type: fc.constant('neighbour-reply'), accepted: fc.oneof(fc.boolean(), fc.constant(1)) }),
     fc.constant({ type: 'disconnect' }),
     fc.record({
       type: fc.constant('shuffle'),
@@ -641,10 +641,10 @@ describe("Membership: the sizes of neighbours' views", () => {
   it('tells each neighbour its active view size when it changes, once per change', () => {
     const s = setup();
     s.m.linkUp('a', false);
-    s.m.receive('a', { type: 'neighbor', priority: 'low' });
+    s.m.receive('a', { type: 'neighbour', priority: 'low' });
     expect(s.host.degrees('a')).toEqual([1]);
     s.m.linkUp('b', false);
-    s.m.receive('b', { type: 'neighbor', priority: 'low' });
+    s.m.receive('b', { type: 'neighbour', priority: 'low' });
     expect(s.host.degrees('a')).toEqual([1, 2]);
     expect(s.host.degrees('b')).toEqual([2]);
     s.m.receive('a', { type: 'shuffle', origin: 'a', ttl: 0, sample: ['a'], path: ['a'] });
@@ -659,7 +659,7 @@ describe("Membership: the sizes of neighbours' views", () => {
     s.host.clear();
     // A high-priority request must evict: 'busy' (3 links), never 'lonely' (1) nor 'unknown'.
     s.m.linkUp('newcomer', false);
-    s.m.receive('newcomer', { type: 'neighbor', priority: 'high' });
+    s.m.receive('newcomer', { type: 'neighbour', priority: 'high' });
     expect(s.host.disconnects()).toEqual(['busy']);
     expect(s.m.activeView()).toEqual(expect.arrayContaining(['lonely', 'unknown', 'newcomer']));
   });
@@ -671,8 +671,8 @@ describe("Membership: the sizes of neighbours' views", () => {
     s.m.receive('y', { type: 'degree', active: 1 });
     s.host.clear();
     s.m.linkUp('newcomer', false);
-    s.m.receive('newcomer', { type: 'neighbor', priority: 'high' });
-    expect(s.host.sent('newcomer')).toEqual([{ type: 'neighbor-reply', accepted: false }]);
+    s.m.receive('newcomer', { type: 'neighbour', priority: 'high' });
+    expect(s.host.sent('newcomer')).toEqual([{ type: 'neighbour-reply', accepted: false }]);
     expect(s.m.activeView()).toEqual(['x', 'y']);
   });
 

@@ -22,6 +22,7 @@ import {
   type RelayFrame,
   type SealedContent,
 } from '../../shared/protocol/mesh.js';
+import { RecentMap } from '../../shared/recent-map.js';
 import { originateRelay, routeBack, routeRelay } from '../../shared/relay.js';
 import { openSeal, seal, type Nacl, type SealKeyPair } from '../../shared/seal.js';
 
@@ -53,7 +54,7 @@ export class Mesh {
    * come the long way), so a flood reaches everyone within its hops; it is
    * delivered only once.
    */
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new RecentMap<string, number>(RELAY_DEDUP_ENTRIES);
   readonly counters: MeshCounters = { sent: 0, forwarded: 0, delivered: 0, dropped: 0 };
 
   constructor(
@@ -73,7 +74,7 @@ export class Mesh {
     if (neighbours.length === 0) return ErrorCode.NO_MESH_PATH;
     const sealed = seal(this.nacl, key, encodeSealedContent(content));
     if (sealed.length > MAX_SEALED_BYTES) return ErrorCode.PAYLOAD_TOO_LARGE;
-    this.remember(toHex(id), Number.MAX_SAFE_INTEGER);
+    this.seen.set(toHex(id), Number.MAX_SAFE_INTEGER);
     for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, {
       routeTtl: MAX_RELAY_TTL,
       floodTtl: MESH_FLOOD_TTL,
@@ -90,7 +91,7 @@ export class Mesh {
     const best = this.seen.get(key);
     // A flood's copies meet; that is normal. Only one with more hops left goes on.
     if (best !== undefined && (frame.to === this.host.self || frame.ttl <= best)) return;
-    this.remember(key, frame.ttl);
+    this.seen.set(key, frame.ttl);
     const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, {
       maxPath: MAX_RELAY_PATH,
       floodTtl: MESH_FLOOD_TTL,
@@ -130,15 +131,6 @@ export class Mesh {
     }
     this.counters.delivered++;
     this.host.deliver(frame.from, content.value, frame.id, routeBack(frame.trail));
-  }
-
-  private remember(key: string, ttl: number): void {
-    this.seen.delete(key);
-    this.seen.set(key, ttl);
-    if (this.seen.size > RELAY_DEDUP_ENTRIES) {
-      const oldest = this.seen.keys().next();
-      if (oldest.done !== true) this.seen.delete(oldest.value);
-    }
   }
 
   private newId(): Uint8Array {

@@ -25,6 +25,7 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
 import type { SealedContent } from '../../shared/protocol/mesh.js';
+import { RecentMap } from '../../shared/recent-map.js';
 
 export type Via =
   | { readonly kind: 'server' }
@@ -62,7 +63,7 @@ export interface PathHost {
 export class SignalPaths {
   private readonly paths = new Map<PeerId, Path>();
   /** Routes learned from walks and from frames' trails, for the next attempt at a peer (bounded, oldest out). */
-  private readonly hints = new Map<PeerId, readonly PeerId[]>();
+  private readonly hints = new RecentMap<PeerId, readonly PeerId[]>(MAX_ROUTE_HINTS);
   private readonly timers = new Map<PeerId, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly host: PathHost) {}
@@ -75,12 +76,7 @@ export class SignalPaths {
   /** Remember a route to `peer` for the next attempt (bounded by the caller's peer count). */
   hint(peer: PeerId, route: readonly PeerId[]): void {
     if (route.length === 0) return;
-    this.hints.delete(peer);
     this.hints.set(peer, route);
-    if (this.hints.size > MAX_ROUTE_HINTS) {
-      const oldest = this.hints.keys().next();
-      if (oldest.done !== true) this.hints.delete(oldest.value);
-    }
   }
 
   /** A known route to `peer`, if any (it may have gone stale). */
