@@ -14,12 +14,34 @@ function parse(value: unknown): SealKeyPair | undefined {
   return { publicKey, secretKey };
 }
 
-/** The slot's seal key pair, made and stored on first use. `slot` undefined: not persisted. */
-export async function loadSealKeys(nacl: Nacl, store: KeyValueStore, slot: number | undefined): Promise<SealKeyPair> {
+/**
+ * The slot's seal key pair, made and stored on first use. `slot` undefined:
+ * not persisted. Storage that fails is reported to `warn` and costs only
+ * persistence: the tab seals with a fresh pair (its record names that key).
+ */
+export async function loadSealKeys(
+  nacl: Nacl,
+  store: KeyValueStore,
+  slot: number | undefined,
+  warn: (message: string, error: unknown) => void,
+): Promise<SealKeyPair> {
   const key = `seal:${slot ?? 'unsaved'}`;
-  const stored = slot === undefined ? undefined : parse(await store.get(key).catch(() => undefined));
+  let stored: SealKeyPair | undefined;
+  if (slot !== undefined) {
+    try {
+      stored = parse(await store.get(key));
+    } catch (error) {
+      warn('could not read the stored seal keys; making new ones', error);
+    }
+  }
   if (stored !== undefined && sealKeyPairMatches(nacl, stored)) return stored;
   const fresh = createSealKeyPair(nacl);
-  if (slot !== undefined) await store.set(key, fresh).catch(() => undefined);
+  if (slot !== undefined) {
+    try {
+      await store.set(key, fresh);
+    } catch (error) {
+      warn('could not store the seal keys; after a reload this tab will make new ones', error);
+    }
+  }
   return fresh;
 }

@@ -51,10 +51,21 @@ export interface Boot {
   readonly ready: Promise<Booted>;
 }
 
+/**
+ * The signaling endpoint of the server that served `origin` (a page's
+ * `location`, or a script's URL): `/ws` on its host, `wss:` from an `https:`
+ * origin, else `ws:`. The one place this URL is built; the page's head script
+ * (web/index.html), which cannot import it, writes a copy that
+ * test/unit/page-head.test.ts checks against this.
+ */
+export function defaultSignalingUrl(origin: { readonly protocol: string; readonly host: string }): string {
+  return `${origin.protocol === 'https:' ? 'wss' : 'ws'}://${origin.host}/ws`;
+}
+
 /** The signaling endpoint of the page's own server, when running in a page. */
 function defaultSignaling(): string[] {
   if (typeof location === 'undefined' || !location.host) return [];
-  return [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`];
+  return [defaultSignalingUrl(location)];
 }
 
 export function cacheKey(network: string): string {

@@ -2,18 +2,18 @@
  * One connection to one peer, from the first signal to close. The link
  * counts as connected only after both sides have confirmed, over the new
  * channel, a signed statement naming both peer IDs, the session, both nonces
- * and both DTLS fingerprints taken from the signed SDPs. Before that no frame
- * other than the confirmation is accepted, and no data flows.
+ * and both DTLS fingerprints taken from the signed SDPs (see
+ * confirmation.ts). Before that no frame other than the confirmation is
+ * accepted, and no data flows.
  */
 import { bytesEqual } from '../../shared/bytes.js';
-import { ErrorCode } from '../../shared/errors.js';
+import { ErrorCode, TabmeshError, fail, ok, unlessGone, type Result } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signing.js';
+import type { Identity } from '../../shared/identity/signing.js';
 import {
   CHANNEL_DEAD_AFTER_MS,
   CHANNEL_KEEPALIVE_MS,
-  MAX_FRAMES_BEFORE_CONFIRMED,
   MEMBERSHIP_BURST,
   MEMBERSHIP_RATE,
   PEER_EXCHANGE_BURST,
@@ -22,20 +22,16 @@ import {
   RELAY_DROP_ALLOWANCE,
   RELAY_RATE,
   SESSION_NONCE_BYTES,
-  SIGNAL_TTL_MS,
 } from '../../shared/limits.js';
 import {
   MAX_MESSAGE_ID,
   PING_FRAME,
   Reassembler,
   chunkFrames,
-  confirmData,
-  encodeConfirm,
   encodeMessageStart,
   parseChannelFrame,
   type BroadcastHeader,
   type ChannelFrame,
-  type ConfirmBody,
   type ReceivedMessage,
 } from '../../shared/protocol/channel.js';
 import type { RelayFrame, WireMembership } from '../../shared/protocol/mesh.js';
@@ -43,19 +39,17 @@ import {
   encodeCandidateBody,
   parseCandidateBody,
   sdpFingerprint,
-  signSignal,
   type SignalEnvelope,
-  type SignalKind,
 } from '../../shared/protocol/signal.js';
 import { TokenBucket } from '../../shared/rate-limit.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
+import { ChannelConfirmation } from './confirmation.js';
+import { SessionSignals } from './session-signals.js';
 import type { Via } from './paths.js';
 import type { WarmTransport } from './warm-transport.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
-/** Signals one attempt keeps for re-sending (an offer and its candidates are a handful). */
-export const MAX_RESENT_SIGNALS = 32;
 /**
  * How often a connected link re-reads its round-trip time from the transport
  * (getStats() walks every stats object, so not on every render of a page).
@@ -72,6 +66,8 @@ export interface LinkContext {
   readonly transport: TransportFactory;
   /** Deliver a signed signal to `to` (through a server or the mesh). */
   sendSignal(to: PeerId, payload: string): void;
+  /** How signals to `peer` travel now; read when the link becomes connected. */
+  viaOf(peer: PeerId): Via['kind'] | undefined;
 }
 
 export interface LinkEvents {
@@ -83,7 +79,7 @@ export interface LinkEvents {
   onRelay(link: PeerLink, frame: RelayFrame): void;
   /** A membership message from this neighbour (within its rate). */
   onMembership(link: PeerLink, message: WireMembership): void;
-  /** A refusal worth counting and reporting (bad signal, violation, throttling). */
+  /** A refusal worth counting and reporting (bad signal, violation, throttling, a send of ours that failed). */
   onProblem(link: PeerLink, code: ErrorCode, message: string): void;
 }
 
@@ -91,27 +87,30 @@ function randomNonce(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(SESSION_NONCE_BYTES));
 }
 
+/** For a chain that only keeps sends in order: each send's own promise, returned to its caller, carries its failure. */
+function leftToTheCaller(): void {
+  // The chain goes on after a failed send.
+}
+
+/** A transport refuses a round-trip reading only when the connection closes under it (which ends the link). */
+function lastReadingStands(): void {
+  // rttMs keeps the last reading.
+}
+
 export class PeerLink {
-  state: LinkState = 'signaling';
   readonly session: Uint8Array;
+  #state: LinkState = 'signaling';
+  #heard = false;
+  #declined: string | undefined;
+  #connectedAt: number | undefined;
+  #bytesSent = 0;
+  #bytesReceived = 0;
+  #rttMs: number | undefined;
+  #via: Via['kind'] | undefined;
   private readonly localNonce: Uint8Array;
-  private remoteNonce: Uint8Array | undefined;
-  private localFingerprint: Uint8Array | undefined;
-  private remoteFingerprint: Uint8Array | undefined;
-  private seqOut = 0;
+  private readonly confirmation: ChannelConfirmation;
+  private readonly signals: SessionSignals;
   private lastSeqIn = -1;
-  /**
-   * Our confirmation, signed as soon as both signed SDPs are known, so the
-   * channel's opening does not wait on a signature.
-   */
-  private preparedConfirm: { readonly data: Uint8Array; readonly signature: Promise<Uint8Array> } | undefined;
-  private confirmSent = false;
-  /** The peer's confirmation has come (it may still be being checked). */
-  private confirmArrived = false;
-  /** The peer's confirmation has come and checked out. */
-  private confirmReceived = false;
-  /** Frames that came behind the peer's confirmation while it was checked (MAX_FRAMES_BEFORE_CONFIRMED). */
-  private readonly heldUntilConfirmed: ChannelFrame[] = [];
   private readonly transport: Transport;
   private readonly reassembler = new Reassembler();
   private readonly recordsBucket: TokenBucket;
@@ -121,23 +120,8 @@ export class PeerLink {
   private relayDrops = 0;
   private sendChain: Promise<void> = Promise.resolve();
   /** Outgoing signals are signed asynchronously; this keeps them in order (offer before candidates). */
-  private signalChain: Promise<void> = Promise.resolve();
-  /** What this side has signalled (offer or answer, candidates), for re-sending. */
-  private readonly sentSignals: { readonly kind: SignalKind; readonly body: string }[] = [];
-  /** Whether any authenticated signal of this session has come from the peer. */
-  heard = false;
-  /** The reason in the peer's bye, when it ended the attempt (GLARE: its own attempt goes on instead). */
-  declined: string | undefined;
   private nextMessageId = 0;
   private readonly timer: ReturnType<typeof setTimeout>;
-  /** When the link became connected (ms), for round-trip and uptime figures. */
-  connectedAt: number | undefined;
-  bytesSent = 0;
-  bytesReceived = 0;
-  /** Round-trip time (ms) last read from the transport while connected; undefined before. */
-  rttMs: number | undefined;
-  /** How this link's signals travelled when it was confirmed (set by the node). */
-  via: Via['kind'] | undefined;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private measuring = false;
   private lastSent = 0;
@@ -154,15 +138,32 @@ export class PeerLink {
   ) {
     this.session = session;
     this.localNonce = initiator ? session : randomNonce();
+    this.signals = new SessionSignals({
+      identity: context.identity,
+      peer,
+      session,
+      nonce: this.localNonce,
+      now: context.now,
+      deliver: (payload) => context.sendSignal(peer, payload),
+    });
+    this.confirmation = new ChannelConfirmation(
+      { identity: context.identity, ed25519: context.ed25519, peer, initiator, session, localNonce: this.localNonce },
+      {
+        // A refusal means the channel is closing; its close ends the link.
+        send: (frame) => this.transport.send(frame).catch(this.reportFailure(ErrorCode.NOT_CONNECTED, 'confirmation')),
+        confirmed: (held) => this.connected(held),
+        failed: (code, message) => this.close(code, message),
+      },
+    );
     this.recordsBucket = new TokenBucket(PEER_EXCHANGE_RATE, PEER_EXCHANGE_BURST, context.now());
     this.relayBucket = new TokenBucket(RELAY_RATE, RELAY_BURST, context.now());
     this.membershipBucket = new TokenBucket(MEMBERSHIP_RATE, MEMBERSHIP_BURST, context.now());
     this.timer = setTimeout(() => {
-      if (this.state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
+      if (this.#state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
     }, CONNECT_TIMEOUT_MS);
     const transportEvents: TransportEvents = {
-      onSignal: (signal) => void this.sendTransportSignal(signal),
-      onConnect: () => void this.confirm(),
+      onSignal: (signal) => this.sendTransportSignal(signal),
+      onConnect: () => this.channelOpened(),
       onData: (frame) => this.receiveFrame(frame),
       onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
     };
@@ -177,66 +178,91 @@ export class PeerLink {
     return new PeerLink(context, events, peer, true, randomNonce(), warm);
   }
 
-  /** Answer an authenticated offer. Returns undefined (and reports why) when the offer is unusable. */
-  static accept(
-    context: LinkContext,
-    events: LinkEvents,
-    offer: SignalEnvelope,
-  ): PeerLink | { code: ErrorCode; message: string } {
+  /** Answer an authenticated offer; fails (with the reason to report and decline with) when the offer is unusable. */
+  static accept(context: LinkContext, events: LinkEvents, offer: SignalEnvelope): Result<PeerLink> {
     const fingerprint = sdpFingerprint(offer.body);
-    if (!fingerprint.ok) return { code: fingerprint.error.code, message: fingerprint.error.message };
-    if (!bytesEqual(offer.nonce, offer.session))
-      return { code: ErrorCode.BAD_FIELD, message: "offer nonce is not the session's" };
+    if (!fingerprint.ok) return fail(fingerprint.error.code, fingerprint.error.message);
+    if (!bytesEqual(offer.nonce, offer.session)) return fail(ErrorCode.BAD_FIELD, "offer nonce is not the session's");
     const link = new PeerLink(context, events, offer.from, false, offer.session);
-    link.remoteNonce = offer.nonce;
-    link.remoteFingerprint = fingerprint.value;
+    link.confirmation.learnRemote(offer.nonce, fingerprint.value);
     link.lastSeqIn = offer.seq;
     link.transport.signal({ type: 'offer', sdp: offer.body });
-    return link;
+    return ok(link);
+  }
+
+  get state(): LinkState {
+    return this.#state;
   }
 
   /** A getter, so checks after an await are not narrowed away by the compiler. */
   get isClosed(): boolean {
-    return this.state === 'closed';
+    return this.#state === 'closed';
+  }
+
+  /** Whether any authenticated signal of this session has come from the peer. */
+  get heard(): boolean {
+    return this.#heard;
+  }
+
+  /** The reason in the peer's bye, when it ended the attempt (GLARE: its own attempt goes on instead). */
+  get declined(): string | undefined {
+    return this.#declined;
+  }
+
+  /** When the link became connected (ms), for round-trip and uptime figures. */
+  get connectedAt(): number | undefined {
+    return this.#connectedAt;
+  }
+
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Round-trip time (ms) last read from the transport while connected; undefined before. */
+  get rttMs(): number | undefined {
+    return this.#rttMs;
+  }
+
+  /** How this link's signals travelled when it was confirmed (LinkContext.viaOf at that moment). */
+  get via(): Via['kind'] | undefined {
+    return this.#via;
   }
 
   /** An authenticated signal for this link's session. */
   handleSignal(envelope: SignalEnvelope): void {
-    if (this.state === 'closed') return;
+    if (this.#state === 'closed') return;
     if (envelope.seq <= this.lastSeqIn) {
       this.events.onProblem(this, ErrorCode.SIGNAL_REPLAYED, 'signal sequence number already seen');
       return;
     }
-    if (this.remoteNonce !== undefined && !bytesEqual(envelope.nonce, this.remoteNonce)) {
+    const remoteNonce = this.confirmation.remoteNonce;
+    if (remoteNonce !== undefined && !bytesEqual(envelope.nonce, remoteNonce)) {
       this.events.onProblem(this, ErrorCode.SIGNAL_MISADDRESSED, 'signal carries another nonce than its session');
       return;
     }
     this.lastSeqIn = envelope.seq;
-    this.heard = true;
+    this.#heard = true;
     switch (envelope.kind) {
       case 'answer': {
-        const again = sdpFingerprint(envelope.body);
+        const fingerprint = sdpFingerprint(envelope.body);
+        const known = this.confirmation.remoteFingerprint;
         // The answer again (see resendAll): already applied.
-        if (
-          this.initiator &&
-          this.remoteFingerprint !== undefined &&
-          again.ok &&
-          bytesEqual(again.value, this.remoteFingerprint)
-        )
-          return;
-        if (!this.initiator || this.remoteFingerprint !== undefined) {
+        if (this.initiator && known !== undefined && fingerprint.ok && bytesEqual(fingerprint.value, known)) return;
+        if (!this.initiator || known !== undefined) {
           this.events.onProblem(this, ErrorCode.PROTOCOL_VIOLATION, 'unexpected answer');
           return;
         }
-        const fingerprint = sdpFingerprint(envelope.body);
         if (!fingerprint.ok) {
           this.close(fingerprint.error.code, fingerprint.error.message);
           return;
         }
-        this.remoteNonce = envelope.nonce;
-        this.remoteFingerprint = fingerprint.value;
+        // To the transport first: our confirmation is signed meanwhile, as learnRemote starts it.
         this.transport.signal({ type: 'answer', sdp: envelope.body });
-        this.prepareConfirm();
+        this.confirmation.learnRemote(envelope.nonce, fingerprint.value);
         break;
       }
       case 'candidate': {
@@ -246,8 +272,8 @@ export class PeerLink {
         break;
       }
       case 'bye':
-        this.declined = envelope.body.slice(0, 64);
-        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.declined})`, false);
+        this.#declined = envelope.body.slice(0, 64);
+        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.#declined})`, false);
         break;
       case 'offer':
         // The offer again, for a session under way: the initiator is missing
@@ -257,19 +283,17 @@ export class PeerLink {
     }
   }
 
-  private sendTransportSignal(signal: TransportSignal): Promise<void> {
+  private sendTransportSignal(signal: TransportSignal): void {
     if (signal.type !== 'candidate') {
       const fingerprint = sdpFingerprint(signal.sdp);
       if (!fingerprint.ok) {
         this.close(fingerprint.error.code, `our own SDP: ${fingerprint.error.message}`);
-        return Promise.resolve();
+        return;
       }
-      this.localFingerprint = fingerprint.value;
-      this.prepareConfirm();
+      this.confirmation.learnLocal(fingerprint.value);
     }
     const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
-    if (this.sentSignals.length < MAX_RESENT_SIGNALS) this.sentSignals.push({ kind: signal.type, body });
-    return this.sendEnvelope(signal.type, body);
+    this.signals.send(signal.type, body).catch(this.reportFailure(ErrorCode.CONNECT_FAILED, 'signal'));
   }
 
   /**
@@ -279,7 +303,7 @@ export class PeerLink {
    * instance dialled us. A peer that did get them sees a harmless repeat.
    */
   resend(): void {
-    if (!this.heard) this.resendAll();
+    if (!this.#heard) this.resendAll();
   }
 
   /**
@@ -288,125 +312,42 @@ export class PeerLink {
    * peer sent its offer again, which means it is missing something of ours.
    */
   resendAll(): void {
-    if (this.state !== 'signaling') return;
-    for (const { kind, body } of this.sentSignals) void this.sendEnvelope(kind, body).catch(() => undefined);
+    if (this.#state !== 'signaling') return;
+    this.signals.resendAll(this.reportFailure(ErrorCode.CONNECT_FAILED, 'repeated signal'));
   }
 
-  /** Sign and send one signal of this session, after those before it. */
-  sendEnvelope(kind: SignalKind, body: string): Promise<void> {
-    const seq = this.seqOut++;
-    const job = this.signalChain.then(async () => {
-      const payload = await signSignal(this.context.identity, {
-        to: this.peer,
-        session: this.session,
-        nonce: this.localNonce,
-        seq,
-        kind,
-        expiresAt: this.context.now() + SIGNAL_TTL_MS,
-        body,
-      });
-      this.context.sendSignal(this.peer, payload);
-    });
-    this.signalChain = job.catch(() => undefined);
-    return job;
+  private channelOpened(): void {
+    if (this.#state !== 'signaling') return;
+    this.#state = 'confirming';
+    // Does not reject: a failure to sign or check ends in the port's failed().
+    void this.confirmation.start();
   }
 
-  private expectedConfirm(from: PeerId, to: PeerId): ConfirmBody | undefined {
-    if (this.remoteNonce === undefined || this.localFingerprint === undefined || this.remoteFingerprint === undefined) {
-      return undefined;
-    }
-    const [initiatorNonce, responderNonce] = this.initiator
-      ? [this.localNonce, this.remoteNonce]
-      : [this.remoteNonce, this.localNonce];
-    const [initiatorFingerprint, responderFingerprint] = this.initiator
-      ? [this.localFingerprint, this.remoteFingerprint]
-      : [this.remoteFingerprint, this.localFingerprint];
-    return {
-      from,
-      to,
-      session: this.session,
-      initiatorNonce,
-      responderNonce,
-      initiatorFingerprint,
-      responderFingerprint,
-    };
-  }
-
-  /** Sign our confirmation once everything it names is known (see {@link confirm}). */
-  private prepareConfirm(): void {
-    if (this.preparedConfirm !== undefined) return;
-    const body = this.expectedConfirm(this.context.identity.id, this.peer);
-    if (body === undefined) return;
-    const data = confirmData(body);
-    const signature = this.context.identity.sign(Purpose.CONFIRM, data);
-    // A failure surfaces where it is awaited, in confirm().
-    signature.catch(() => undefined);
-    this.preparedConfirm = { data, signature };
-  }
-
-  private async confirm(): Promise<void> {
-    if (this.state !== 'signaling') return;
-    this.state = 'confirming';
-    const body = this.expectedConfirm(this.context.identity.id, this.peer);
-    if (body === undefined) {
-      this.close(ErrorCode.CONFIRM_FAILED, 'channel opened before both signed SDPs were known');
-      return;
-    }
-    const data = confirmData(body);
-    const prepared = this.preparedConfirm;
-    const signature = await (prepared !== undefined && bytesEqual(prepared.data, data)
-      ? prepared.signature
-      : this.context.identity.sign(Purpose.CONFIRM, data));
-    if (this.isClosed) return;
-    await this.transport.send(encodeConfirm(body, signature)).catch(() => undefined);
-    this.confirmSent = true;
-    this.maybeConnected();
-  }
-
-  private async checkConfirm(data: Uint8Array, body: ConfirmBody, signature: Uint8Array): Promise<void> {
-    const expected = this.expectedConfirm(this.peer, this.context.identity.id);
-    const same =
-      expected !== undefined &&
-      body.from === expected.from &&
-      body.to === expected.to &&
-      bytesEqual(body.session, expected.session) &&
-      bytesEqual(body.initiatorNonce, expected.initiatorNonce) &&
-      bytesEqual(body.responderNonce, expected.responderNonce) &&
-      bytesEqual(body.initiatorFingerprint, expected.initiatorFingerprint) &&
-      bytesEqual(body.responderFingerprint, expected.responderFingerprint);
-    if (!same) {
-      this.close(ErrorCode.CONFIRM_FAILED, 'confirmation names other keys, nonces or fingerprints');
-      return;
-    }
-    if (!(await verifyFrom(this.context.ed25519, this.peer, Purpose.CONFIRM, data, signature))) {
-      this.close(ErrorCode.CONFIRM_FAILED, 'confirmation signature does not verify');
-      return;
-    }
-    this.confirmReceived = true;
-    this.maybeConnected();
-  }
-
-  private maybeConnected(): void {
-    if (this.state === 'closed' || !this.confirmSent || !this.confirmReceived) return;
-    this.state = 'connected';
-    this.connectedAt = this.context.now();
-    this.lastReceived = this.connectedAt;
-    this.lastSent = this.connectedAt;
+  /** Both confirmations are done: the channel counts. */
+  private connected(held: readonly ChannelFrame[]): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'connected';
+    this.#connectedAt = this.context.now();
+    this.lastReceived = this.#connectedAt;
+    this.lastSent = this.#connectedAt;
     clearTimeout(this.timer);
     // A peer whose tab died without closing the channel is noticed here,
     // rather than holding a connection slot until ICE consent expires.
+    const report = this.reportFailure(ErrorCode.NOT_CONNECTED, 'keepalive');
     this.keepalive = setInterval(() => {
       const now = this.context.now();
       if (now - this.lastReceived > CHANNEL_DEAD_AFTER_MS) {
         this.close(ErrorCode.HEARTBEAT_TIMEOUT, 'the peer went silent');
       } else if (now - this.lastSent >= CHANNEL_KEEPALIVE_MS) {
-        void this.sendFrame(PING_FRAME).catch(() => undefined);
+        this.sendFrame(PING_FRAME).catch(report);
       }
     }, CHANNEL_KEEPALIVE_MS / 2);
     this.measure();
     this.statsTimer = setInterval(() => this.measure(), LINK_STATS_INTERVAL_MS);
+    // The path of the attempt's last signals (a fallback may have moved it to the server).
+    this.#via = this.context.viaOf(this.peer);
     this.events.onConnected(this);
-    for (const frame of this.heldUntilConfirmed.splice(0)) {
+    for (const frame of held) {
       if (this.isClosed) break;
       this.handleFrame(frame);
     }
@@ -414,48 +355,26 @@ export class PeerLink {
 
   /** Read the round-trip time from the transport, one reading at a time. */
   private measure(): void {
-    if (this.measuring || this.state !== 'connected' || this.transport.stats === undefined) return;
+    if (this.measuring || this.#state !== 'connected' || this.transport.stats === undefined) return;
     this.measuring = true;
     this.transport
       .stats()
-      .then(
-        (stats) => {
-          if (stats.rttMs !== undefined && this.state === 'connected') this.rttMs = stats.rttMs;
-        },
-        // A connection closing under the reading has no figures: the last one stands.
-        () => undefined,
-      )
+      .then((stats) => {
+        if (stats.rttMs !== undefined && this.#state === 'connected') this.#rttMs = stats.rttMs;
+      }, lastReadingStands)
       .finally(() => {
         this.measuring = false;
       });
   }
 
   private receiveFrame(frame: Uint8Array): void {
-    if (this.state === 'closed') return;
-    this.bytesReceived += frame.length;
+    if (this.#state === 'closed') return;
+    this.#bytesReceived += frame.length;
     this.lastReceived = this.context.now();
     const parsed = parseChannelFrame(frame);
-    if (!parsed.ok) {
-      this.violation(parsed.error.message);
-      return;
-    }
-    const value = parsed.value;
-    if (this.state !== 'connected') {
-      if (value.type === 'confirm' && !this.confirmArrived) {
-        this.confirmArrived = true;
-        void this.checkConfirm(value.data, value.body, value.signature);
-      } else if (!this.confirmArrived) {
-        this.violation('data before the channel was confirmed');
-      } else if (this.heldUntilConfirmed.length >= MAX_FRAMES_BEFORE_CONFIRMED) {
-        this.violation('too many frames while the channel was being confirmed');
-      } else {
-        // The peer has checked our confirmation and counts the channel as
-        // connected; its frames wait for our check of its confirmation.
-        this.heldUntilConfirmed.push(value);
-      }
-      return;
-    }
-    this.handleFrame(value);
+    if (!parsed.ok) this.violation(parsed.error.message);
+    else if (this.#state === 'connected') this.handleFrame(parsed.value);
+    else this.confirmation.receive(parsed.value);
   }
 
   private handleFrame(value: ChannelFrame): void {
@@ -466,29 +385,17 @@ export class PeerLink {
       case 'ping':
         return;
       case 'records':
-        if (!this.recordsBucket.take(this.context.now())) {
-          this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'peer exchange over its rate; dropped');
-          return;
-        }
-        this.events.onRecords(this, value.records);
+        if (this.recordsBucket.take(this.context.now())) this.events.onRecords(this, value.records);
+        else this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'peer exchange over its rate; dropped');
         return;
       case 'relay':
-        if (!this.relayBucket.take(this.context.now())) {
-          if (++this.relayDrops > RELAY_DROP_ALLOWANCE) {
-            this.close(ErrorCode.FLOODING, 'relayed frames far over their rate');
-            return;
-          }
-          this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame over its rate; dropped');
-          return;
-        }
-        this.events.onRelay(this, value);
+        if (this.relayBucket.take(this.context.now())) this.events.onRelay(this, value);
+        else if (++this.relayDrops > RELAY_DROP_ALLOWANCE) this.flooding('relayed frames far over their rate');
+        else this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame over its rate; dropped');
         return;
       case 'membership':
-        if (!this.membershipBucket.take(this.context.now())) {
-          this.close(ErrorCode.FLOODING, 'membership messages over their rate');
-          return;
-        }
-        this.events.onMembership(this, value.message);
+        if (this.membershipBucket.take(this.context.now())) this.events.onMembership(this, value.message);
+        else this.flooding('membership messages over their rate');
         return;
       case 'start':
       case 'chunk': {
@@ -504,6 +411,22 @@ export class PeerLink {
     this.close(ErrorCode.PROTOCOL_VIOLATION, message);
   }
 
+  private flooding(message: string): void {
+    this.close(ErrorCode.FLOODING, message);
+  }
+
+  /**
+   * The handler for the link's own sends that nobody awaits: failing because
+   * the link went away meanwhile is dropped (see unlessGone); anything else is
+   * reported, under its own code if it has one, else under `code`.
+   */
+  private reportFailure(code: ErrorCode, what: string): (error: unknown) => void {
+    return unlessGone((error) => {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.events.onProblem(this, error instanceof TabmeshError ? error.code : code, `${what} not sent: ${detail}`);
+    });
+  }
+
   /**
    * Send a frame after those already queued, respecting backpressure. Only
    * on a confirmed channel: a link that replaced a confirmed one (the peer
@@ -511,56 +434,56 @@ export class PeerLink {
    * its confirmation would be a protocol violation to the peer.
    */
   sendFrame(frame: Uint8Array): Promise<void> {
-    const next = this.sendChain.then(() => {
-      if (this.state !== 'connected') throw new Error('link not connected');
-      this.bytesSent += frame.length;
-      this.lastSent = this.context.now();
-      return this.transport.send(frame);
-    });
-    this.sendChain = next.catch(() => undefined);
-    return next;
+    return this.enqueue(() => this.transmit(frame));
   }
 
   /** Send a whole message (chunked); resolves when the last chunk is queued on the channel. */
   sendMessage(binary: boolean, payload: Uint8Array, broadcast?: BroadcastHeader): Promise<void> {
     const id = this.nextMessageId;
     this.nextMessageId = (this.nextMessageId + 1) % MAX_MESSAGE_ID;
-    const job = this.sendChain.then(async () => {
-      if (this.state !== 'connected') throw new Error('link not connected');
-      const start = encodeMessageStart({
-        id,
-        binary,
-        length: payload.length,
-        ...(broadcast === undefined ? {} : { broadcast }),
-      });
-      this.bytesSent += start.length;
-      this.lastSent = this.context.now();
-      await this.transport.send(start);
-      for (const chunk of chunkFrames(id, payload)) {
-        this.bytesSent += chunk.length;
-        this.lastSent = this.context.now();
-        await this.transport.send(chunk);
-      }
+    return this.enqueue(async () => {
+      const length = payload.length;
+      await this.transmit(
+        encodeMessageStart({ id, binary, length, ...(broadcast === undefined ? {} : { broadcast }) }),
+      );
+      for (const chunk of chunkFrames(id, payload)) await this.transmit(chunk);
     });
-    this.sendChain = job.catch(() => undefined);
+  }
+
+  /** Run `send` after the sends already queued, if the link is connected by then. */
+  private enqueue(send: () => Promise<void>): Promise<void> {
+    const job = this.sendChain.then(() => {
+      if (this.#state !== 'connected') throw new TabmeshError(ErrorCode.NOT_CONNECTED, 'the link is not connected');
+      return send();
+    });
+    this.sendChain = job.catch(leftToTheCaller);
     return job;
+  }
+
+  private transmit(frame: Uint8Array): Promise<void> {
+    this.#bytesSent += frame.length;
+    this.lastSent = this.context.now();
+    return this.transport.send(frame);
   }
 
   /** Close the link once the frames already queued have gone (a last message before leaving). */
   closeWhenSent(reason: string): void {
+    // sendChain does not reject (leftToTheCaller).
     void this.sendChain.then(() => this.close(undefined, reason));
   }
 
   /** Close the link; tells the peer with a signed bye while still signaling, if `notify`. */
   close(code: ErrorCode | undefined, reason: string, notify = true): void {
-    if (this.state === 'closed') return;
-    const wasSignaling = this.state === 'signaling';
-    this.state = 'closed';
+    if (this.#state === 'closed') return;
+    const wasSignaling = this.#state === 'signaling';
+    this.#state = 'closed';
     clearTimeout(this.timer);
     clearInterval(this.keepalive);
     clearInterval(this.statsTimer);
-    this.heldUntilConfirmed.length = 0;
-    if (notify && wasSignaling) void this.sendEnvelope('bye', code ?? 'closed').catch(() => undefined);
+    this.confirmation.stop();
+    if (notify && wasSignaling) {
+      this.signals.sendOnce('bye', code ?? 'closed').catch(this.reportFailure(ErrorCode.CONNECT_FAILED, 'bye'));
+    }
     this.transport.close();
     this.events.onClosed(this, code, reason);
   }

@@ -7,19 +7,14 @@
  * Messages from one neighbour are handled in order, one at a time.
  */
 import { ErrorCode } from '../../shared/errors.js';
-import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { isPeerIdShaped, type PeerId } from '../../shared/identity/peer-id.js';
 import { MAX_RECORDS_PER_MESSAGE } from '../../shared/limits.js';
 import { Membership, type MembershipMessage, type MembershipOptions } from '../../shared/membership/hyparview.js';
 import { encodeMembership, type WireMembership } from '../../shared/protocol/mesh.js';
 import { verifyRecord, type SignedRecord } from '../../shared/records.js';
+import type { NodeCore } from './core.js';
 
 export interface NeighboursHost {
-  readonly self: PeerId;
-  readonly network: string;
-  readonly ed25519: Ed25519;
-  now(): number;
-  random(): number;
   ownRecord(): SignedRecord;
   /** A verified record we hold for `peer`. */
   recordOf(peer: PeerId): SignedRecord | undefined;
@@ -32,22 +27,27 @@ export interface NeighboursHost {
   disconnect(peer: PeerId): void;
   /** Whether a link to `peer` could be signalled now. */
   reachable(peer: PeerId): boolean;
-  problem(code: ErrorCode, message: string, peer: PeerId): void;
   /** Close the link to `peer` for a violation. */
   cutOff(peer: PeerId, message: string): void;
   viewsChanged(): void;
 }
 
+/**
+ * The one owner of the node's membership: the node asks it to join, to
+ * connect, and tells it when links come and go; nothing else reaches the
+ * HyParView state.
+ */
 export class Neighbours {
-  readonly membership: Membership<PeerId>;
+  private readonly membership: Membership<PeerId>;
   private readonly chains = new Map<PeerId, Promise<void>>();
 
   constructor(
+    private readonly core: NodeCore,
     private readonly host: NeighboursHost,
     options: Partial<MembershipOptions>,
   ) {
     this.membership = new Membership<PeerId>(
-      host.self,
+      core.identity.id,
       {
         send: (to, message) => this.send(to, message),
         connect: (peer, route) => host.connect(peer, route),
@@ -55,13 +55,68 @@ export class Neighbours {
         reachable: (peer) => host.reachable(peer),
         problem: (from, reason, severe) => {
           if (severe) host.cutOff(from, `membership: ${reason}`);
-          else host.problem(ErrorCode.PROTOCOL_VIOLATION, `membership: ${reason}`, from);
+          else core.problem(ErrorCode.PROTOCOL_VIOLATION, `membership: ${reason}`, from);
         },
         viewsChanged: () => host.viewsChanged(),
       },
-      { now: () => host.now(), random: () => host.random(), isId: (value): value is PeerId => isPeerIdShaped(value) },
+      { now: () => core.now(), random: () => core.random(), isId: (value): value is PeerId => isPeerIdShaped(value) },
       options,
     );
+  }
+
+  /** Peers we keep channels to. */
+  active(): PeerId[] {
+    return this.membership.activeView();
+  }
+
+  /** Peers known in reserve. */
+  passive(): PeerId[] {
+    return this.membership.passiveView();
+  }
+
+  /** Newly learned peers, candidates for the passive view. */
+  addPassive(ids: readonly PeerId[]): void {
+    this.membership.addPassive(ids);
+  }
+
+  /** With an empty active view: join through these contacts, tried in turn. */
+  join(contacts: readonly PeerId[]): void {
+    this.membership.join(contacts);
+  }
+
+  /** The application asks for `peer` in the active view; false when there is no room just now. */
+  connectTo(peer: PeerId, route: readonly PeerId[]): boolean {
+    return this.membership.connectTo(peer, route);
+  }
+
+  /** Whether an offer from `peer` is wanted (room, or a request we expect). */
+  acceptsInbound(peer: PeerId): boolean {
+    return this.membership.acceptsInbound(peer);
+  }
+
+  /** A way through the mesh to `peer` that a membership walk found. */
+  routeTo(peer: PeerId): readonly PeerId[] {
+    return this.membership.routeTo(peer);
+  }
+
+  /** A confirmed channel to `peer` is up (`initiator`: we dialled it). */
+  linkUp(peer: PeerId, initiator: boolean): void {
+    this.membership.linkUp(peer, initiator);
+  }
+
+  /** The confirmed channel to `peer` closed. */
+  linkDown(peer: PeerId): void {
+    this.membership.linkDown(peer);
+  }
+
+  /** Our attempt at `peer` ended without a channel. */
+  connectFailed(peer: PeerId): void {
+    this.membership.connectFailed(peer);
+  }
+
+  /** The membership's periodic work (shuffles, refills). */
+  tick(): void {
+    this.membership.tick();
   }
 
   /** A membership frame from neighbour `from`: verified records in, IDs to the membership. */
@@ -72,7 +127,7 @@ export class Neighbours {
       .then((message) => {
         if (message !== undefined) this.membership.receive(from, message);
       })
-      .catch((error: unknown) => this.host.problem(ErrorCode.PROTOCOL_VIOLATION, String(error), from))
+      .catch((error: unknown) => this.core.problem(ErrorCode.PROTOCOL_VIOLATION, String(error), from))
       .finally(() => {
         if (this.chains.get(from) === next) this.chains.delete(from);
       });
@@ -103,8 +158,8 @@ export class Neighbours {
         };
       case 'shuffle-reply':
         return { type: 'shuffle-reply', route: [...wire.route], sample: await this.sample(from, wire.sample) };
-      case 'neighbor':
-      case 'neighbor-reply':
+      case 'neighbour':
+      case 'neighbour-reply':
       case 'disconnect':
       case 'degree':
         return wire;
@@ -113,13 +168,13 @@ export class Neighbours {
 
   /** Verify one introduced record; its peer ID, or undefined (counted) when it fails. */
   private async verified(from: PeerId, bytes: Uint8Array): Promise<PeerId | undefined> {
-    const result = await verifyRecord(this.host.ed25519, bytes, { now: this.host.now(), network: this.host.network });
+    const result = await verifyRecord(this.core.ed25519, bytes, { now: this.core.now(), network: this.core.network });
     if (!result.ok) {
-      this.host.problem(result.error.code, `record in a membership message: ${result.error.message}`, from);
+      this.core.problem(result.error.code, `record in a membership message: ${result.error.message}`, from);
       return undefined;
     }
     const id = result.value.record.id;
-    if (id !== this.host.self) this.host.learn(result.value, from);
+    if (id !== this.core.identity.id) this.host.learn(result.value, from);
     return id;
   }
 
@@ -147,8 +202,8 @@ export class Neighbours {
         return { ...message, sample: this.sampleBytes(message.sample) };
       case 'shuffle-reply':
         return { ...message, sample: this.sampleBytes(message.sample) };
-      case 'neighbor':
-      case 'neighbor-reply':
+      case 'neighbour':
+      case 'neighbour-reply':
       case 'disconnect':
       case 'degree':
         return message;
@@ -156,7 +211,7 @@ export class Neighbours {
   }
 
   private recordBytes(peer: PeerId): Uint8Array | undefined {
-    return peer === this.host.self ? this.host.ownRecord().bytes : this.host.recordOf(peer)?.bytes;
+    return peer === this.core.identity.id ? this.host.ownRecord().bytes : this.host.recordOf(peer)?.bytes;
   }
 
   /** Records for a sample; peers whose record we no longer hold are left out. */

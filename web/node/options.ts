@@ -1,7 +1,8 @@
-/** createNode's options (each with its documented default), its collaborators, and its events. */
+/** The node's public types: its API, createNode's options (each with its documented default), its collaborators, and its events. */
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
+import type { MeshCounters } from './mesh.js';
 import type { SignalingState } from '../signaling-client.js';
 import type { Via } from './paths.js';
 import type { TransportFactory } from '../transport/transport.js';
@@ -158,6 +159,59 @@ export interface NodeEvents {
   neighbours: CustomEvent<{ readonly active: PeerId[]; readonly passive: PeerId[] }>;
   /** Something was refused (bad signature, forged sender, violation...), with the reason. */
   warning: CustomEvent<{ readonly code: ErrorCode; readonly message: string; readonly peer: PeerId | undefined }>;
+}
+
+export interface TabmeshNode extends EventTarget {
+  readonly id: PeerId;
+  readonly network: string;
+  /** IDs of peers with open, confirmed channels. */
+  connections(): PeerId[];
+  /** Cached peer records, tried ones first. */
+  knownPeers(): KnownPeer[];
+  /** The membership views: active neighbours (channels kept) and passive ones (known in reserve). */
+  neighbourhood(): { readonly active: PeerId[]; readonly passive: PeerId[] };
+  /**
+   * Send to one peer. Strings arrive as strings, bytes as Uint8Array. Up to
+   * 16 MiB over an open channel. To a peer with no channel, a payload of up
+   * to 8 KiB (MAX_ROUTED_MESSAGE_BYTES) is routed sealed through the mesh;
+   * a larger one first opens a channel (see {@link TabmeshNode.connect}).
+   */
+  send(peer: PeerId, data: string | Uint8Array): Promise<void>;
+  /**
+   * Open a channel to `peer` (through a tab of this browser, the mesh, or the
+   * signaling server, in that order); resolves once it is confirmed.
+   */
+  connect(peer: PeerId): Promise<void>;
+  /** Send to every peer of the network, over several hops. Up to 1 MiB. */
+  broadcast(data: string | Uint8Array): Promise<void>;
+  readonly status: NodeStatus;
+  /** Refusals and problems so far, by error code. */
+  problems(): Readonly<Record<string, number>>;
+  /** Sealed frames through the mesh so far: sent, forwarded for others, delivered to us, dropped. */
+  meshStats(): Readonly<MeshCounters>;
+  /** Per-connection figures. */
+  links(): LinkInfo[];
+  close(): Promise<void>;
+  addEventListener<K extends keyof NodeEvents>(
+    type: K,
+    listener: (event: NodeEvents[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof NodeEvents>(
+    type: K,
+    listener: (event: NodeEvents[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
 }
 
 export const consoleLogger: Logger = {

@@ -19,7 +19,7 @@ export interface TransportEvents {
 export interface Transport {
   /** A signal from the remote side (already authenticated by the caller). */
   signal(signal: TransportSignal): void;
-  /** Queue a frame; resolves once the channel can take more (backpressure). */
+  /** Queue a frame; resolves once the channel can take more (backpressure). Rejects with NOT_CONNECTED once the channel has closed. */
   send(frame: Uint8Array): Promise<void>;
   close(): void;
   /**

@@ -5,6 +5,7 @@
  * buffer, events, process and global shims) was half of the widget's
  * gzipped size for what is here about a hundred lines.
  */
+import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import { selectedPairRttMs } from './stats.js';
 import type { Transport, TransportFactory } from './transport.js';
 
@@ -135,7 +136,8 @@ export const createWebRtcTransport: TransportFactory = (options, events) => {
     },
     send(frame) {
       const dc = channel;
-      if (closed || dc?.readyState !== 'open') return Promise.reject(new Error('channel closed'));
+      if (closed || dc?.readyState !== 'open')
+        return Promise.reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel is closed'));
       // The DOM typings take ArrayBuffer-backed views only; ours always are.
       dc.send(frame as Uint8Array<ArrayBuffer>);
       if (dc.bufferedAmount <= MAX_BUFFERED_BYTES) return Promise.resolve();
@@ -146,7 +148,7 @@ export const createWebRtcTransport: TransportFactory = (options, events) => {
         };
         const onClose = (): void => {
           dc.removeEventListener('bufferedamountlow', onLow);
-          reject(new Error('channel closed'));
+          reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel is closed'));
         };
         dc.addEventListener('bufferedamountlow', onLow, { once: true });
         dc.addEventListener('close', onClose, { once: true });

@@ -1,0 +1,193 @@
+/**
+ * Neighbours: the node's side of HyParView, driven through its host with
+ * real signed records and real frames (encoded by the wire codec, parsed
+ * back here), no browser.
+ */
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../shared/errors.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import type { Identity } from '../../shared/identity/signing.js';
+import { parseChannelFrame } from '../../shared/protocol/channel.js';
+import type { WireMembership } from '../../shared/protocol/mesh.js';
+import type { SignedRecord } from '../../shared/records.js';
+import type { NodeCore } from '../../web/node/core.js';
+import { Neighbours, type NeighboursHost } from '../../web/node/neighbours.js';
+import { ed25519, newIdentity, newRecord } from '../helpers/client.js';
+
+const NETWORK = 'n';
+
+interface Peer {
+  readonly identity: Identity;
+  readonly record: SignedRecord;
+}
+
+async function peer(): Promise<Peer> {
+  const identity = await newIdentity();
+  return { identity, record: await newRecord(identity, NETWORK) };
+}
+
+/** A Neighbours for `self`, with a host that records what it is asked to do. */
+function setup(self: Peer) {
+  const held = new Map<PeerId, SignedRecord>();
+  const sent: { to: PeerId; message: WireMembership }[] = [];
+  const connects: PeerId[] = [];
+  const cutOffs: { peer: PeerId; message: string }[] = [];
+  const problems: { code: ErrorCode; message: string; peer: PeerId | undefined }[] = [];
+  let changes = 0;
+  let waiting: (() => void)[] = [];
+  /** Resolves at the next thing the part reports (a view change, a problem, a cut-off, a learned record). */
+  const next = (): Promise<void> => new Promise((resolve) => waiting.push(resolve));
+  const report = (): void => {
+    const now = waiting;
+    waiting = [];
+    for (const resolve of now) resolve();
+  };
+  const core: NodeCore = {
+    identity: self.identity,
+    ed25519,
+    network: NETWORK,
+    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    now: () => Date.now(),
+    random: () => 0.5,
+    closed: () => false,
+    connected: () => [],
+    problem: (code, message, from) => {
+      problems.push({ code, message, peer: from });
+      report();
+    },
+  };
+  const host: NeighboursHost = {
+    ownRecord: () => self.record,
+    recordOf: (id) => held.get(id),
+    learn: (record) => {
+      held.set(record.record.id, record);
+      report();
+    },
+    sendFrame: (to, frame) => {
+      const parsed = parseChannelFrame(frame);
+      if (!parsed.ok || parsed.value.type !== 'membership') throw new Error('not a membership frame');
+      sent.push({ to, message: parsed.value.message });
+    },
+    connect: (id) => connects.push(id),
+    disconnect: () => undefined,
+    reachable: () => true,
+    cutOff: (id, message) => {
+      cutOffs.push({ peer: id, message });
+      report();
+    },
+    viewsChanged: () => {
+      changes++;
+      report();
+    },
+  };
+  const neighbours = new Neighbours(core, host, { activeSize: 3 });
+  return { neighbours, held, sent, connects, cutOffs, problems, next, changes: () => changes };
+}
+
+/** Make `from` a fresh inbound link of `n`. */
+function inbound(n: Neighbours, from: Peer): void {
+  n.linkUp(from.identity.id, false);
+}
+
+describe('Neighbours', () => {
+  it('joins through a contact: dials it, then sends a join carrying our own signed record', async () => {
+    const self = await peer();
+    const contact = await peer();
+    const { neighbours, sent, connects } = setup(self);
+    neighbours.join([contact.identity.id]);
+    expect(connects).toEqual([contact.identity.id]);
+    neighbours.linkUp(contact.identity.id, true);
+    expect(neighbours.active()).toEqual([contact.identity.id]);
+    const joins = sent.filter((s) => s.message.type === 'join');
+    expect(joins).toHaveLength(1);
+    const [join] = joins;
+    expect(join?.to).toBe(contact.identity.id);
+    expect(join?.message.type).toBe('join');
+    if (join?.message.type !== 'join') return;
+    expect(join.message.record).toEqual(self.record.bytes);
+  });
+
+  it('takes a joiner whose join carries its own record, learning the record', async () => {
+    const self = await peer();
+    const joiner = await peer();
+    const { neighbours, held, next } = setup(self);
+    inbound(neighbours, joiner);
+    const changed = next();
+    neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
+    await changed;
+    await next();
+    expect(held.get(joiner.identity.id)?.text).toBe(joiner.record.text);
+    expect(neighbours.active()).toContain(joiner.identity.id);
+  });
+
+  it('cuts off a peer whose join carries somebody else’s record', async () => {
+    const self = await peer();
+    const joiner = await peer();
+    const other = await peer();
+    const { neighbours, cutOffs, next } = setup(self);
+    inbound(neighbours, joiner);
+    const reported = next();
+    neighbours.receive(joiner.identity.id, { type: 'join', record: other.record.bytes });
+    await reported; // the other's record is learned first
+    if (cutOffs.length === 0) await next();
+    expect(cutOffs.map((c) => c.peer)).toEqual([joiner.identity.id]);
+    expect(cutOffs[0]?.message).toContain('join carries');
+    expect(neighbours.active()).not.toContain(joiner.identity.id);
+  });
+
+  it('counts a record that does not verify, charged to the neighbour that sent it, and learns nothing', async () => {
+    const self = await peer();
+    const joiner = await peer();
+    const { neighbours, held, problems, next } = setup(self);
+    inbound(neighbours, joiner);
+    const tampered = joiner.record.bytes.slice();
+    tampered[tampered.length - 1] = (tampered.at(-1) ?? 0) ^ 1;
+    const reported = next();
+    neighbours.receive(joiner.identity.id, { type: 'join', record: tampered });
+    await reported;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.peer).toBe(joiner.identity.id);
+    expect(problems[0]?.message).toMatch(/^record in a membership message: /);
+    expect(held.size).toBe(0);
+    expect(neighbours.active()).not.toContain(joiner.identity.id);
+  });
+
+  it('forwards a joiner to its other neighbours with the joiner’s record, as held', async () => {
+    const self = await peer();
+    const first = await peer();
+    const joiner = await peer();
+    const { neighbours, sent, next } = setup(self);
+    neighbours.join([first.identity.id]);
+    neighbours.linkUp(first.identity.id, true);
+    sent.length = 0;
+    inbound(neighbours, joiner);
+    const changed = next();
+    neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
+    await changed;
+    while (!neighbours.active().includes(joiner.identity.id)) await next();
+    const forward = sent.find((s) => s.to === first.identity.id);
+    expect(forward?.message.type).toBe('forward-join');
+    if (forward?.message.type !== 'forward-join') return;
+    expect(forward.message.joiner).toEqual(joiner.record.bytes);
+  });
+
+  it('refuses a membership message from a peer it has no link with', async () => {
+    const self = await peer();
+    const stranger = await peer();
+    const { neighbours, problems, next } = setup(self);
+    const reported = next();
+    neighbours.receive(stranger.identity.id, { type: 'disconnect' });
+    await reported;
+    expect(problems.map((p) => [p.code, p.peer])).toEqual([[ErrorCode.PROTOCOL_VIOLATION, stranger.identity.id]]);
+    expect(problems[0]?.message).toMatch(/^membership: /);
+  });
+
+  it('adds learned peers to the passive view and reports the change', async () => {
+    const self = await peer();
+    const others = await Promise.all([peer(), peer()]);
+    const { neighbours, changes } = setup(self);
+    neighbours.addPassive(others.map((p) => p.identity.id));
+    expect(neighbours.passive().sort()).toEqual(others.map((p) => p.identity.id).sort());
+    expect(changes()).toBe(1);
+  });
+});

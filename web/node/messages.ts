@@ -1,0 +1,128 @@
+/**
+ * Messages in over channels, and broadcast flooding. A direct message is
+ * decoded and delivered. A broadcast is signed by its origin, sent to every
+ * confirmed channel, and passed on by each peer that has not seen its
+ * (origin, seq) before, with one hop less, after checking the origin's
+ * signature. A neighbour that forwards a forgery or an impossible hop count
+ * is cut off: honest peers verify before they forward.
+ */
+import { ErrorCode, TabmeshError, unlessGone } from '../../shared/errors.js';
+import type { PeerId } from '../../shared/identity/peer-id.js';
+import { Purpose, verifyFrom } from '../../shared/identity/signing.js';
+import { DEFAULT_BROADCAST_HOPS } from '../../shared/limits.js';
+import { Flood } from '../../shared/membership/flood.js';
+import {
+  broadcastBytes,
+  payloadText,
+  type BroadcastHeader,
+  type ReceivedMessage,
+} from '../../shared/protocol/channel.js';
+import { utf8 } from '../../shared/bytes.js';
+import type { NodeCore } from './core.js';
+
+export interface MessagesHost {
+  /** Send a whole message on the channel to `peer`; rejects with NOT_CONNECTED when it has closed. */
+  sendMessage(peer: PeerId, binary: boolean, payload: Uint8Array, header: BroadcastHeader): Promise<void>;
+  /** A message for the application: from a neighbour, or a broadcast from its origin. */
+  deliver(from: PeerId, data: string | Uint8Array, broadcast: boolean): void;
+  /** Close the channel to a neighbour that broke the protocol. */
+  cutOff(peer: PeerId, message: string): void;
+}
+
+export class Messages {
+  private readonly flood = new Flood<PeerId>();
+  private counter = 0;
+
+  constructor(
+    private readonly core: NodeCore,
+    private readonly host: MessagesHost,
+  ) {}
+
+  /**
+   * Sign and send a broadcast of ours; resolves once it is queued on every
+   * channel. Every confirmed channel, not only the active view: the
+   * membership briefly disagrees with the links while the mesh heals, and a
+   * broadcast should not fall into that gap.
+   */
+  async broadcast(binary: boolean, payload: Uint8Array): Promise<void> {
+    const self = this.core.identity.id;
+    // Time-based, so a reloaded tab never reuses a (origin, seq) others remember.
+    const seq = this.core.now() * 1024 + (this.counter++ % 1024);
+    const signature = await this.core.identity.sign(Purpose.BROADCAST, broadcastBytes(self, seq, binary, payload));
+    this.flood.accept(self, seq);
+    const header = { origin: self, seq, hops: DEFAULT_BROADCAST_HOPS, signature };
+    const targets = this.flood.targets(this.core.connected(), undefined, self);
+    await Promise.all(targets.map((peer) => this.forward(peer, binary, payload, header)));
+  }
+
+  /** A whole message from neighbour `from`; text that is not UTF-8 is a violation. */
+  async receive(from: PeerId, message: ReceivedMessage): Promise<void> {
+    let data: string | Uint8Array = message.payload;
+    if (!message.binary) {
+      const text = payloadText(message.payload);
+      if (!text.ok) {
+        this.host.cutOff(from, text.error.message);
+        return;
+      }
+      data = text.value;
+    }
+    if (message.broadcast === undefined) this.host.deliver(from, data, false);
+    else await this.flooded(from, message, message.broadcast, data);
+  }
+
+  /** A broadcast (`data` its payload, decoded): checked, delivered once, and passed on while it has hops left. */
+  private async flooded(
+    from: PeerId,
+    message: ReceivedMessage,
+    header: BroadcastHeader,
+    data: string | Uint8Array,
+  ): Promise<void> {
+    if (header.origin === this.core.identity.id || this.flood.seen(header.origin, header.seq)) return;
+    const signed = broadcastBytes(header.origin, header.seq, message.binary, message.payload);
+    if (!(await verifyFrom(this.core.ed25519, header.origin, Purpose.BROADCAST, signed, header.signature))) {
+      this.host.cutOff(from, 'forwarded a broadcast whose signature does not verify');
+      return;
+    }
+    if (!this.flood.accept(header.origin, header.seq)) return;
+    this.host.deliver(header.origin, data, true);
+    const hops = Flood.onwardHops(header.hops);
+    if (hops === 'invalid') {
+      this.host.cutOff(from, 'broadcast with an impossible hop count');
+      return;
+    }
+    if (hops === undefined) return;
+    const onward = { ...header, hops };
+    for (const peer of this.flood.targets(this.core.connected(), from, header.origin)) {
+      void this.forward(peer, message.binary, message.payload, onward);
+    }
+  }
+
+  /** Queue on one channel; a channel that closed meanwhile simply misses it. */
+  private forward(peer: PeerId, binary: boolean, payload: Uint8Array, header: BroadcastHeader): Promise<void> {
+    return this.host
+      .sendMessage(peer, binary, payload, header)
+      .catch(unlessGone((error) => this.core.logger.warn('a broadcast could not be sent', { peer, error })));
+  }
+}
+
+/** The application's data as a payload: strings as UTF-8, bytes as they are; at most `max` bytes. */
+export function encodePayload(data: unknown, max: number): { binary: boolean; payload: Uint8Array } {
+  let binary: boolean;
+  let payload: Uint8Array;
+  if (typeof data === 'string') {
+    binary = false;
+    payload = utf8(data);
+  } else if (data instanceof Uint8Array) {
+    binary = true;
+    payload = data;
+  } else {
+    throw new TypeError('data must be a string or a Uint8Array');
+  }
+  if (payload.length > max) {
+    throw new TabmeshError(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `payload of ${payload.length} bytes is over the ${max}-byte limit`,
+    );
+  }
+  return { binary, payload };
+}
