@@ -22,6 +22,31 @@ const nodeModules = [
   'sirv',
 ];
 
+/** Every browser file: no server code, no Node modules. */
+const webPatterns = [
+  { group: ['**/signaling-server/**'], message: 'web/ must not import the server.' },
+  { group: nodeModules, message: 'web/ runs in browsers: no Node modules.' },
+];
+
+/**
+ * The node's insides. The page (web/app) and the widget (web/widget) use the
+ * node only through its public API, web/tabmesh.ts, as any site embedding it
+ * would; the DOM helpers they share live in web/ui/.
+ */
+const nodeInternals = [
+  '**/node/**',
+  '**/transport/**',
+  '**/storage/**',
+  '**/local/**',
+  '**/signaling-client*',
+  '**/shared/**',
+];
+const publicEntryOnly = {
+  group: nodeInternals,
+  message:
+    'The page and the widget import the node only through its public entry, web/tabmesh.ts (export what they need there).',
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'docs/api/'] },
   js.configs.recommended,
@@ -62,13 +87,68 @@ export default tseslint.config(
   },
   {
     files: ['web/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: webPatterns }] },
+  },
+  {
+    files: ['web/node/**/*.ts', 'web/transport/**/*.ts', 'web/storage/**/*.ts', 'web/local/**/*.ts', 'web/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['**/signaling-server/**'], message: 'web/ must not import the server.' },
-            { group: nodeModules, message: 'web/ runs in browsers: no Node modules.' },
+            ...webPatterns,
+            {
+              group: ['**/app/**', '**/widget/**', '**/ui/**'],
+              message: 'The node knows nothing of the page, the widget or their UI helpers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/app/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...webPatterns,
+            publicEntryOnly,
+            { group: ['**/widget/**'], message: 'The page does not import the widget.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/widget/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...webPatterns,
+            publicEntryOnly,
+            { group: ['**/app/**'], message: 'The widget does not import the page.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['web/ui/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...webPatterns,
+            {
+              group: [...nodeInternals, '**/tabmesh.js', '**/app/**', '**/widget/**'],
+              message:
+                'web/ui/ holds DOM helpers for the page and the widget: it knows nothing of the node, the page or the widget.',
+            },
           ],
         },
       ],

@@ -4,9 +4,14 @@
  * ES modules with every dependency included (dist/lib), so a consumer's
  * bundler needs no `global` or `process` setup.
  *
+ * The page (web/app) and the widget (web/widget) use the node through this
+ * module only (enforced in eslint.config.js): what they need is exported here.
+ *
  * @module tabmesh
  */
-export { createNode, type TabmeshNode } from './node/node.js';
+export { createNode } from './node/create.js';
+export type { TabmeshNode } from './node/options.js';
+export { defaultSignalingUrl } from './node/boot.js';
 export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_NETWORK,
@@ -20,7 +25,8 @@ export {
   type NodeStatus,
 } from './node/options.js';
 export type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport/transport.js';
-export { ErrorCode, TabmeshError, type Result } from '../shared/errors.js';
+export { ErrorCode, TabmeshError, isGone, unlessGone, type Result } from '../shared/errors.js';
 export type { SignalingState } from './signaling-client.js';
 export type { MeshCounters } from './node/mesh.js';
 export { parsePeerId, shortPeerId, type PeerId } from '../shared/identity/peer-id.js';
+export { isValidDisplayName } from '../shared/records.js';

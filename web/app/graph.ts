@@ -9,7 +9,7 @@
  * The nodes are a listbox with one tab stop: arrow keys, Home and End move
  * between peers, and focus (or a click) selects one for the detail panel.
  */
-import { shortPeerId, type PeerId } from '../../shared/identity/peer-id.js';
+import { shortPeerId, type PeerId } from '../tabmesh.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -21,6 +21,19 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
  * - `known`: in the record cache only.
  */
 export type PeerKind = 'self' | 'active' | 'connecting' | 'passive' | 'known';
+
+/**
+ * Each kind in words: the detail panel's chip, and (in lower case) what the
+ * graph's nodes say of themselves to assistive technology. index.html's
+ * legend writes the same words, with "(passive view)" after "In reserve".
+ */
+export const KIND_NAMES: Record<PeerKind, string> = {
+  self: 'This tab',
+  active: 'Connected',
+  connecting: 'Connecting',
+  passive: 'In reserve',
+  known: 'Known',
+};
 
 export interface GraphPeer {
   readonly id: PeerId;
@@ -40,14 +53,6 @@ export const MAX_KNOWN_SHOWN = 48;
 const MAX_LABELLED_PASSIVE = 8;
 /** How long a departing node or link takes to fade out (matches style.css). */
 const LEAVE_MS = 400;
-
-const KIND_TEXT: Record<PeerKind, string> = {
-  self: 'this tab',
-  active: 'connected',
-  connecting: 'connecting',
-  passive: 'in reserve (passive view)',
-  known: 'known',
-};
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}) {
   const element = document.createElementNS(SVG_NS, tag);
@@ -199,7 +204,7 @@ export class NeighbourhoodGraph {
       const r = NODE_SIZE[kind];
       view.dot.setAttribute('r', String(r));
       view.label.textContent = labelled ? text : '';
-      const described = `${name === undefined ? '' : `${name}, `}${kind === 'self' ? 'this tab' : shortPeerId(id)}: ${KIND_TEXT[kind]}`;
+      const described = `${name === undefined ? '' : `${name}, `}${kind === 'self' ? 'this tab' : shortPeerId(id)}: ${KIND_NAMES[kind].toLowerCase()}`;
       view.title.textContent = `${described}\n${id}`;
       view.group.setAttribute('aria-label', described);
     }

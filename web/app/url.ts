@@ -4,8 +4,7 @@
  * node's options; anything missing or invalid leaves that option at its
  * default.
  */
-import { isValidDisplayName } from '../../shared/records.js';
-import type { NodeOptions } from '../node/options.js';
+import { isValidDisplayName, type NodeOptions } from '../tabmesh.js';
 
 /** Read the node's options from the page's URL query. */
 export function optionsFromUrl(search: string): NodeOptions {

@@ -10,9 +10,17 @@
  * or `expanded`). Changing any but `view` restarts the node. See
  * docs/EMBEDDING.md.
  */
-import { shortPeerId, type PeerId } from '../../shared/identity/peer-id.js';
-import { createNode, type TabmeshNode } from '../node/node.js';
-import type { NodeEvents, NodeOptions } from '../node/options.js';
+import {
+  createNode,
+  defaultSignalingUrl,
+  shortPeerId,
+  unlessGone,
+  type NodeEvents,
+  type NodeOptions,
+  type PeerId,
+  type TabmeshNode,
+} from '../tabmesh.js';
+import { oncePerFrame } from '../ui/frame.js';
 import { WIDGET_CSS } from './styles.js';
 
 /** The element's tag name. */
@@ -42,6 +50,9 @@ export interface WidgetEvents {
 
 export type WidgetView = 'compact' | 'expanded';
 
+/** The node's events that change what the widget draws (messages are listed as they come). */
+const REDRAW_ON = ['peer:connect', 'peer:disconnect', 'status'] as const satisfies readonly (keyof NodeEvents)[];
+
 /** The attributes that configure the node: changing one restarts it. */
 const NODE_ATTRIBUTES = ['network', 'signaling', 'max-connections', 'storage'] as const;
 
@@ -58,7 +69,7 @@ export function signalingFor(moduleUrl: string): string | undefined {
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  return `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}/ws`;
+  return defaultSignalingUrl(url);
 }
 
 /** The node's options from the element's attributes; throws on an invalid one. */
@@ -175,7 +186,7 @@ export class TabmeshPeerElement extends HTMLElement {
   private closing: Promise<void> = Promise.resolve();
   private readonly ui: Ui;
   private readonly unwire: (() => void)[] = [];
-  private renderPending = false;
+  private readonly scheduleRender = oncePerFrame(() => this.render());
 
   constructor() {
     super();
@@ -244,8 +255,10 @@ export class TabmeshPeerElement extends HTMLElement {
         },
       };
     });
-    // Failures are reported by the tabmesh:error event and in the widget; an
-    // unawaited `ready` must not also become an unhandled rejection.
+    // Not dropped: a failure is reported by the tabmesh:error event and in the
+    // widget's status line, and rejects `ready` for whoever awaits it. This
+    // handler only keeps a `ready` nobody awaits from also being reported as
+    // an unhandled rejection.
     promise.catch(() => undefined);
     return promise;
   }
@@ -294,11 +307,10 @@ export class TabmeshPeerElement extends HTMLElement {
       node.addEventListener(type, forward);
       this.unwire.push(() => node.removeEventListener(type, forward));
     }
-    const refresh = (): void => this.scheduleRender();
-    for (const type of ['peer:connect', 'peer:disconnect', 'status'] as const) node.addEventListener(type, refresh);
+    const refresh = this.scheduleRender;
+    for (const type of REDRAW_ON) node.addEventListener(type, refresh);
     this.unwire.push(() => {
-      for (const type of ['peer:connect', 'peer:disconnect', 'status'] as const)
-        node.removeEventListener(type, refresh);
+      for (const type of REDRAW_ON) node.removeEventListener(type, refresh);
     });
     const onMessage = (event: NodeEvents['message']): void => {
       const { from, data, broadcast } = event.detail;
@@ -319,7 +331,12 @@ export class TabmeshPeerElement extends HTMLElement {
     for (const off of this.unwire.splice(0)) off();
     const node = this.current;
     this.current = null;
-    if (node !== null) this.closing = node.close().catch(() => undefined);
+    // The next start awaits `closing`, whatever came of it: a node already
+    // closed is expected, anything else is reported.
+    if (node !== null) {
+      const report = (error: unknown): void => console.warn('<tabmesh-peer>: the node did not close', error);
+      this.closing = node.close().catch(unlessGone(report));
+    }
     this.ui.id.textContent = '…';
     this.ui.count.textContent = '0';
     this.showStatus('disconnected', final ? 'stopped' : 'restarting…');
@@ -355,15 +372,6 @@ export class TabmeshPeerElement extends HTMLElement {
   private showStatus(state: string, text: string): void {
     this.ui.dot.dataset['state'] = state;
     this.ui.status.textContent = text;
-  }
-
-  private scheduleRender(): void {
-    if (this.renderPending) return;
-    this.renderPending = true;
-    requestAnimationFrame(() => {
-      this.renderPending = false;
-      this.render();
-    });
   }
 
   private render(): void {

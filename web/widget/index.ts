@@ -19,5 +19,4 @@ export {
   type WidgetEvents,
   type WidgetView,
 } from './element.js';
-export type { TabmeshNode } from '../node/node.js';
-export type { KnownPeer, MessageDetail, NodeEvents, NodeOptions, NodeStatus } from '../node/options.js';
+export type { KnownPeer, MessageDetail, NodeEvents, NodeOptions, NodeStatus, TabmeshNode } from '../tabmesh.js';
