@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `tabmesh-signal`: run a signaling server. See `tabmesh-signal --help` and
- * the README's self-hosting section. Exits 0 after a graceful shutdown on
+ * docs/SELF-HOSTING.md (every option). Exits 0 after a graceful shutdown on
  * SIGTERM or SIGINT, 2 on a usage error, 1 if it cannot start.
  */
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Every server default, in one place, each overridable by an option, a CLI
- * flag and an environment variable (see cli.ts and the README).
+ * flag and an environment variable (see cli.ts and docs/SELF-HOSTING.md).
  */
 import { MAX_SIGNALING_FRAME_BYTES } from '../shared/limits.js';
 
