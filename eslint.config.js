@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
-/** Layering (DESIGN.md): shared/ imports nothing of web/ or the server, nor any platform module. */
+/** Layering (docs/ARCHITECTURE.md, "Who may import whom"): shared/ imports nothing of web/ or the server, nor any platform module. */
 const nodeModules = [
   'node:*',
   'fs',
