@@ -89,9 +89,12 @@ export class Mesh {
   receive(from: PeerId, frame: RelayFrame): void {
     const key = toHex(frame.id);
     const best = this.seen.get(key);
+    const forUs = frame.to === this.host.self;
     // A flood's copies meet; that is normal. Only one with more hops left goes on.
-    if (best !== undefined && (frame.to === this.host.self || frame.ttl <= best)) return;
-    this.seen.set(key, frame.ttl);
+    if (best !== undefined && (forUs || frame.ttl <= best)) return;
+    // A copy for us counts as seen once it opens (below): a forwarder that
+    // spoils one copy must not block the intact ones coming other ways.
+    if (!forUs) this.seen.set(key, frame.ttl);
     const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, {
       maxPath: MAX_RELAY_PATH,
       floodTtl: MESH_FLOOD_TTL,
@@ -111,26 +114,28 @@ export class Mesh {
         }
         return;
       case 'deliver':
-        this.open(frame);
+        if (this.open(frame)) this.seen.set(key, frame.ttl);
         return;
     }
   }
 
-  private open(frame: RelayFrame): void {
+  /** Open a frame for us and deliver it; false (counted) when its seal or content is bad. */
+  private open(frame: RelayFrame): boolean {
     const plaintext = openSeal(this.nacl, this.keys.secretKey, frame.sealed);
     if (plaintext === undefined) {
       this.counters.dropped++;
       this.host.problem(ErrorCode.BAD_SEAL, 'a frame for us whose seal does not open', frame.from);
-      return;
+      return false;
     }
     const content = parseSealedContent(plaintext);
     if (!content.ok) {
       this.counters.dropped++;
       this.host.problem(content.error.code, content.error.message, frame.from);
-      return;
+      return false;
     }
     this.counters.delivered++;
     this.host.deliver(frame.from, content.value, frame.id, routeBack(frame.trail));
+    return true;
   }
 
   private newId(): Uint8Array {

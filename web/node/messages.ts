@@ -78,6 +78,14 @@ export class Messages {
     data: string | Uint8Array,
   ): Promise<void> {
     if (header.origin === this.core.identity.id || this.flood.seen(header.origin, header.seq)) return;
+    // Checked before anything counts the broadcast as seen: a copy with an
+    // impossible hop count (the hops are not signed) must neither be delivered
+    // nor stop the honest copies coming other ways.
+    const hops = Flood.onwardHops(header.hops);
+    if (hops === 'invalid') {
+      this.host.cutOff(from, 'broadcast with an impossible hop count');
+      return;
+    }
     const signed = broadcastBytes(header.origin, header.seq, message.binary, message.payload);
     if (!(await verifyFrom(this.core.ed25519, header.origin, Purpose.BROADCAST, signed, header.signature))) {
       this.host.cutOff(from, 'forwarded a broadcast whose signature does not verify');
@@ -85,11 +93,6 @@ export class Messages {
     }
     if (!this.flood.accept(header.origin, header.seq)) return;
     this.host.deliver(header.origin, data, true);
-    const hops = Flood.onwardHops(header.hops);
-    if (hops === 'invalid') {
-      this.host.cutOff(from, 'broadcast with an impossible hop count');
-      return;
-    }
     if (hops === undefined) return;
     const onward = { ...header, hops };
     for (const peer of this.flood.targets(this.core.connected(), from, header.origin)) {
