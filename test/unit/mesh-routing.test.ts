@@ -407,11 +407,23 @@ describe('MeshRouting with a dishonest forwarder', () => {
     expect(c.routing.counters()).toEqual({ sent: 0, forwarded: 0, delivered: 0, dropped: 1 });
   });
 
+  it('opens a neighbour’s spoiled copy once: the same relay ID from it again is dropped unopened', async () => {
+    const { net, a, b, c } = await line();
+    net.tamper = (from, _to, frame) => (from === b.id ? spoiled(frame) : frame);
+    expect(await a.routing.sendMessage(c.id, false, utf8('secret'), [b.id])).toBe(true);
+    await c.until(1);
+    const copy = net.carried.find((f) => f.to === c.id)?.frame;
+    if (copy === undefined) throw new Error('nothing reached C');
+    for (let i = 0; i < 5; i++) c.routing.receive(b.id, copy);
+    expect(c.routing.counters()).toEqual({ sent: 0, forwarded: 0, delivered: 0, dropped: 1 });
+  });
+
   // Found by this test: Mesh.receive() recorded the relay ID of a frame for us
   // as seen before opening its seal, so a forwarder on one path of a flood
   // that passed on a spoiled copy first (the relay ID is in the clear) made
   // the recipient drop the intact copy coming the other way. The ID now counts
-  // only once the seal opens and parses.
+  // only once the seal opens and parses; a spoiled copy is remembered per
+  // neighbour (each gets one try per relay ID).
   it('still delivers the intact copy that comes another way after a spoiled one', async () => {
     const net = new TestNet();
     const [a, b, c, d] = await net.add(4);

@@ -22,6 +22,7 @@ import {
   type RelayFrame,
   type SealedContent,
 } from '../../shared/protocol/mesh.js';
+import { RecentSet } from '../../shared/dedup.js';
 import { RecentMap } from '../../shared/recent-map.js';
 import { originateRelay, routeBack, routeRelay } from '../../shared/relay.js';
 import { openSeal, seal, type Nacl, type SealKeyPair } from '../../shared/seal.js';
@@ -55,6 +56,13 @@ export class Mesh {
    * delivered only once.
    */
   private readonly seen = new RecentMap<string, number>(RELAY_DEDUP_ENTRIES);
+  /**
+   * Copies for us whose seal did not open, by relay ID and the neighbour
+   * that passed them on: each neighbour gets one try per relay ID, so a
+   * forwarder that spoils its copy neither blocks the intact copies coming
+   * other ways nor makes us open its copies again and again.
+   */
+  private readonly spoiled = new RecentSet(RELAY_DEDUP_ENTRIES);
   readonly counters: MeshCounters = { sent: 0, forwarded: 0, delivered: 0, dropped: 0 };
 
   constructor(
@@ -92,8 +100,8 @@ export class Mesh {
     const forUs = frame.to === this.host.self;
     // A flood's copies meet; that is normal. Only one with more hops left goes on.
     if (best !== undefined && (forUs || frame.ttl <= best)) return;
-    // A copy for us counts as seen once it opens (below): a forwarder that
-    // spoils one copy must not block the intact ones coming other ways.
+    // A copy for us counts as seen once it opens (below).
+    if (forUs && this.spoiled.has(`${key}/${from}`)) return;
     if (!forUs) this.seen.set(key, frame.ttl);
     const decision = routeRelay(this.host.self, frame, this.host.neighbours(), from, {
       maxPath: MAX_RELAY_PATH,
@@ -115,6 +123,7 @@ export class Mesh {
         return;
       case 'deliver':
         if (this.open(frame)) this.seen.set(key, frame.ttl);
+        else this.spoiled.add(`${key}/${from}`);
         return;
     }
   }
