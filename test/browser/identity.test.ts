@@ -1,28 +1,16 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../shared/bytes.js';
 import { SMALL_ORDER_KEY_ENCODINGS, verifyDetached } from '../../shared/identity/ed25519.js';
 import { peerIdFromPublicKey } from '../../shared/identity/peer-id.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
-import { launchChromium, serveSources } from '../helpers/browser.js';
 import { RFC8032, addScalarL } from '../helpers/ed25519-vectors.js';
+import { useBrowser } from '../helpers/fixture.js';
 
-let browser: Browser;
-let site: Awaited<ReturnType<typeof serveSources>>;
-
-beforeAll(async () => {
-  [browser, site] = await Promise.all([launchChromium(), serveSources()]);
-});
-afterAll(async () => {
-  await browser.close();
-  await site.close();
-});
+const browser = useBrowser();
 
 describe('identity in Chromium', () => {
   it('Web Crypto and tweetnacl in the browser give the RFC 8032 answers, the same IDs as Node, and refuse the same inputs', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${site.url}/test/browser/fixtures/identity.html`);
-    await page.waitForFunction(() => typeof window.identityChecks === 'function');
+    const page = await browser.fixtureTab('identity', '', 'identityChecks');
     const malleated = RFC8032.map((v) => toHex(addScalarL(fromHex(v.signature))));
     const out = await page.evaluate(([vectors, mall, small]) => window.identityChecks(vectors, mall, small), [
       RFC8032.map((v) => ({ ...v })),
@@ -55,6 +43,5 @@ describe('identity in Chromium', () => {
       true,
     );
     expect(out.smallOrderAccepted).toEqual(SMALL_ORDER_KEY_ENCODINGS.map(() => false));
-    await page.close();
   });
 });

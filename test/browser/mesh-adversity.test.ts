@@ -15,8 +15,8 @@
  * The first tests share one hostile peer; the later ones get cut off, so
  * each brings a hostile peer of its own.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import {
@@ -29,28 +29,17 @@ import {
   RELAY_DROP_ALLOWANCE,
 } from '../../shared/limits.js';
 import type { MeshCounters } from '../../web/node/mesh.js';
-import { launchChromium, newContext, serveSources } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/fixture.js';
 import type { TestServer } from '../helpers/server.js';
-import {
-  collectMessages,
-  idOf,
-  openTabs,
-  reportOnFailure,
-  startPageServer,
-  traceNodes,
-  waitForMessages,
-  waitForPeer,
-} from '../helpers/tabs.js';
+import { collectMessages, idOf, reportOnFailure, waitForMessages, waitForNode, waitForPeer } from '../helpers/tabs.js';
 import type { HostileMesh, RoutedFault } from './fixtures/hostile-mesh.js';
 
 const NETWORK = 'mesh-adversity';
 /** Bound on each wait for something that should happen. */
 const WAIT_MS = 15_000;
 
-let browser: Browser;
+const browser = useBrowser();
 let server: TestServer;
-let site: { url: string; close(): Promise<void> };
-let tabs: BrowserContext;
 let attackers: BrowserContext;
 let victim: Page;
 let honest: Page;
@@ -60,8 +49,6 @@ let honestId: PeerId;
 let first: Page;
 /** Who the routed messages claim to come from. */
 let sender: PeerId;
-/** Hostile pages to close after the test that opened them. */
-const opened: Page[] = [];
 
 type Counts = Readonly<Record<string, number>>;
 interface CutOff {
@@ -87,19 +74,19 @@ function call<K extends keyof HostileMesh>(
   ) as Promise<Awaited<ReturnType<HostileMesh[K]>>>;
 }
 
-/** A hostile page of its own, linked (channel confirmed, seal key known) to `peers`, in the victim's active view. */
+/**
+ * A hostile page of its own, linked (channel confirmed, seal key known) to
+ * `peers`, in the victim's active view; closed after the test that opened it.
+ */
 async function openHostile(peers: readonly PeerId[]): Promise<{ page: Page; id: PeerId }> {
-  const page = await attackers.newPage();
-  opened.push(page);
+  const query = { network: NETWORK, signaling: server.wsUrl };
+  const page = await browser.fixtureTab('hostile-mesh', query, 'hostile', attackers);
+  browser.defer(() => page.close());
   reportOnFailure(() => [
     ['victim', victim],
     ['honest', honest],
     ['hostile', page],
   ]);
-  await page.goto(
-    `${site.url}/test/browser/fixtures/hostile-mesh.html?network=${NETWORK}&signaling=${encodeURIComponent(server.wsUrl)}`,
-  );
-  await page.waitForFunction(() => 'hostile' in window, undefined, { timeout: 30_000 });
   for (const peer of peers) await call(page, 'link', peer, 45_000);
   const id = await call(page, 'id');
   await waitForActive(victim, id);
@@ -137,48 +124,63 @@ function statsChange(before: MeshCounters, after: MeshCounters): MeshCounters {
   };
 }
 
+/** Both tabs' refusal counts and mesh counters, to compare before and after. */
+interface Tally {
+  readonly victim: Counts;
+  readonly honest: Counts;
+  readonly victimStats: MeshCounters;
+  readonly honestStats: MeshCounters;
+}
+
+async function tally(): Promise<Tally> {
+  const [victimCounts, honestCounts, victimStats, honestStats] = await Promise.all([
+    problems(victim),
+    problems(honest),
+    meshStats(victim),
+    meshStats(honest),
+  ]);
+  return { victim: victimCounts, honest: honestCounts, victimStats, honestStats };
+}
+
+/**
+ * Two hostile frames written for the honest tab were dropped at the victim,
+ * and only the control went on: forwarded by the victim, delivered at the
+ * honest tab, which refused nothing.
+ */
+async function expectOnlyControlForwarded(before: Tally): Promise<void> {
+  expect(changes(before.honest, await problems(honest), RELAY_CODES)).toEqual({});
+  expect(statsChange(before.victimStats, await meshStats(victim))).toEqual({
+    sent: 0,
+    forwarded: 1,
+    delivered: 0,
+    dropped: 2,
+  });
+  expect(statsChange(before.honestStats, await meshStats(honest))).toEqual({
+    sent: 0,
+    forwarded: 0,
+    delivered: 1,
+    dropped: 0,
+  });
+}
+
 /** Resolves once each code has been counted `more[code]` times beyond `before`. */
-function waitForProblems(page: Page, before: Counts, more: Counts): Promise<void> {
+async function waitForProblems(page: Page, before: Counts, more: Counts): Promise<void> {
   const want = Object.fromEntries(Object.entries(more).map(([code, n]) => [code, (before[code] ?? 0) + n]));
-  return page.evaluate(
-    ([wanted, ms]) =>
-      new Promise<void>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          const now = node.problems();
-          if (Object.entries(wanted).every(([code, n]) => (now[code] ?? 0) >= n)) {
-            node.removeEventListener('warning', check);
-            resolve();
-          }
-        };
-        node.addEventListener('warning', check);
-        setTimeout(
-          () => reject(new Error(`counted ${JSON.stringify(node.problems())}, wanted ${JSON.stringify(wanted)}`)),
-          ms,
-        );
-        check();
-      }),
-    [want, WAIT_MS] as const,
+  await waitForNode(
+    page,
+    'warning',
+    (_, node, wanted) => Object.entries(wanted).every(([code, n]) => (node.problems()[code] ?? 0) >= n),
+    { arg: want, timeoutMs: WAIT_MS, what: `problems counted up to ${JSON.stringify(want)}` },
   );
 }
 
 /** Resolves once `peer` is in the tab's active view. */
-function waitForActive(page: Page, peer: PeerId): Promise<void> {
-  return page.evaluate(
-    ([id, ms]) =>
-      new Promise<void>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (node.neighbourhood().active.includes(id)) resolve();
-        };
-        node.addEventListener('neighbours', check);
-        setTimeout(() => reject(new Error(`the peer is not in the active view after ${ms} ms`)), ms);
-        check();
-      }),
-    [peer, WAIT_MS] as const,
-  );
+async function waitForActive(page: Page, peer: PeerId): Promise<void> {
+  await waitForNode(page, 'neighbours', (_, node, id) => node.neighbourhood().active.includes(id), {
+    arg: peer,
+    timeoutMs: WAIT_MS,
+    what: `${peer} in the active view`,
+  });
 }
 
 /** Keep every disconnection the tab reports, from now on. */
@@ -192,23 +194,13 @@ async function recordCutOffs(page: Page): Promise<void> {
   });
 }
 
-/** The tab's first disconnection from `peer` (recordCutOffs first). */
+/** The tab's first disconnection from `peer`, recorded or to come (recordCutOffs first: its listener runs first). */
 function waitForCutOff(page: Page, peer: PeerId): Promise<CutOff> {
-  return page.evaluate(
-    ([id, ms]) =>
-      new Promise<CutOff>((resolve, reject) => {
-        const w = window as unknown as { cutOffs: CutOff[] };
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          const found = w.cutOffs.find((c) => c.peer === id);
-          if (found !== undefined) resolve(found);
-        };
-        node.addEventListener('peer:disconnect', () => queueMicrotask(check));
-        setTimeout(() => reject(new Error(`the peer was not cut off within ${ms} ms`)), ms);
-        check();
-      }),
-    [peer, WAIT_MS] as const,
+  return waitForNode(
+    page,
+    'peer:disconnect',
+    (_, __, id) => (window as unknown as { cutOffs: CutOff[] }).cutOffs.find((c) => c.peer === id),
+    { arg: peer, timeoutMs: WAIT_MS, what: `${peer} cut off` },
   );
 }
 
@@ -225,38 +217,18 @@ function routed(data: string): { from: string; data: string; broadcast: boolean 
 }
 
 beforeAll(async () => {
-  browser = await launchChromium();
-  server = await startPageServer();
-  site = await serveSources();
-  tabs = await newContext(browser);
-  attackers = await newContext(browser);
-  await traceNodes(tabs);
-  await traceNodes(attackers);
-  const [a, b] = await openTabs(tabs, server.url, 2, `network=${NETWORK}`);
+  server = await browser.pageServer();
+  const tabs = await browser.newContext({ trace: true });
+  attackers = await browser.newContext({ trace: true });
+  const [a, b] = await browser.tabs(server, 2, `network=${NETWORK}`, tabs);
   if (a === undefined || b === undefined) throw new Error('no tabs');
   [victim, honest] = [a, b];
   [victimId, honestId] = await Promise.all([idOf(victim), idOf(honest)]);
   await waitForPeer(victim, honestId);
   await recordCutOffs(victim);
   first = (await openHostile([victimId, honestId])).page;
-  opened.splice(opened.indexOf(first), 1);
   sender = await call(first, 'sender');
 }, 60_000);
-
-afterEach(async (context) => {
-  const pages = opened.splice(0);
-  // A failed test's pages stay open for its failure report; the context closes them at the end.
-  if (context.task.result?.state === 'fail') return;
-  for (const page of pages) await page.close();
-});
-
-afterAll(async () => {
-  await attackers.close();
-  await tabs.close();
-  await browser.close();
-  await server.close();
-  await site.close();
-});
 
 const RELAY_CODES = [
   ErrorCode.BAD_SEAL,
@@ -270,47 +242,43 @@ const RELAY_CODES = [
 describe('a hostile neighbour that stays linked', () => {
   it('counts a seal that does not open, a bad signature and a stale or future date, and delivers none', async () => {
     const read = await collectMessages(victim);
-    const [before, victimBefore, honestBefore] = await Promise.all([
-      problems(victim),
-      meshStats(victim),
-      meshStats(honest),
-    ]);
+    const before = await tally();
     const faults: RoutedFault[] = ['random-seal', 'wrong-key', 'bad-signature', 'stale', 'ahead'];
     const frames = await Promise.all(
       faults.map((fault) => call(first, 'routed', { to: victimId, text: `hostile: ${fault}`, fault })),
     );
     await call(first, 'write', victimId, frames);
     const expected = { BAD_SEAL: 2, BAD_SIGNATURE: 1, SIGNAL_STALE: 2 };
-    await waitForProblems(victim, before, expected);
+    await waitForProblems(victim, before.victim, expected);
     await control(first, victim, victimId, 'control: seals and signatures');
 
     expect(await read()).toEqual([routed('control: seals and signatures')]);
-    expect(changes(before, await problems(victim), RELAY_CODES)).toEqual(expected);
+    expect(changes(before.victim, await problems(victim), RELAY_CODES)).toEqual(expected);
     // Three seals opened (their contents then refused) and the control; two did not open.
-    expect(statsChange(victimBefore, await meshStats(victim))).toEqual({
+    expect(statsChange(before.victimStats, await meshStats(victim))).toEqual({
       sent: 0,
       forwarded: 0,
       delivered: 4,
       dropped: 2,
     });
-    expect(await meshStats(honest)).toEqual(honestBefore);
+    expect(await meshStats(honest)).toEqual(before.honestStats);
   });
 
   it('delivers a replayed message once, and refuses its signed ID under a new relay ID', async () => {
     const read = await collectMessages(victim);
-    const [before, victimBefore] = await Promise.all([problems(victim), meshStats(victim)]);
+    const before = await tally();
     const once = await call(first, 'routed', { to: victimId, text: 'only once' });
     const renamed = await call(first, 'freshId', once);
     await call(first, 'write', victimId, [once, once, once, renamed]);
-    await waitForProblems(victim, before, { BAD_SIGNATURE: 1 });
+    await waitForProblems(victim, before.victim, { BAD_SIGNATURE: 1 });
     await control(first, victim, victimId, 'control: replays');
 
     // The replays go no further than the relay-ID check, so they are gone by the time the control arrives.
     const messages = await read();
     expect(messages).toHaveLength(2);
     expect(messages).toEqual(expect.arrayContaining([routed('only once'), routed('control: replays')]));
-    expect(changes(before, await problems(victim), RELAY_CODES)).toEqual({ BAD_SIGNATURE: 1 });
-    expect(statsChange(victimBefore, await meshStats(victim))).toEqual({
+    expect(changes(before.victim, await problems(victim), RELAY_CODES)).toEqual({ BAD_SIGNATURE: 1 });
+    expect(statsChange(before.victimStats, await meshStats(victim))).toEqual({
       sent: 0,
       forwarded: 0,
       delivered: 3,
@@ -320,12 +288,7 @@ describe('a hostile neighbour that stays linked', () => {
 
   it('drops and counts frames that come round in a loop, and never forwards them', async () => {
     const read = await collectMessages(honest);
-    const [before, honestProblems, victimBefore, honestBefore] = await Promise.all([
-      problems(victim),
-      problems(honest),
-      meshStats(victim),
-      meshStats(honest),
-    ]);
+    const before = await tally();
     // Each sealed validly to the honest tab: forwarded, it would be delivered there.
     const frames = await Promise.all([
       call(first, 'routed', { to: honestId, text: 'loop: the victim on the trail', trail: [victimId] }),
@@ -335,31 +298,14 @@ describe('a hostile neighbour that stays linked', () => {
     await control(first, honest, honestId, 'control: loops');
 
     expect(await read()).toEqual([routed('control: loops')]);
-    expect(changes(before, await problems(victim), RELAY_CODES)).toEqual({ RELAY_UNROUTABLE: 2 });
-    expect(changes(honestProblems, await problems(honest), RELAY_CODES)).toEqual({});
-    expect(statsChange(victimBefore, await meshStats(victim))).toEqual({
-      sent: 0,
-      forwarded: 1,
-      delivered: 0,
-      dropped: 2,
-    });
-    expect(statsChange(honestBefore, await meshStats(honest))).toEqual({
-      sent: 0,
-      forwarded: 0,
-      delivered: 1,
-      dropped: 0,
-    });
+    expect(changes(before.victim, await problems(victim), RELAY_CODES)).toEqual({ RELAY_UNROUTABLE: 2 });
+    await expectOnlyControlForwarded(before);
   });
 
   it('drops frames whose hops are spent, and never forwards them', async () => {
     const strangers = await call(first, 'strangers', MAX_RELAY_PATH);
     const read = await collectMessages(honest);
-    const [before, honestProblems, victimBefore, honestBefore] = await Promise.all([
-      problems(victim),
-      problems(honest),
-      meshStats(victim),
-      meshStats(honest),
-    ]);
+    const before = await tally();
     const frames = await Promise.all([
       call(first, 'routed', { to: honestId, text: 'no hops left', ttl: 0 }),
       call(first, 'routed', { to: honestId, text: 'a full trail', ttl: MAX_RELAY_TTL, trail: strangers }),
@@ -370,20 +316,8 @@ describe('a hostile neighbour that stays linked', () => {
     expect(await read()).toEqual([routed('control: spent hops')]);
     // Honest floods end this way too, so whether the victim also reports them as a problem is its choice.
     const others = RELAY_CODES.filter((code) => code !== ErrorCode.RELAY_UNROUTABLE);
-    expect(changes(before, await problems(victim), others)).toEqual({});
-    expect(changes(honestProblems, await problems(honest), RELAY_CODES)).toEqual({});
-    expect(statsChange(victimBefore, await meshStats(victim))).toEqual({
-      sent: 0,
-      forwarded: 1,
-      delivered: 0,
-      dropped: 2,
-    });
-    expect(statsChange(honestBefore, await meshStats(honest))).toEqual({
-      sent: 0,
-      forwarded: 0,
-      delivered: 1,
-      dropped: 0,
-    });
+    expect(changes(before.victim, await problems(victim), others)).toEqual({});
+    await expectOnlyControlForwarded(before);
   });
 
   it('counts a forward-join carrying a forged record, and the joiner enters no view', async () => {

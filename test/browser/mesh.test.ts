@@ -6,61 +6,51 @@
  * through the mesh; a reload that rejoins through the other tab of its
  * browser; four tabs leave and the rest heal.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { launchChromium, newContext } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/fixture.js';
 import { components, isOneMesh, isSettledMesh, stateOf, waitForMesh } from '../helpers/mesh.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import {
   collectMessages,
   idOf,
-  openTab,
-  servePage,
+  reloadTab,
   reportOnFailure,
-  traceNodes,
   waitForConnections,
   waitForMessages,
+  waitForNode,
   waitForPeer,
   waitForStatus,
 } from '../helpers/tabs.js';
 
 const TABS = 12;
 const MAX_CONNECTIONS = 3;
+const WAVE = 4;
 
-let browser: Browser;
+const browser = useBrowser();
 let server: TestServer;
-let page: { url: string; close(): Promise<void> };
-const contexts: BrowserContext[] = [];
-let tabs: Page[] = [];
+const tabs: Page[] = [];
 let ids: PeerId[] = [];
 
 beforeAll(async () => {
-  browser = await launchChromium();
   // The page from a static server of its own, so reloads work with signaling down.
-  server = await startServer();
-  page = await servePage();
-  const query = `network=mesh12&maxConnections=${MAX_CONNECTIONS}&signaling=${encodeURIComponent(server.wsUrl)}`;
-  // The last two tabs share a profile: "tabs of the same browser".
-  for (let i = 0; i < TABS - 1; i++) contexts.push(await newContext(browser));
-  for (const context of contexts) await traceNodes(context);
-  const pages: Page[] = [];
-  for (let i = 0; i < TABS; i++) pages.push(await (contexts[Math.min(i, TABS - 2)] as BrowserContext).newPage());
+  server = await browser.signalingServer();
+  const page = await browser.builtPage();
+  const query = { network: 'mesh12', maxConnections: String(MAX_CONNECTIONS), signaling: server.wsUrl };
+  // A profile each, but the last two tabs share one: "tabs of the same browser".
+  const profiles: BrowserContext[] = [];
+  for (let i = 0; i < TABS - 1; i++) profiles.push(await browser.newContext({ trace: true }));
+  const profileOf = (i: number): BrowserContext => profiles[Math.min(i, TABS - 2)] as BrowserContext;
   // In waves, so later tabs find earlier ones in their bootstrap sample.
-  for (let i = 0; i < TABS; i += 4) {
-    await Promise.all(pages.slice(i, i + 4).map((p) => openTab(p, page.url, query)));
-    await Promise.all(pages.slice(i, i + 4).map((p) => waitForStatus(p, 'connected')));
+  for (let first = 0; first < TABS; first += WAVE) {
+    const wave = Array.from({ length: Math.min(WAVE, TABS - first) }, (_, i) => profileOf(first + i));
+    const opened = await Promise.all(wave.map((profile) => browser.tab(page, query, profile)));
+    await Promise.all(opened.map((tab) => waitForStatus(tab, 'connected')));
+    tabs.push(...opened);
   }
-  tabs = pages;
   ids = await Promise.all(tabs.map(idOf));
 }, 120_000);
-
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser.close();
-  await server.close();
-  await page.close();
-});
 
 /** The given tabs, labelled with their index and ID, for a failure report. */
 function labelled(which: () => Page[]): () => [string, Page][] {
@@ -74,20 +64,12 @@ function label(tab: Page): string {
 }
 
 /** Resolves once the tab has noticed its signaling server is gone. */
-function waitForSignalingLost(page: Page): Promise<void> {
-  return page.evaluate(
-    () =>
-      new Promise<void>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (node.status.signaling !== 'connected') resolve();
-        };
-        node.addEventListener('status', check);
-        setTimeout(() => reject(new Error('signaling still connected after 20 s')), 20_000);
-        check();
-      }),
-  );
+async function waitForSignalingLost(tab: Page): Promise<void> {
+  await waitForNode(tab, 'status', (_, node) => node.status.signaling !== 'connected', {
+    timeoutMs: 20_000,
+    what: 'signaling lost',
+    tab: label(tab),
+  });
 }
 
 /** The wait's error, naming the tab for the failure report. */
@@ -174,10 +156,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     const tab = tabs[TABS - 1] as Page;
     const before = ids[TABS - 1];
     reportOnFailure(labelled(() => tabs.slice(TABS - 2)));
-    await tab.reload();
-    await tab.evaluate(async () => {
-      await window.tabmeshReady;
-    });
+    await reloadTab(tab);
     expect(await idOf(tab)).toBe(before);
     await waitForConnections(tab, 1);
     // Its channel to the other tab of its browser was signalled over BroadcastChannel.
@@ -194,7 +173,7 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     // The server comes back first: a mesh split in two by the departures has
     // no peer path between its parts, and the server is what is left.
     const port = Number(new URL(server.url).port);
-    server = await startServer({ port });
+    server = await browser.signalingServer({ port });
     const leaving = tabs.slice(1, 5);
     const staying = tabs.filter((tab) => !leaving.includes(tab));
     reportOnFailure(labelled(() => staying));

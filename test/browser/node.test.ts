@@ -1,18 +1,15 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
 import { openSignal, signSignal, type SignalEnvelope } from '../../shared/protocol/signal.js';
-import { launchChromium, newContext } from '../helpers/browser.js';
 import { ed25519, joined } from '../helpers/client.js';
+import { useBrowser } from '../helpers/fixture.js';
 import { isOneMesh, waitForMesh } from '../helpers/mesh.js';
-import type { TestServer } from '../helpers/server.js';
 import {
   collectMessages,
   idOf,
-  openTab,
-  openTabs,
-  startPageServer,
+  reloadTab,
   waitForConnections,
   waitForMessages,
   waitForPeer,
@@ -22,26 +19,12 @@ import {
 /** Signals read while waiting for an offer (an offer's trickled candidates come before the next). */
 const MAX_SIGNALS_PER_OFFER = 64;
 
-let browser: Browser;
-let server: TestServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser.close();
-});
-afterEach(async () => {
-  await context.close();
-  await server.close();
-});
+const browser = useBrowser();
 
 describe('tabs as peers', () => {
   it('six tabs join, each gets authenticated connections, and a broadcast reaches every other tab exactly once', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const tabs = await openTabs(context, server.url, 6, 'network=six');
+    const server = await browser.pageServer();
+    const tabs = await browser.tabs(server, 6, 'network=six');
     const ids = await Promise.all(tabs.map(idOf));
     expect(new Set(ids).size).toBe(6);
     await Promise.all(tabs.map((tab) => waitForConnections(tab, 1)));
@@ -76,9 +59,8 @@ describe('tabs as peers', () => {
   });
 
   it('sends 10 MiB to a peer intact, and refuses more than 16 MiB with a clear error', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const [a, b] = await openTabs(context, server.url, 2, 'network=bulk');
+    const server = await browser.pageServer();
+    const [a, b] = await browser.tabs(server, 2, 'network=bulk');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const idB = await idOf(b);
     await waitForPeer(a, idB);
@@ -117,25 +99,22 @@ describe('tabs as peers', () => {
   });
 
   it('gives a reloaded tab its own ID back, and it reconnects', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const [a, b] = await openTabs(context, server.url, 2, 'network=reload');
+    const server = await browser.pageServer();
+    const [a, b] = await browser.tabs(server, 2, 'network=reload');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);
     await waitForPeer(a, idB);
     await waitForStoredIdentity(b);
-    await b.reload();
-    await b.evaluate(() => window.tabmeshReady);
+    await reloadTab(b);
     expect(await idOf(b)).toBe(idB);
     await waitForPeer(b, idA);
     await waitForPeer(a, idB);
   });
 
   it("stores a first visit's fresh key in a slot holding no usable key, leaving a stored identity for a later tab", async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
+    const server = await browser.pageServer();
     const slotOf = (page: Page): Promise<string | null> => page.evaluate(() => sessionStorage.getItem('tabmesh:slot'));
-    const first = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    const first = await browser.tab(server, 'network=first-visit');
     const kept = await idOf(first);
     await waitForStoredIdentity(first);
     expect(await slotOf(first)).toBe('0');
@@ -143,20 +122,19 @@ describe('tabs as peers', () => {
     // the first-visit way, with slot 0 free (its tab closed) but not empty.
     await first.evaluate(() => localStorage.removeItem('tabmesh:identity-stored'));
     await first.close({ runBeforeUnload: true });
-    const second = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    const second = await browser.tab(server, 'network=first-visit');
     await waitForStoredIdentity(second);
     expect(await idOf(second)).not.toBe(kept);
     expect(await slotOf(second)).toBe('1');
     // The identity left in slot 0 comes back to the next tab.
-    const third = await openTab(await context.newPage(), server.url, 'network=first-visit');
+    const third = await browser.tab(server, 'network=first-visit');
     expect(await idOf(third)).toBe(kept);
     expect(await slotOf(third)).toBe('0');
   });
 
   it("discards a foreign key found in a reloaded tab's identity slot, and keeps the fresh one it makes", async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const tab = await openTab(await context.newPage(), server.url, 'network=foreign-key');
+    const server = await browser.pageServer();
+    const tab = await browser.tab(server, 'network=foreign-key');
     const before = await idOf(tab);
     await waitForStoredIdentity(tab);
     const warnings: string[] = [];
@@ -187,77 +165,70 @@ describe('tabs as peers', () => {
       db.close();
       return slot;
     });
-    await tab.reload();
-    await tab.evaluate(() => window.tabmeshReady);
+    await reloadTab(tab);
     const fresh = await idOf(tab);
     expect(fresh).not.toBe(before);
     expect(await tab.evaluate(() => sessionStorage.getItem('tabmesh:slot'))).toBe(slot);
     expect(warnings.join('\n')).toContain(`tabmesh: discarded an unusable identity in storage slot identity:${slot}`);
     // The fresh key was stored in the slot: the next reload comes back to it.
-    await tab.reload();
-    await tab.evaluate(() => window.tabmeshReady);
+    await reloadTab(tab);
     expect(await idOf(tab)).toBe(fresh);
   });
 
   it('never gives two tabs open together the same ID', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const tabs = await openTabs(context, server.url, 4, 'network=slots');
+    const server = await browser.pageServer();
+    const tabs = await browser.tabs(server, 4, 'network=slots');
     const ids = await Promise.all(tabs.map(idOf));
     expect(new Set(ids).size).toBe(4);
     // A tab opened after another closed may take the freed slot, never a held one.
     await tabs[1]?.close();
-    const late = await openTab(await context.newPage(), server.url, 'network=slots');
+    const late = await browser.tab(server, 'network=slots');
     const lateId = await idOf(late);
     expect([ids[0], ids[2], ids[3]]).not.toContain(lateId);
   });
 
   it('keeps the record of a peer that declined as busy, and dials it again after the back-off', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
+    const server = await browser.pageServer();
     // A peer speaking the protocol from Node: registered first, so it is in the
     // tab's sample, and it declines every offer with a signed bye, BUSY.
     const { client, identity } = await joined(server.wsUrl, 'busy');
-    try {
-      const tab = await openTab(await context.newPage(), server.url, 'network=busy');
-      const tabId = await idOf(tab);
-      const nextOffer = async (): Promise<SignalEnvelope> => {
-        for (let i = 0; i < MAX_SIGNALS_PER_OFFER; i++) {
-          const message = await client.next(undefined, 20_000);
-          if (message.type !== 'signal') continue;
-          const opened = await openSignal(ed25519, message.payload, {
-            self: identity.id,
-            relayedFrom: message.from,
-            now: Date.now(),
-          });
-          if (!opened.ok) throw new Error(`the tab sent a signal that does not open: ${opened.error.message}`);
-          if (opened.value.kind === 'offer') return opened.value;
-        }
-        throw new Error(`no offer among ${MAX_SIGNALS_PER_OFFER} signals`);
-      };
-      const decline = async (offer: SignalEnvelope): Promise<void> => {
-        const payload = await signSignal(identity, {
-          to: tabId,
-          session: offer.session,
-          nonce: randomBytes(SESSION_NONCE_BYTES),
-          seq: 0,
-          kind: 'bye',
-          expiresAt: Date.now() + SIGNAL_TTL_MS,
-          body: 'BUSY',
+    browser.defer(() => client.close());
+    const tab = await browser.tab(server, 'network=busy');
+    const tabId = await idOf(tab);
+    const nextOffer = async (): Promise<SignalEnvelope> => {
+      for (let i = 0; i < MAX_SIGNALS_PER_OFFER; i++) {
+        const message = await client.next(undefined, 20_000);
+        if (message.type !== 'signal') continue;
+        const opened = await openSignal(ed25519, message.payload, {
+          self: identity.id,
+          relayedFrom: message.from,
+          now: Date.now(),
         });
-        client.send({ type: 'signal', to: tabId, payload });
-      };
-      const first = await nextOffer();
-      expect(first.from).toBe(tabId);
-      await decline(first);
-      // The only peer it knows is alive, only busy: the tab tries again, a new session.
-      const second = await nextOffer();
-      expect(Buffer.from(second.session).equals(Buffer.from(first.session))).toBe(false);
-      const known = await tab.evaluate(() => window.tabmesh?.knownPeers().map((peer) => peer.id) ?? []);
-      expect(known).toContain(identity.id);
-      expect(await tab.evaluate(() => window.tabmesh?.connections() ?? [])).toEqual([]);
-    } finally {
-      client.close();
-    }
+        if (!opened.ok) throw new Error(`the tab sent a signal that does not open: ${opened.error.message}`);
+        if (opened.value.kind === 'offer') return opened.value;
+      }
+      throw new Error(`no offer among ${MAX_SIGNALS_PER_OFFER} signals`);
+    };
+    const decline = async (offer: SignalEnvelope): Promise<void> => {
+      const payload = await signSignal(identity, {
+        to: tabId,
+        session: offer.session,
+        nonce: randomBytes(SESSION_NONCE_BYTES),
+        seq: 0,
+        kind: 'bye',
+        expiresAt: Date.now() + SIGNAL_TTL_MS,
+        body: 'BUSY',
+      });
+      client.send({ type: 'signal', to: tabId, payload });
+    };
+    const first = await nextOffer();
+    expect(first.from).toBe(tabId);
+    await decline(first);
+    // The only peer it knows is alive, only busy: the tab tries again, a new session.
+    const second = await nextOffer();
+    expect(Buffer.from(second.session).equals(Buffer.from(first.session))).toBe(false);
+    const known = await tab.evaluate(() => window.tabmesh?.knownPeers().map((peer) => peer.id) ?? []);
+    expect(known).toContain(identity.id);
+    expect(await tab.evaluate(() => window.tabmesh?.connections() ?? [])).toEqual([]);
   });
 });

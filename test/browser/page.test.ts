@@ -3,28 +3,14 @@
  * the node knows; the theme toggle and the settings form work; controls are
  * named and the graph is usable from the keyboard.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { launchChromium, newContext } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/fixture.js';
 import { isOneMesh, waitForMesh } from '../helpers/mesh.js';
-import type { TestServer } from '../helpers/server.js';
-import { idOf, openTab, openTabs, startPageServer, waitForConnections, waitForStatus } from '../helpers/tabs.js';
+import { idOf, reloadTab, waitForConnections, waitForNode, waitForStatus } from '../helpers/tabs.js';
 
-let browser: Browser;
-let server: TestServer;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser.close();
-});
-afterEach(async () => {
-  await context.close();
-  await server.close();
-});
+const browser = useBrowser();
 
 /**
  * What the node knows and what the page draws of it, each as a sorted list
@@ -77,9 +63,8 @@ async function settledView(page: Page): Promise<Record<string, string[]>> {
 
 describe('the page', () => {
   it("draws exactly the node's connections and passive view, and lists exactly its links with round-trip times", async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const tabs = await openTabs(context, server.url, 5, 'network=page-graph');
+    const server = await browser.pageServer();
+    const tabs = await browser.tabs(server, 5, 'network=page-graph');
     await Promise.all(tabs.map((tab) => waitForConnections(tab, 1)));
     await waitForMesh(tabs, isOneMesh);
     for (const tab of tabs) {
@@ -137,16 +122,11 @@ describe('the page', () => {
     const gone = links[0]?.peer;
     const goneTab = tabs[ids.indexOf(gone as PeerId)];
     if (gone === undefined || goneTab === undefined) throw new Error('no neighbour among the tabs');
-    const disconnected = first.evaluate(
-      (peer) =>
-        new Promise<void>((resolve, reject) => {
-          window.tabmesh?.addEventListener('peer:disconnect', (event) => {
-            if (event.detail.peer === peer) resolve();
-          });
-          setTimeout(() => reject(new Error('no peer:disconnect')), 20_000);
-        }),
-      gone,
-    );
+    const disconnected = waitForNode(first, 'peer:disconnect', (detail, _, peer) => detail?.peer === peer, {
+      arg: gone,
+      timeoutMs: 20_000,
+      what: `the leaving neighbour ${gone}`,
+    });
     await goneTab.close({ runBeforeUnload: true });
     await disconnected;
     await first.waitForFunction((peer) => document.querySelector(`#graph [data-link="${peer}"]`) === null, gone, {
@@ -158,18 +138,17 @@ describe('the page', () => {
   });
 
   it('lays nothing out until the first connection, and a tab alone or without its scripts still shows', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
+    const server = await browser.pageServer();
     const shown = (page: Page): Promise<boolean> =>
       page.evaluate(() => !document.documentElement.classList.contains('starting'));
     const visible = (page: Page): Promise<boolean> => page.locator('#own-id').isVisible();
     // Alone on its network: nobody to connect to, so the deadline shows the page.
-    const alone = await openTab(await context.newPage(), server.url, 'network=first-draw');
+    const alone = await browser.tab(server, 'network=first-draw');
     await alone.waitForFunction(() => !document.documentElement.classList.contains('starting'));
     expect(await visible(alone)).toBe(true);
     expect(await alone.evaluate(() => window.tabmesh?.connections().length)).toBe(0);
     // A second tab: hidden while it connects, shown at its first connection.
-    const second = await context.newPage();
+    const second = await browser.newPage();
     // Parsed, scripts run, the node not yet started (main.js is imported after).
     await second.addInitScript(() =>
       addEventListener('DOMContentLoaded', () => {
@@ -178,20 +157,23 @@ describe('the page', () => {
       }),
     );
     await second.goto(`${server.url}/?network=first-draw`);
-    const atConnect = await second.evaluate(async () => {
-      const node = await window.tabmeshReady;
-      if (node === undefined) throw new Error('no node');
-      const hiddenAtStart = (window as unknown as { startingAtParsed: boolean }).startingAtParsed;
-      if (node.connections().length === 0) {
-        await new Promise((resolve) => node.addEventListener('peer:connect', resolve, { once: true }));
-      }
-      // The page's own handler runs before this one (it was added first).
-      return { hiddenAtStart, shownAtConnect: !document.documentElement.classList.contains('starting') };
-    });
-    expect(atConnect).toEqual({ hiddenAtStart: true, shownAtConnect: true });
+    const hiddenAtStart = await second.evaluate(
+      () => (window as unknown as { startingAtParsed: boolean }).startingAtParsed,
+    );
+    // Read in the first connection's event: the page's own handler runs before the wait's (it was added first).
+    const atConnect = await waitForNode(
+      second,
+      'peer:connect',
+      (detail, node) =>
+        (detail !== undefined || node.connections().length > 0) && {
+          shownAtConnect: !document.documentElement.classList.contains('starting'),
+        },
+      { what: 'the first connection' },
+    );
+    expect({ hiddenAtStart, ...atConnect }).toEqual({ hiddenAtStart: true, shownAtConnect: true });
     expect(await visible(second)).toBe(true);
     // Without its main script (a failed download), the page still shows, saying it is starting.
-    const broken = await context.newPage();
+    const broken = await browser.newPage();
     await broken.route('**/assets/main-*.js', (route) => route.abort());
     await broken.goto(`${server.url}/?network=first-draw`);
     expect(await shown(broken)).toBe(false);
@@ -201,9 +183,8 @@ describe('the page', () => {
   });
 
   it('asks for the rest of its script while its first script is still on its way', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const page = await context.newPage();
+    const server = await browser.pageServer();
+    const page = await browser.newPage();
     let mainAsked: () => void = () => undefined;
     const mainRequested = new Promise<void>((resolve) => (mainAsked = resolve));
     await page.route('**/assets/main-*.js', async (route) => {
@@ -228,9 +209,9 @@ describe('the page', () => {
   });
 
   it('opens its signaling socket from its head, and the node registers on that socket (unless ?signaling= names one)', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
+    const server = await browser.pageServer();
     // Every WebSocket the page makes, with the document's state when it was made.
+    const context = await browser.context();
     await context.addInitScript(() => {
       const made: [string, DocumentReadyState][] = [];
       Object.assign(window, { socketsMade: made });
@@ -243,7 +224,7 @@ describe('the page', () => {
       };
     });
     const socketsOnceRegistered = async (query: string): Promise<[string, DocumentReadyState][]> => {
-      const page = await openTab(await context.newPage(), server.url, query);
+      const page = await browser.tab(server, query);
       await waitForStatus(page, 'connected');
       return page.evaluate(() => (window as unknown as { socketsMade: [string, DocumentReadyState][] }).socketsMade);
     };
@@ -260,9 +241,8 @@ describe('the page', () => {
   });
 
   it('switches theme with the toggle and keeps the choice across a reload', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const page = await openTab(await context.newPage(), server.url, 'network=page-theme');
+    const server = await browser.pageServer();
+    const page = await browser.tab(server, 'network=page-theme');
     await page.emulateMedia({ colorScheme: 'light' });
     const look = (): Promise<{ theme: string | undefined; pressed: string | null; background: string }> =>
       page.evaluate(() => ({
@@ -276,20 +256,17 @@ describe('the page', () => {
     const dark = await look();
     expect(dark).toMatchObject({ theme: 'dark', pressed: 'true' });
     expect(dark.background).not.toBe(light.background);
-    await page.reload();
-    await page.evaluate(() => window.tabmeshReady);
+    await reloadTab(page);
     // The system still prefers light: the stored choice wins.
     expect(await look()).toEqual(dark);
     await page.click('#theme-toggle');
-    await page.reload();
-    await page.evaluate(() => window.tabmeshReady);
+    await reloadTab(page);
     expect(await look()).toEqual(light);
   });
 
   it('applies settings by loading the page with them in its URL', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const page = await openTab(await context.newPage(), server.url, 'network=page-settings');
+    const server = await browser.pageServer();
+    const page = await browser.tab(server, 'network=page-settings');
     await page.click('#open-settings');
     expect(await page.$eval('#settings', (d) => (d as HTMLDialogElement).open)).toBe(true);
     expect(await page.inputValue('#set-network')).toBe('page-settings');
@@ -311,9 +288,8 @@ describe('the page', () => {
   });
 
   it('names every control, reaches graph nodes from the keyboard, and marks routed messages in the log', async () => {
-    server = await startPageServer();
-    context = await newContext(browser);
-    const [a, b] = await openTabs(context, server.url, 2, 'network=page-a11y');
+    const server = await browser.pageServer();
+    const [a, b] = await browser.tabs(server, 2, 'network=page-a11y');
     if (a === undefined || b === undefined) throw new Error('no tabs');
     const idB = await idOf(b);
     await waitForConnections(a, 1);

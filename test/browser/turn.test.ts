@@ -5,54 +5,32 @@
  * ones. Each tab has a browser context of its own.
  */
 import { randomBytes } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { turnCredentialsUntil } from '../../signaling-server/turn.js';
-import { launchChromium, newContext, serveSources } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/fixture.js';
 import { TurnProcess } from '../helpers/processes.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { collectMessages, idOf, waitForMessages, waitForPeer } from '../helpers/tabs.js';
 
 /** coturn's secret for this run; a server that knows another one mints forged passwords. */
 const SECRET = randomBytes(24).toString('base64url');
 const WRONG_SECRET = randomBytes(24).toString('base64url');
 
-let browser: Browser;
-let site: Awaited<ReturnType<typeof serveSources>>;
+const browser = useBrowser();
 let turn: TurnProcess;
-const contexts: BrowserContext[] = [];
-const servers: TestServer[] = [];
 
 beforeAll(async () => {
-  [browser, site, turn] = await Promise.all([launchChromium(), serveSources(), TurnProcess.start(SECRET)]);
+  turn = await TurnProcess.start(SECRET);
+  browser.defer(() => turn.stop());
 }, 30_000);
-afterAll(async () => {
-  await browser.close();
-  await site.close();
-  await turn.stop();
-});
-afterEach(async () => {
-  for (const context of contexts.splice(0)) await context.close();
-  for (const server of servers.splice(0)) await server.close();
-});
-
-async function signaling(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
-  const server = await startServer(options);
-  servers.push(server);
-  return server;
-}
 
 /** A relay-only tab in a browser context of its own. */
 async function relayTab(server: TestServer, network: string, iceServers?: RTCIceServer[]): Promise<Page> {
-  const context = await newContext(browser);
-  contexts.push(context);
-  const page = await context.newPage();
   const query = new URLSearchParams({ signaling: server.wsUrl, network, relay: '1' });
   if (iceServers !== undefined) query.set('ice', JSON.stringify(iceServers));
-  await page.goto(`${site.url}/test/browser/fixtures/turn.html?${query.toString()}`);
-  await page.waitForFunction(() => window.tabmesh !== undefined);
-  return page;
+  return browser.fixtureTab('turn', query.toString(), 'tabmesh', await browser.newContext());
 }
 
 function selectedPairs(page: Page): Promise<{ local: string; remote: string }[]> {
@@ -89,7 +67,7 @@ function dial(page: Page, peer: PeerId): Promise<string> {
 
 describe('TURN through coturn', () => {
   it('two relay-only tabs connect through coturn with the credentials the server minted, on a relayed pair', async () => {
-    const server = await signaling({ turnUrls: [turn.url], turnSecret: SECRET });
+    const server = await browser.signalingServer({ turnUrls: [turn.url], turnSecret: SECRET });
     const a = await relayTab(server, 'relay-ok');
     const b = await relayTab(server, 'relay-ok');
     const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);
@@ -119,7 +97,7 @@ describe('TURN through coturn', () => {
   }, 60_000);
 
   it('relay-only tabs with expired credentials (minted an hour in the past) do not connect', async () => {
-    const server = await signaling();
+    const server = await browser.signalingServer();
     const nowMs = Date.now();
     const expiredS = Math.floor(nowMs / 1000) - 3600;
     const expired = (user: string): RTCIceServer => {
@@ -137,7 +115,7 @@ describe('TURN through coturn', () => {
   }, 60_000);
 
   it('relay-only tabs whose server signs with another secret (forged passwords) do not connect', async () => {
-    const server = await signaling({ turnUrls: [turn.url], turnSecret: WRONG_SECRET });
+    const server = await browser.signalingServer({ turnUrls: [turn.url], turnSecret: WRONG_SECRET });
     const a = await relayTab(server, 'relay-forged');
     const b = await relayTab(server, 'relay-forged');
     const [idA, idB] = await Promise.all([idOf(a), idOf(b)]);

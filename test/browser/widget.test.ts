@@ -3,15 +3,14 @@
  * from the signaling server (`/widget.js`, as built for `npm start`), the
  * host page from a static server of its own on another port.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { TabmeshPeerElement } from '../../web/widget/element.js';
-import { launchChromium, newContext } from '../helpers/browser.js';
+import { serveHttp, type Site } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/fixture.js';
 import type { TestServer } from '../helpers/server.js';
-import { collectMessages, idOf, openTab, startPageServer, waitForMessages, waitForPeer } from '../helpers/tabs.js';
+import { collectMessages, idOf, waitForMessages, waitForPeer } from '../helpers/tabs.js';
 
 /** A host page that would wreck any widget without its own style scope. */
 const AGGRESSIVE_CSS =
@@ -22,27 +21,17 @@ const HOST_BODY =
   '<button type="button">host button</button><input value="host input" /><ul><li>one</li></ul>';
 const WAIT_MS = 20_000;
 
-interface Site {
-  readonly url: string;
-  close(): Promise<void>;
-}
+const browser = useBrowser();
 
-/** A tiny static host site: `/` is whatever `page()` returns at the time. */
+/** A tiny static host site, closed with the test (or the file): `/` is whatever `page()` returns at the time. */
 async function hostSite(page: (query: URLSearchParams) => string): Promise<Site> {
-  const server: Server = createServer((request, response) => {
+  const site = await serveHttp((request, response) => {
     const url = new URL(request.url ?? '/', 'http://host');
     response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
     response.end(page(url.searchParams));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  browser.defer(() => site.close());
+  return site;
 }
 
 function hostHtml(widgetSrc: string | undefined, query: URLSearchParams): string {
@@ -54,6 +43,13 @@ function hostHtml(widgetSrc: string | undefined, query: URLSearchParams): string
     (widgetSrc === undefined ? '' : `<script type="module" src="${widgetSrc}"></script>`) +
     '</body></html>'
   );
+}
+
+/** A tab of the host site at `/?query`, once its widget's node is ready, and that node's ID. */
+async function hostTab(site: Site, query = ''): Promise<{ host: Page; widgetId: PeerId }> {
+  const host = await browser.newPage();
+  await host.goto(`${site.url}/${query === '' ? '' : `?${query}`}`);
+  return { host, widgetId: await widgetReady(host) };
 }
 
 /** Resolves with the widget's node ID once its node is ready. */
@@ -102,37 +98,21 @@ function styles(page: Page, inShadow: boolean): Promise<Record<string, Record<st
   }, inShadow);
 }
 
-let browser: Browser;
-let context: BrowserContext;
 let server: TestServer;
-const sites: Site[] = [];
 let allowed: Site;
 let widgetSrc: string;
 
 beforeAll(async () => {
-  browser = await launchChromium();
   allowed = await hostSite((query) => hostHtml(query.has('bare') ? undefined : widgetSrc, query));
-  sites.push(allowed);
-  server = await startPageServer({ origins: ['self', allowed.url] });
+  server = await browser.pageServer({ origins: ['self', allowed.url] });
   widgetSrc = `${server.url}/widget.js`;
-});
-afterAll(async () => {
-  await server.close();
-  await Promise.all(sites.map((site) => site.close()));
-  await browser.close();
-});
-afterEach(async () => {
-  await context.close();
 });
 
 describe('<tabmesh-peer> on a site of another origin', () => {
   it('connects to a tab of the main page, exchanges messages both ways, and re-dispatches the node events', async () => {
-    context = await newContext(browser);
-    const main = await openTab(await context.newPage(), server.url, 'network=widget-net');
+    const main = await browser.tab(server, 'network=widget-net');
     const mainId = await idOf(main);
-    const host = await context.newPage();
-    await host.goto(`${allowed.url}/`);
-    const widgetId = await widgetReady(host);
+    const { host, widgetId } = await hostTab(allowed);
     // element.node is the node createNode returns.
     expect(
       await host.evaluate(() => {
@@ -197,12 +177,10 @@ describe('<tabmesh-peer> on a site of another origin', () => {
   });
 
   it('restarts on a new network, refuses a bad max-connections with tabmesh:error, and closes its node when removed', async () => {
-    context = await newContext(browser);
-    const host = await context.newPage();
-    await host.goto(
-      `${allowed.url}/?attrs=${encodeURIComponent('network="first" max-connections="2" storage="memory"')}`,
+    const { host } = await hostTab(
+      allowed,
+      `attrs=${encodeURIComponent('network="first" max-connections="2" storage="memory"')}`,
     );
-    await widgetReady(host);
     const result = await host.evaluate(async (ms) => {
       const element = document.querySelector('tabmesh-peer') as TabmeshPeerElement;
       const bounded = <T>(promise: Promise<T>, what: string): Promise<T> =>
@@ -271,12 +249,8 @@ describe('<tabmesh-peer> on a site of another origin', () => {
 
   it('is refused by a server that does not allow the site, and says so; no connection forms', async () => {
     const refusedSite = await hostSite((query) => hostHtml(widgetSrc, query));
-    sites.push(refusedSite);
-    context = await newContext(browser);
-    const main = await openTab(await context.newPage(), server.url, 'network=widget-net');
-    const host = await context.newPage();
-    await host.goto(`${refusedSite.url}/`);
-    await widgetReady(host);
+    const main = await browser.tab(server, 'network=widget-net');
+    const { host } = await hostTab(refusedSite);
     // The WebSocket is refused at the upgrade (403): the widget's node reports signaling down, and
     // the widget draws it. The node retries at once (full jitter may pick 0 ms), so the drawn dot
     // and its text are read together, in the mutation that draws the node's state.
@@ -311,18 +285,13 @@ describe('<tabmesh-peer> on a site of another origin', () => {
   });
 
   it("keeps the host's styles out and its own in", async () => {
-    context = await newContext(browser);
-    const plain = await context.newPage();
-    await plain.goto(`${allowed.url}/`);
-    await widgetReady(plain);
-    const aggressive = await context.newPage();
-    await aggressive.goto(`${allowed.url}/?aggressive`);
-    await widgetReady(aggressive);
+    const { host: plain } = await hostTab(allowed);
+    const { host: aggressive } = await hostTab(allowed, 'aggressive');
     // The host's global CSS changes nothing inside the widget.
     expect(await styles(aggressive, true)).toEqual(await styles(plain, true));
     // And the widget changes nothing of the host's: measured before it loads and after.
     for (const query of ['bare', 'bare&aggressive']) {
-      const page = await context.newPage();
+      const page = await browser.newPage();
       await page.goto(`${allowed.url}/?${query}`);
       const before = await styles(page, false);
       await page.addScriptTag({ type: 'module', url: widgetSrc });

@@ -3,7 +3,7 @@
  * headless, with the flags this machine needs. `test/ensure-chromium.mjs` has
  * made sure a binary exists before Vitest starts.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
@@ -43,11 +43,47 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
   return context;
 }
 
+/** A server of test pages on a loopback port. */
+export interface Site {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serve `listener` on a free loopback port; `close()` drops open connections too. */
+export async function serveHttp(listener: RequestListener): Promise<Site> {
+  const server: Server = createHttpServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Where a fixture page lives: `/fixture/<name>` runs test/browser/fixtures/<name>.ts (see {@link fixtureShell}). */
+export function fixturePath(name: string): string {
+  return `/fixture/${name}`;
+}
+
+const FIXTURE_PATH = /^\/fixture\/([a-z][a-z-]*)$/;
+
+/** The page of a fixture script: nothing but the script, so every fixture needs only its .ts file. */
+function fixtureShell(name: string): string {
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8" /><title>${name}</title></head>` +
+    `<body><script type="module" src="/test/browser/fixtures/${name}.ts"></script></body></html>`
+  );
+}
+
 /**
  * Serve the repository through Vite (TypeScript compiled on the fly) on a free
- * loopback port, so test pages can import shared/ and web/ modules directly.
+ * loopback port, so test pages can import shared/ and web/ modules directly,
+ * and fixture scripts run at {@link fixturePath}.
  */
-export async function serveSources(): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveSources(): Promise<Site> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const vite: ViteDevServer = await createViteServer({
     root,
@@ -57,14 +93,20 @@ export async function serveSources(): Promise<{ url: string; close(): Promise<vo
     define: { global: 'globalThis' },
     server: { middlewareMode: true, hmr: false, watch: null },
   });
-  const http: Server = createHttpServer(vite.middlewares);
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const { port } = http.address() as AddressInfo;
+  const site = await serveHttp((request, response) => {
+    const name = FIXTURE_PATH.exec(new URL(request.url ?? '/', 'http://sources').pathname)?.[1];
+    if (name === undefined) return vite.middlewares(request, response);
+    // Through Vite's own HTML pipeline, as an .html file of the repository would be.
+    vite.transformIndexHtml(request.url ?? '/', fixtureShell(name)).then(
+      (html) => response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html),
+      (error: unknown) => response.writeHead(500).end(String(error)),
+    );
+  });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: site.url,
     async close() {
       await vite.close();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await site.close();
     },
   };
 }

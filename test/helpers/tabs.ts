@@ -2,14 +2,13 @@
  * Tabs as Tabmesh peers for browser tests: open the built page from a test
  * server, and wait on the node's own events (with a bound) inside the page.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import type { BrowserContext, Page } from 'playwright-core';
 import { onTestFailed, onTestFinished } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import type { NodeStatus } from '../../web/node/options.js';
+import type { NodeEvents, NodeStatus, TabmeshNode } from '../../web/tabmesh.js';
+import { serveHttp, type Site } from './browser.js';
 import { startServer, type TestServer } from './server.js';
 
 export const PAGE_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
@@ -24,17 +23,8 @@ export function startPageServer(options: Parameters<typeof startServer>[0] = {})
  * still be loaded while a test's signaling server is down. Point it at the
  * signaling server with `?signaling=`.
  */
-export async function servePage(): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(sirv(PAGE_DIR, { dev: true }));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+export function servePage(): Promise<Site> {
+  return serveHttp(sirv(PAGE_DIR, { dev: true }));
 }
 
 /** Open the page `count` times in `context` and wait until each node exists. */
@@ -46,11 +36,21 @@ export async function openTabs(context: BrowserContext, url: string, count: numb
 
 export async function openTab(page: Page, url: string, query = ''): Promise<Page> {
   await page.goto(`${url}/${query === '' ? '' : `?${query}`}`);
+  await nodeStarted(page);
+  return page;
+}
+
+/** Reload the tab and wait until its new node has started. */
+export async function reloadTab(page: Page): Promise<void> {
+  await page.reload();
+  await nodeStarted(page);
+}
+
+async function nodeStarted(page: Page): Promise<void> {
   await page.evaluate(async () => {
     if (window.tabmeshReady === undefined) throw new Error('the page did not start a node');
     await window.tabmeshReady;
   });
-  return page;
 }
 
 export function idOf(page: Page): Promise<PeerId> {
@@ -68,64 +68,136 @@ export async function waitForStoredIdentity(page: Page, timeoutMs = 10_000): Pro
   });
 }
 
-/** Resolves once the tab has at least `min` confirmed connections. */
-export function waitForConnections(page: Page, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
-  return page.evaluate(
-    ([want, ms]) =>
-      new Promise<PeerId[]>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (node.connections().length >= want) {
-            node.removeEventListener('peer:connect', check);
-            resolve(node.connections());
-          }
-        };
-        node.addEventListener('peer:connect', check);
-        setTimeout(
-          () => reject(new Error(`only ${node.connections().length} of ${want} connections after ${ms} ms`)),
-          ms,
-        );
-        check();
-      }),
-    [min, timeoutMs] as const,
+type Detail<K extends keyof NodeEvents> = NodeEvents[K]['detail'];
+
+/**
+ * What {@link waitForNode} waits for: given an event's detail (or, once at
+ * the start, `undefined`) and the node, `false` or `undefined` to go on
+ * waiting, anything else to end the wait with it. It runs in the page, so it
+ * must be self-contained: what it needs from the test comes as `arg`.
+ */
+export type NodeCheck<K extends keyof NodeEvents, A, R> = (
+  detail: Detail<K> | undefined,
+  node: TabmeshNode,
+  arg: A,
+) => R | false | undefined;
+
+export interface NodeWait<A> {
+  /** Handed to the check (serialisable). */
+  readonly arg?: A;
+  /** Bound on the wait; default 30 s. */
+  readonly timeoutMs?: number;
+  /** What the check is for, for the timeout's message ("a connection to tm1…"). */
+  readonly what?: string;
+  /** The tab's name in the timeout's message; default its node's ID and its URL. */
+  readonly tab?: string;
+}
+
+/** Runs in the page (through its source text): the check, the listener, the bound. */
+async function waitInPage(
+  check: (detail: unknown, node: TabmeshNode, arg: unknown) => unknown,
+  wait: { event: keyof NodeEvents; arg: unknown; ms: number; what: string; tab: string | undefined },
+): Promise<unknown> {
+  const node = window.tabmesh ?? (await window.tabmeshReady);
+  const at = `${location.pathname}${location.search}`;
+  if (node === undefined)
+    throw new Error(`the tab at ${at} has no node (window.tabmesh) to wait on for '${wait.event}'`);
+  const tab = wait.tab ?? `tab ${node.id} at ${at}`;
+  return new Promise((resolve, reject) => {
+    let seen = 0;
+    let last: unknown;
+    const stop = (): void => {
+      clearTimeout(timer);
+      node.removeEventListener(wait.event, listener);
+    };
+    const run = (detail: unknown): void => {
+      try {
+        const result = check(detail, node, wait.arg);
+        if (result === undefined || result === false) return;
+        stop();
+        resolve(result);
+      } catch (error) {
+        stop();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    const listener = (event: Event): void => {
+      seen++;
+      last = (event as CustomEvent<unknown>).detail;
+      run(last);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      const bytes = (_: string, v: unknown): unknown => (v instanceof Uint8Array ? `(${v.length} bytes)` : v);
+      // JSON.stringify gives undefined for an event without a detail.
+      const brief = (value: unknown): string =>
+        ((JSON.stringify(value, bytes) as string | undefined) ?? 'no detail').slice(0, 300);
+      const now =
+        `${node.connections().length} connections, signaling ${node.status.signaling}, ` +
+        `problems ${JSON.stringify(node.problems())}`;
+      reject(
+        new Error(
+          `${tab}: no '${wait.event}' event${wait.what === '' ? '' : ` with ${wait.what}`} within ${wait.ms} ms ` +
+            `(${seen} seen${seen === 0 ? '' : `, the last ${brief(last)}`}; now ${now})`,
+        ),
+      );
+    }, wait.ms);
+    node.addEventListener(wait.event, listener);
+    run(undefined);
+  });
+}
+
+/**
+ * Wait, inside the tab, until its node (`window.tabmesh`, or what
+ * `window.tabmeshReady` resolves with) dispatches `event` with a detail that
+ * passes `check`, or until the node already is as wanted; resolves with what
+ * `check` returned. Fails after `timeoutMs` naming the event and the tab.
+ */
+export async function waitForNode<K extends keyof NodeEvents, R, A = undefined>(
+  page: Page,
+  event: K,
+  check: NodeCheck<K, A, R>,
+  options: NodeWait<A> = {},
+): Promise<Exclude<R, false | undefined>> {
+  const wait = {
+    event,
+    arg: options.arg,
+    ms: options.timeoutMs ?? 30_000,
+    what: options.what ?? '',
+    tab: options.tab,
+  };
+  // As source text, as page.evaluate sends a function: the check goes along with its wait.
+  const result: unknown = await page.evaluate(
+    `(${waitInPage.toString()})(${check.toString()}, ${JSON.stringify(wait)})`,
   );
+  return result as Exclude<R, false | undefined>;
+}
+
+/** Resolves once the tab has at least `min` confirmed connections, with them. */
+export function waitForConnections(page: Page, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
+  return waitForNode(page, 'peer:connect', (_, node, want) => node.connections().length >= want && node.connections(), {
+    arg: min,
+    timeoutMs,
+    what: `at least ${min} connections`,
+  });
 }
 
 /** Resolves once the tab is connected to `peer`. */
-export function waitForPeer(page: Page, peer: PeerId, timeoutMs = 30_000): Promise<void> {
-  return page.evaluate(
-    ([id, ms]) =>
-      new Promise<void>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (node.connections().includes(id)) resolve();
-        };
-        node.addEventListener('peer:connect', check);
-        setTimeout(() => reject(new Error(`not connected to the peer after ${ms} ms`)), ms);
-        check();
-      }),
-    [peer, timeoutMs] as const,
-  );
+export async function waitForPeer(page: Page, peer: PeerId, timeoutMs = 30_000): Promise<void> {
+  await waitForNode(page, 'peer:connect', (_, node, id) => node.connections().includes(id), {
+    arg: peer,
+    timeoutMs,
+    what: `a connection to ${peer}`,
+  });
 }
 
-/** Resolves with the status once `predicate`-like fields match. */
+/** Resolves with the status once signaling is `signaling`. */
 export function waitForStatus(page: Page, signaling: NodeStatus['signaling'], timeoutMs = 30_000): Promise<NodeStatus> {
-  return page.evaluate(
-    ([want, ms]) =>
-      new Promise<NodeStatus>((resolve, reject) => {
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (node.status.signaling === want) resolve(node.status);
-        };
-        node.addEventListener('status', check);
-        setTimeout(() => reject(new Error(`signaling not ${want} after ${ms} ms (is ${node.status.signaling})`)), ms);
-        check();
-      }),
-    [signaling, timeoutMs] as const,
-  );
+  return waitForNode(page, 'status', (_, node, want) => node.status.signaling === want && node.status, {
+    arg: signaling,
+    timeoutMs,
+    what: `signaling ${signaling}`,
+  });
 }
 
 /** Start collecting this tab's message events; returns a reader of what arrived. */
@@ -152,21 +224,14 @@ export async function collectMessages(
 }
 
 /** Resolves once the tab has collected `count` messages with `data` (collectMessages first). */
-export function waitForMessages(page: Page, data: string, count: number, timeoutMs = 30_000): Promise<void> {
-  return page.evaluate(
-    ([text, want, ms]) =>
-      new Promise<void>((resolve, reject) => {
-        const w = window as unknown as { collected: { data: string }[] };
-        const node = window.tabmesh;
-        if (node === undefined) return reject(new Error('no node'));
-        const check = (): void => {
-          if (w.collected.filter((m) => m.data === text).length >= want) resolve();
-        };
-        node.addEventListener('message', () => queueMicrotask(check));
-        setTimeout(() => reject(new Error(`message not received ${want} times after ${ms} ms`)), ms);
-        check();
-      }),
-    [data, count, timeoutMs] as const,
+export async function waitForMessages(page: Page, data: string, count: number, timeoutMs = 30_000): Promise<void> {
+  // The collecting listener was added first, so it has the event's message by the time the check runs.
+  await waitForNode(
+    page,
+    'message',
+    (_, __, [text, want]) =>
+      (window as unknown as { collected: { data: string }[] }).collected.filter((m) => m.data === text).length >= want,
+    { arg: [data, count] as const, timeoutMs, what: `message "${data}" collected ${count} times` },
   );
 }
 

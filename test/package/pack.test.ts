@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TabmeshNode } from '../../web/node/node.js';
+import type { TabmeshNode } from '../../web/tabmesh.js';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/events.js';
 
