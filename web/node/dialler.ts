@@ -142,18 +142,23 @@ export class Dialler {
       return;
     }
     if (state !== undefined) return; // Under way: its outcome is reported when it comes.
-    if (this.host.links.open() >= this.host.maxLinks) {
-      queueMicrotask(() => this.host.membership.connectFailed(peer));
-      this.settle(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no room for another channel just now'));
-      return;
-    }
+    if (!this.roomFor(peer)) return;
     void this.host.linkContext().then((context) => {
       if (this.core.closed()) return;
-      // The ICE servers may have been fetched: the peer may have dialled us meanwhile.
+      // The ICE servers may have been fetched: the peer may have dialled us
+      // meanwhile, and other dials may have taken the room.
       const current = this.host.links.stateOf(peer);
       if (current === 'connected') this.host.membership.linkUp(peer, true);
-      else if (current === undefined) this.initiate(context, peer);
+      else if (current === undefined && this.roomFor(peer)) this.initiate(context, peer);
     });
+  }
+
+  /** Whether another link fits; if not, the attempt at `peer` fails at once (membership and connect() told). */
+  private roomFor(peer: PeerId): boolean {
+    if (this.host.links.open() < this.host.maxLinks) return true;
+    queueMicrotask(() => this.host.membership.connectFailed(peer));
+    this.settle(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'no room for another channel just now'));
+    return false;
   }
 
   /** Start an attempt at `peer`, on the prepared transport if it is fresh, and choose its signal path. */
@@ -170,17 +175,21 @@ export class Dialler {
 
   /**
    * The application's connect(): resolves once `peer` is in our active view
-   * over a confirmed channel (see {@link settleConnected}), rejects after
-   * CONNECT_TIMEOUT_MS or when the attempt fails.
+   * over a confirmed channel (see {@link settleConnected}), rejects when the
+   * attempt fails, or CONNECT_TIMEOUT_MS after this call (each call has its
+   * own deadline, however many wait on the peer).
    */
   connect(peer: PeerId, route: readonly PeerId[]): Promise<void> {
     const waiting = new Promise<void>((resolve, reject) => {
       const list = this.waiters.get(peer) ?? [];
-      const timer = setTimeout(
-        () => this.settle(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, 'not connected in time')),
-        CONNECT_TIMEOUT_MS,
-      );
-      list.push({
+      const timer = setTimeout(() => {
+        const current = this.waiters.get(peer) ?? [];
+        const others = current.filter((waiter) => waiter !== own);
+        if (others.length > 0) this.waiters.set(peer, others);
+        else this.waiters.delete(peer);
+        reject(new TabmeshError(ErrorCode.CONNECT_FAILED, 'not connected in time'));
+      }, CONNECT_TIMEOUT_MS);
+      const own: Waiter = {
         resolve: () => {
           clearTimeout(timer);
           resolve();
@@ -189,7 +198,8 @@ export class Dialler {
           clearTimeout(timer);
           reject(error);
         },
-      });
+      };
+      list.push(own);
       this.waiters.set(peer, list);
     });
     // The peer joins our active view (a high-priority request, making room if

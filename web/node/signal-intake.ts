@@ -116,6 +116,8 @@ export class SignalIntake {
     // Everything after this await runs without yielding, so no dial can slip
     // in between the decision and storing the link.
     const context = await this.host.linkContext();
+    // Closed while the ICE servers were awaited: no new link on a closed node.
+    if (this.core.closed()) return;
     const existing = this.host.links.get(offer.from);
     if (existing !== undefined) {
       if (bytesEqual(existing.session, offer.session)) {
