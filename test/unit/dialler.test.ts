@@ -509,6 +509,18 @@ describe('Dialler', () => {
       expect(host.begun.map((b) => b.peer)).toEqual([A]);
     });
 
+    it("fails the attempt when the application's ICE servers cannot be had: membership and connect() told", async () => {
+      host.contextGate = Promise.reject(new Error('credentials endpoint down'));
+      const call = watch(dialler.connect(A, []));
+      dialler.dial(A, []);
+      await flush();
+      expect(host.initiated).toEqual([]);
+      expect(host.failed).toEqual([A]);
+      expect(call.state).toBe('rejected');
+      expect((call.error as TabmeshError).code).toBe(ErrorCode.CONNECT_FAILED);
+      expect((call.error as TabmeshError).message).toContain('credentials endpoint down');
+    });
+
     it("gives the signal path the attempt's state, its heard flag, re-sending and giving up", async () => {
       dialler.dial(A, []);
       await flush();

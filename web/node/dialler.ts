@@ -75,11 +75,15 @@ export class Dialler {
 
   /** Prepare a transport for the first dial, unless one is under way already. */
   prepare(): void {
-    void this.host.linkContext().then((context) => {
-      if (!this.core.closed() && this.host.links.open() === 0 && this.warm === undefined) {
-        this.warm = new WarmTransport(context.transport, context.iceServers, this.core.now());
-      }
-    });
+    this.host.linkContext().then(
+      (context) => {
+        if (!this.core.closed() && this.host.links.open() === 0 && this.warm === undefined) {
+          this.warm = new WarmTransport(context.transport, context.iceServers, this.core.now());
+        }
+      },
+      // The first dial asks again, and reports it there.
+      (error: unknown) => this.core.logger.warn('could not prepare a transport: no ICE servers', { error }),
+    );
   }
 
   /**
@@ -143,14 +147,24 @@ export class Dialler {
     }
     if (state !== undefined) return; // Under way: its outcome is reported when it comes.
     if (!this.roomFor(peer)) return;
-    void this.host.linkContext().then((context) => {
-      if (this.core.closed()) return;
-      // The ICE servers may have been fetched: the peer may have dialled us
-      // meanwhile, and other dials may have taken the room.
-      const current = this.host.links.stateOf(peer);
-      if (current === 'connected') this.host.membership.linkUp(peer, true);
-      else if (current === undefined && this.roomFor(peer)) this.initiate(context, peer);
-    });
+    this.host.linkContext().then(
+      (context) => {
+        if (this.core.closed()) return;
+        // The ICE servers may have been fetched: the peer may have dialled us
+        // meanwhile, and other dials may have taken the room.
+        const current = this.host.links.stateOf(peer);
+        if (current === 'connected') this.host.membership.linkUp(peer, true);
+        else if (current === undefined && this.roomFor(peer)) this.initiate(context, peer);
+      },
+      // The application's iceServers function failed: this attempt cannot start.
+      (error: unknown) => {
+        this.core.logger.warn('could not get ICE servers for a connection', { peer, error });
+        if (this.core.closed() || this.host.links.stateOf(peer) !== undefined) return;
+        this.host.membership.connectFailed(peer);
+        const reason = error instanceof Error ? error.message : 'unknown error';
+        this.settle(peer, new TabmeshError(ErrorCode.CONNECT_FAILED, `no ICE servers: ${reason}`));
+      },
+    );
   }
 
   /** Whether another link fits; if not, the attempt at `peer` fails at once (membership and connect() told). */

@@ -256,7 +256,8 @@ export class TabNode extends EventTarget implements TabmeshNode {
       sendSignal: (to, payload) => this.paths.send(to, payload),
     });
     this.messages = new Messages(core, {
-      sendMessage: (peer, binary, payload, header) =>
+      // Async, so a channel that has gone rejects (NOT_CONNECTED) rather than throws.
+      sendMessage: async (peer, binary, payload, header) =>
         this.peerLinks.confirmed(peer).sendMessage(binary, payload, header),
       deliver: (from, data, broadcast) => this.emit('message', { from, data, broadcast }),
       cutOff: (peer, message) => this.peerLinks.cutOff(peer, message),
