@@ -20,6 +20,9 @@
  *   the joiner. We have no address to dial: the route for the signals is the
  *   walk's path reversed (its first node, the contact, is linked to the joiner).
  *   That node then sends a high-priority neighbour request over the new link.
+ * - The paper asks with high priority only with an empty active view; we do
+ *   below MEMBERSHIP_HIGH_PRIORITY_BELOW neighbours, so two nodes holding
+ *   only each other do not stay an island among full peers.
  * - The paper answers a shuffle over a temporary connection. Instead the reply
  *   walks back along the reversed path, one hop at a time; a hop no longer
  *   linked drops it (a lost shuffle costs nothing but one round's mixing).
@@ -47,6 +50,7 @@ import {
   MEMBERSHIP_EVICTION_BURST,
   MEMBERSHIP_EVICTION_RATE,
   MEMBERSHIP_HANDSHAKE_TIMEOUT_MS,
+  MEMBERSHIP_HIGH_PRIORITY_BELOW,
   NEIGHBOUR_RETRY_MS,
 } from '../limits.js';
 import { TokenBucket } from '../rate-limit.js';
@@ -133,6 +137,8 @@ export interface MembershipOptions {
   evictionBurst: number;
   /** How long a peer that refused us is not asked again. @default NEIGHBOUR_RETRY_MS */
   neighbourRetryMs: number;
+  /** With fewer neighbours than this, ask new ones with high priority. @default MEMBERSHIP_HIGH_PRIORITY_BELOW (2) */
+  highPriorityBelow: number;
 }
 
 export const DEFAULT_MEMBERSHIP_OPTIONS: Readonly<MembershipOptions> = Object.freeze({
@@ -149,6 +155,7 @@ export const DEFAULT_MEMBERSHIP_OPTIONS: Readonly<MembershipOptions> = Object.fr
   evictionRate: MEMBERSHIP_EVICTION_RATE,
   evictionBurst: MEMBERSHIP_EVICTION_BURST,
   neighbourRetryMs: NEIGHBOUR_RETRY_MS,
+  highPriorityBelow: MEMBERSHIP_HIGH_PRIORITY_BELOW,
 });
 
 /** Why we asked for a link: decides the first message once it is up. */
@@ -243,7 +250,8 @@ export class Membership<Id extends string> {
         this.changed();
         return;
       }
-      const priority = state.reason === 'forward-join' || this.active.length === 0 ? 'high' : 'low';
+      const priority =
+        state.reason === 'forward-join' || this.active.length < this.options.highPriorityBelow ? 'high' : 'low';
       this.pending.set(peer, { kind: 'awaiting-reply', since: this.deps.now() });
       this.host.send(peer, { type: 'neighbour', priority });
       return;

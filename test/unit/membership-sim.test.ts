@@ -63,3 +63,40 @@ describe('Membership over the simulated network', () => {
     expect(views(joinedNetwork(5))).toEqual(views(joinedNetwork(5)));
   });
 });
+
+describe('Membership: an island of two among full peers', () => {
+  /**
+   * Ten peers with three slots each form a mesh; two more join only each
+   * other (two tabs of one browser, say) but know the others. Returns the
+   * number of components after `ticks` membership ticks.
+   */
+  function island(highPriorityBelow: number, seed: number, ticks = 20): number {
+    const net = new SimNetwork(seededRandom(seed), { activeSize: 3, highPriorityBelow });
+    const main: SimNode[] = [];
+    for (let i = 0; i < 10; i++) {
+      net.clock.runUntil(net.clock.now() + 50);
+      const node = net.addNode();
+      if (main.length > 0) node.membership.join([(main[randomInt(net.random, main.length)] as SimNode).id]);
+      net.startTicking(node, MEMBERSHIP_TICK_MS, net.random() * MEMBERSHIP_TICK_MS);
+      main.push(node);
+    }
+    net.clock.runUntil(net.clock.now() + 5 * MEMBERSHIP_TICK_MS);
+    const [a, b] = [net.addNode(), net.addNode()];
+    a.membership.join([b.id]);
+    net.clock.runUntil(net.clock.now() + MEMBERSHIP_TICK_MS);
+    for (const node of [a, b]) {
+      node.membership.addPassive(main.map((m) => m.id));
+      net.startTicking(node, MEMBERSHIP_TICK_MS, net.random() * MEMBERSHIP_TICK_MS);
+    }
+    net.clock.runUntil(net.clock.now() + ticks * MEMBERSHIP_TICK_MS);
+    return components(buildGraph(net.nodes));
+  }
+
+  it('stays an island when only a peer with no neighbour asks with high priority (the paper’s rule)', () => {
+    expect(island(1, 1)).toBe(2);
+  });
+
+  it('joins the mesh: with one neighbour a peer asks with high priority, and a full peer makes room', () => {
+    for (const seed of [1, 2, 3, 4, 5]) expect(island(2, seed)).toBe(1);
+  });
+});

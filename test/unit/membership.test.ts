@@ -305,24 +305,28 @@ describe('Membership: bounds and eviction', () => {
 });
 
 describe('Membership: failures and promotion', () => {
-  it('promotes a passive peer with high priority when the active view is empty', () => {
+  it('promotes passive peers with high priority while it has fewer than MEMBERSHIP_HIGH_PRIORITY_BELOW neighbours', () => {
     const s = setup();
     befriend(s, 'a');
-    s.m.addPassive(['p1', 'p2']);
+    s.m.addPassive(['p1', 'p2', 'p3']);
     s.host.clear();
     s.m.linkDown('a');
     expect(s.m.activeView()).toEqual([]);
-    expect(s.host.connects().sort()).toEqual(['p1', 'p2']);
+    expect(s.host.connects().sort()).toEqual(['p1', 'p2', 'p3']);
     s.m.linkUp('p1', true);
     expect(s.host.sent('p1')).toEqual([{ type: 'neighbour', priority: 'high' }]);
     s.m.receive('p1', { type: 'neighbour-reply', accepted: true });
+    // One neighbour is not enough (two peers holding only each other would stay an island).
     s.m.linkUp('p2', true);
-    expect(s.host.sent('p2')).toEqual([{ type: 'neighbour', priority: 'low' }]);
+    expect(s.host.sent('p2')).toEqual([{ type: 'neighbour', priority: 'high' }]);
+    s.m.receive('p2', { type: 'neighbour-reply', accepted: true });
+    s.m.linkUp('p3', true);
+    expect(s.host.sent('p3')).toEqual([{ type: 'neighbour', priority: 'low' }]);
   });
 
   it('on rejection closes the link, keeps the peer passive and tries another', () => {
-    const s = setup({ activeSize: 2 });
-    befriend(s, 'a', 'b');
+    const s = setup({ activeSize: 3 });
+    befriend(s, 'a', 'b', 'c');
     s.m.addPassive(['p1', 'p2', 'p3']);
     s.m.linkDown('a');
     const [first] = s.host.connects();
