@@ -47,6 +47,21 @@ const publicEntryOnly = {
     'The page and the widget import the node only through its public entry, web/tabmesh.ts (export what they need there).',
 };
 
+/**
+ * The page and the widget: the node only through the public entry, and not each other.
+ * @param {string} files
+ * @param {string} other
+ * @param {string} message
+ */
+function uiRules(files, other, message) {
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...webPatterns, publicEntryOnly, { group: [other], message }] }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'docs/api/'] },
   js.configs.recommended,
@@ -106,36 +121,8 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['web/app/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...webPatterns,
-            publicEntryOnly,
-            { group: ['**/widget/**'], message: 'The page does not import the widget.' },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['web/widget/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ...webPatterns,
-            publicEntryOnly,
-            { group: ['**/app/**'], message: 'The widget does not import the page.' },
-          ],
-        },
-      ],
-    },
-  },
+  uiRules('web/app/**/*.ts', '**/widget/**', 'The page does not import the widget.'),
+  uiRules('web/widget/**/*.ts', '**/app/**', 'The widget does not import the page.'),
   {
     files: ['web/ui/**/*.ts'],
     rules: {

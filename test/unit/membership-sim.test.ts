@@ -5,16 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MEMBERSHIP_TICK_MS } from '../../shared/limits.js';
+import type { MembershipOptions } from '../../shared/membership/hyparview.js';
 import { buildGraph, components } from '../sim/metrics.js';
 import { SimNetwork, type SimNode } from '../sim/network.js';
 import { randomInt, seededRandom, shuffleInPlace } from '../sim/prng.js';
 
 const PEERS = 200;
 
-function joinedNetwork(seed: number): SimNetwork {
-  const net = new SimNetwork(seededRandom(seed));
+/** `peers` peers join one by one, each through a random earlier one, then settle for five ticks. */
+function joinedNetwork(seed: number, peers = PEERS, options: Partial<MembershipOptions> = {}): SimNetwork {
+  const net = new SimNetwork(seededRandom(seed), options);
   const joined: SimNode[] = [];
-  for (let i = 0; i < PEERS; i++) {
+  for (let i = 0; i < peers; i++) {
     net.clock.runUntil(net.clock.now() + 50);
     const node = net.addNode();
     if (joined.length > 0) node.membership.join([(joined[randomInt(net.random, joined.length)] as SimNode).id]);
@@ -71,16 +73,8 @@ describe('Membership: an island of two among full peers', () => {
    * number of components after `ticks` membership ticks.
    */
   function island(highPriorityBelow: number, seed: number, ticks = 20): number {
-    const net = new SimNetwork(seededRandom(seed), { activeSize: 3, highPriorityBelow });
-    const main: SimNode[] = [];
-    for (let i = 0; i < 10; i++) {
-      net.clock.runUntil(net.clock.now() + 50);
-      const node = net.addNode();
-      if (main.length > 0) node.membership.join([(main[randomInt(net.random, main.length)] as SimNode).id]);
-      net.startTicking(node, MEMBERSHIP_TICK_MS, net.random() * MEMBERSHIP_TICK_MS);
-      main.push(node);
-    }
-    net.clock.runUntil(net.clock.now() + 5 * MEMBERSHIP_TICK_MS);
+    const net = joinedNetwork(seed, 10, { activeSize: 3, highPriorityBelow });
+    const main = [...net.nodes];
     const [a, b] = [net.addNode(), net.addNode()];
     a.membership.join([b.id]);
     net.clock.runUntil(net.clock.now() + MEMBERSHIP_TICK_MS);

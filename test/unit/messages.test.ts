@@ -1,3 +1,4 @@
+import { recordingCore } from '../helpers/node-core.js';
 import { describe, expect, it } from 'vitest';
 import { utf8 } from '../../shared/bytes.js';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
@@ -5,7 +6,6 @@ import type { PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signing.js';
 import { DEFAULT_BROADCAST_HOPS, MAX_BROADCAST_HOPS } from '../../shared/limits.js';
 import { broadcastBytes, type BroadcastHeader, type ReceivedMessage } from '../../shared/protocol/channel.js';
-import type { NodeCore } from '../../web/node/core.js';
 import { Messages, encodePayload, type MessagesHost } from '../../web/node/messages.js';
 import { ed25519, newIdentity } from '../helpers/client.js';
 
@@ -22,6 +22,11 @@ interface Delivered {
   readonly data: string | Uint8Array;
   readonly broadcast: boolean;
 }
+/** Six fresh identities, for a test to name as many as it needs (self, alice, bob, …). */
+function identities(): Promise<[Identity, Identity, Identity, Identity, Identity, Identity]> {
+  return Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+}
+
 interface Warning {
   readonly message: string;
   readonly fields: object | undefined;
@@ -63,25 +68,7 @@ interface Setup {
 
 function setup(self: Identity, connected: PeerId[] = []): Setup {
   const host = new FakeHost();
-  const warnings: Warning[] = [];
-  const problems: unknown[] = [];
-  const state = { connected, clock: NOW };
-  const core: NodeCore = {
-    identity: self,
-    ed25519,
-    network: 'lobby',
-    logger: {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (message, fields) => warnings.push({ message, fields }),
-      error: (message, fields) => warnings.push({ message, fields }),
-    },
-    now: () => state.clock,
-    random: () => 0.5,
-    closed: () => false,
-    connected: () => [...state.connected],
-    problem: (code, message, peer) => problems.push({ code, message, peer }),
-  };
+  const { core, state, problems, warnings } = recordingCore(self, { clock: NOW, network: 'lobby', connected });
   return Object.assign(state, { messages: new Messages(core, host), host, warnings, problems });
 }
 
@@ -105,7 +92,7 @@ function withHops(message: ReceivedMessage, hops: number): ReceivedMessage {
 
 describe('Messages: direct messages', () => {
   it('decodes a text message and delivers it from the neighbour, not as a broadcast', async () => {
-    const [self, bob] = await Promise.all([newIdentity(), newIdentity()]);
+    const [self, bob] = await identities();
     const { messages, host } = setup(self, [bob.id]);
     await messages.receive(bob.id, { binary: false, payload: utf8('héllo ✨') });
     expect(host.delivered).toEqual([{ from: bob.id, data: 'héllo ✨', broadcast: false }]);
@@ -114,7 +101,7 @@ describe('Messages: direct messages', () => {
   });
 
   it('delivers a binary message as its bytes', async () => {
-    const [self, bob] = await Promise.all([newIdentity(), newIdentity()]);
+    const [self, bob] = await identities();
     const { messages, host } = setup(self, [bob.id]);
     // Not valid UTF-8: a binary message is never decoded.
     const bytes = Uint8Array.of(0xff, 0x00, 0xfe);
@@ -124,7 +111,7 @@ describe('Messages: direct messages', () => {
   });
 
   it('cuts off a neighbour that sends text that is not UTF-8, direct or broadcast, and delivers nothing', async () => {
-    const [self, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity()]);
+    const [self, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     const invalid = Uint8Array.of(0x68, 0xc3, 0x28);
     await messages.receive(bob.id, { binary: false, payload: invalid });
@@ -141,7 +128,7 @@ describe('Messages: direct messages', () => {
 
 describe('Messages: broadcasting ours', () => {
   it('signs with the broadcast purpose and sends to every confirmed channel with DEFAULT_BROADCAST_HOPS', async () => {
-    const [self, bob, carol, dave] = await Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+    const [self, bob, carol, dave] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id, dave.id]);
     const payload = utf8('to everyone');
     await messages.broadcast(false, payload);
@@ -165,7 +152,7 @@ describe('Messages: broadcasting ours', () => {
   });
 
   it('names each broadcast anew: within one millisecond, and across a reload a moment later', async () => {
-    const [self, bob] = await Promise.all([newIdentity(), newIdentity()]);
+    const [self, bob] = await identities();
     const first = setup(self, [bob.id]);
     await first.messages.broadcast(true, Uint8Array.of(1));
     await first.messages.broadcast(true, Uint8Array.of(1));
@@ -179,7 +166,7 @@ describe('Messages: broadcasting ours', () => {
   });
 
   it('ignores its own broadcast coming back', async () => {
-    const [self, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity()]);
+    const [self, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     await messages.broadcast(false, utf8('echo'));
     const [sent] = host.sent.splice(0);
@@ -195,7 +182,7 @@ describe('Messages: broadcasting ours', () => {
   });
 
   it('ignores a broadcast in its own name that it does not remember sending (an earlier session’s)', async () => {
-    const [self, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity()]);
+    const [self, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     await messages.receive(bob.id, await signedBroadcast(self, 5, 'from before the reload', 6));
     expect(host.delivered).toEqual([]);
@@ -204,7 +191,7 @@ describe('Messages: broadcasting ours', () => {
   });
 
   it('resolves although a channel closed meanwhile, without a warning; another failure is warned about', async () => {
-    const [self, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity()]);
+    const [self, bob, carol] = await identities();
     const { messages, host, warnings } = setup(self, [bob.id, carol.id]);
     host.failures.set(bob.id, new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel closed'));
     await expect(messages.broadcast(true, Uint8Array.of(7))).resolves.toBeUndefined();
@@ -218,13 +205,7 @@ describe('Messages: broadcasting ours', () => {
 
 describe('Messages: broadcasts from others', () => {
   it('delivers a valid broadcast once, from its origin, and forwards it to all but sender and origin with one hop less', async () => {
-    const [self, alice, bob, carol, dave] = await Promise.all([
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-    ]);
+    const [self, alice, bob, carol, dave] = await identities();
     const { messages, host } = setup(self, [bob.id, alice.id, carol.id, dave.id]);
     const message = await signedBroadcast(alice, 42, 'news ✉', 5);
     await messages.receive(bob.id, message);
@@ -245,13 +226,7 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('delivers and forwards once when two copies arrive at the same time', async () => {
-    const [self, alice, bob, carol, dave] = await Promise.all([
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-    ]);
+    const [self, alice, bob, carol, dave] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id, dave.id]);
     const message = await signedBroadcast(alice, 8, 'twice', 5);
     // Both pass the cheap "seen" check before either signature is verified.
@@ -261,7 +236,7 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('delivers a binary broadcast as bytes, and tells broadcasts of one origin apart by seq', async () => {
-    const [self, alice, bob] = await Promise.all([newIdentity(), newIdentity(), newIdentity()]);
+    const [self, alice, bob] = await identities();
     const { messages, host } = setup(self, [bob.id]);
     await messages.receive(bob.id, await signedBroadcast(alice, 1, Uint8Array.of(1, 2), 3));
     await messages.receive(bob.id, await signedBroadcast(alice, 2, Uint8Array.of(1, 2), 3));
@@ -272,7 +247,7 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('forwards with hops 2 as hops 1, and does not forward a broadcast at hops 1', async () => {
-    const [self, alice, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+    const [self, alice, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     await messages.receive(bob.id, await signedBroadcast(alice, 1, 'two', 2));
     expect(host.sent.map((s) => [s.peer, s.header.hops])).toEqual([[carol.id, 1]]);
@@ -283,20 +258,14 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('forwards at most MAX_BROADCAST_HOPS - 1 on from the largest allowed claim', async () => {
-    const [self, alice, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+    const [self, alice, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     await messages.receive(bob.id, await signedBroadcast(alice, 1, 'far', MAX_BROADCAST_HOPS));
     expect(host.sent.map((s) => s.header.hops)).toEqual([MAX_BROADCAST_HOPS - 1]);
   });
 
   it('cuts off a neighbour that forwards a forgery, delivers and forwards nothing, and still takes the real one', async () => {
-    const [self, alice, mallory, bob, carol] = await Promise.all([
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-    ]);
+    const [self, alice, mallory, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     const real = await signedBroadcast(alice, 7, 'real', 4);
     // Signed by someone else in alice's name, and alice's signature over other words.
@@ -322,7 +291,7 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('cuts off a neighbour that claims an impossible hop count and forwards nothing', async () => {
-    const [self, alice, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+    const [self, alice, bob, carol] = await identities();
     for (const hops of [0, MAX_BROADCAST_HOPS + 1, 2.5]) {
       const { messages, host } = setup(self, [bob.id, carol.id]);
       await messages.receive(bob.id, await signedBroadcast(alice, 1, 'hops', hops));
@@ -335,7 +304,7 @@ describe('Messages: broadcasts from others', () => {
   // was checked, so a copy with an impossible hop count (0, say) from a
   // neighbour that was then cut off was still delivered to the application.
   it('delivers nothing from a copy with an impossible hop count', async () => {
-    const [self, alice, bob, carol] = await Promise.all([newIdentity(), newIdentity(), newIdentity(), newIdentity()]);
+    const [self, alice, bob, carol] = await identities();
     const { messages, host } = setup(self, [bob.id, carol.id]);
     await messages.receive(bob.id, await signedBroadcast(alice, 1, 'hops', 0));
     expect(host.cutOffs).toHaveLength(1);
@@ -347,13 +316,7 @@ describe('Messages: broadcasts from others', () => {
   // duplicate and never forwarded: a neighbour holding any validly signed
   // broadcast could stop it spreading through us by relaying it first with hops 0.
   it('lets an honest copy go on after a copy with an impossible hop count', async () => {
-    const [self, alice, bob, carol, dave] = await Promise.all([
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-    ]);
+    const [self, alice, bob, carol, dave] = await identities();
     const { messages, host, connected } = setup(self, [bob.id, carol.id, dave.id]);
     const honest = await signedBroadcast(alice, 1, 'spread me', 5);
     await messages.receive(bob.id, withHops(honest, 0));
@@ -365,14 +328,7 @@ describe('Messages: broadcasts from others', () => {
   });
 
   it('does not log a forward that failed because its channel closed, but warns about any other failure', async () => {
-    const [self, alice, bob, carol, dave, erin] = await Promise.all([
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-      newIdentity(),
-    ]);
+    const [self, alice, bob, carol, dave, erin] = await identities();
     const { messages, host, warnings } = setup(self, [bob.id, carol.id, dave.id, erin.id]);
     const boom = new Error('data channel send failed');
     host.failures.set(carol.id, new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel closed'));

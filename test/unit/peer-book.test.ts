@@ -1,3 +1,4 @@
+import { recordingCore } from '../helpers/node-core.js';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
@@ -15,7 +16,6 @@ import { PeerCache } from '../../shared/peer-cache.js';
 import { parseChannelFrame } from '../../shared/protocol/channel.js';
 import { signRecord, verifyRecord, type SignedRecord } from '../../shared/records.js';
 import { cacheKey } from '../../web/node/boot.js';
-import type { NodeCore } from '../../web/node/core.js';
 import {
   PERSIST_DELAY_MS,
   PeerBook,
@@ -117,25 +117,11 @@ async function setup(options: { ed?: Ed25519; settings?: OwnRecordSettings } = {
   const host = new FakeHost();
   const cache = new PeerCache();
   const store = new RecordingStore();
-  const problems: Problem[] = [];
-  const warnings: Setup['warnings'][number][] = [];
-  const state = { clock: NOW, connected: [] as PeerId[] };
-  const core: NodeCore = {
-    identity: self,
-    ed25519: options.ed ?? ed25519,
+  const { core, state, problems, warnings } = recordingCore(self, {
+    clock: NOW,
     network: NETWORK,
-    logger: {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (message, fields) => warnings.push({ message, fields }),
-      error: (message, fields) => warnings.push({ message, fields }),
-    },
-    now: () => state.clock,
-    random: () => 0.5,
-    closed: () => false,
-    connected: () => [...state.connected],
-    problem: (code, message, peer) => problems.push({ code, message, peer }),
-  };
+    ed25519: options.ed ?? ed25519,
+  });
   const book = new PeerBook(core, host, cache, store, settings, initial);
   return Object.assign(state, { self, book, host, cache, store, problems, warnings, initial });
 }
