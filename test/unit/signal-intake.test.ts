@@ -548,6 +548,21 @@ describe('SignalIntake: offers', () => {
     expect(core.problems).toEqual([]);
   });
 
+  it('drops quietly a late copy of an offer whose session ended here (declined or closed), answering nothing', async () => {
+    const { core, host, intake, trace } = setup();
+    const ended = session();
+    intake.endSession(high.id, ended);
+    intake.enqueue(high.id, await sign(high, low.id, 'offer', ended, 0), SERVER);
+    await trace.untilCount('arrived', 1);
+    // A later offer of a new session is still answered: the ended one was dropped, not the peer.
+    intake.enqueue(high.id, await sign(high, low.id, 'offer', session(), 0), SERVER);
+    await trace.untilCount('answer', 1);
+    expect(host.answered).toHaveLength(1);
+    expect(host.answered[0]?.offer.session).not.toEqual(ended);
+    expect(host.sent).toEqual([]);
+    expect(core.problems).toEqual([]);
+  });
+
   it.each([
     { name: 'the membership does not want the peer', accepting: false, open: 0 },
     { name: `${MAX_LINKS} links are open already`, accepting: true, open: MAX_LINKS },

@@ -134,6 +134,9 @@ export class SignalIntake {
         return;
       }
     }
+    // A late copy of an offer (re-sent on another path) whose session ended
+    // here, declined or closed: answering it would replace the link held now.
+    if (this.sessionEnded(offer.from, offer.session)) return;
     // A peer we hold a link to is starting over (it reloaded): the new session replaces the old.
     const others = this.host.links.open() - (existing === undefined ? 0 : 1);
     const wanted = existing !== undefined || this.host.membership.acceptsInbound(offer.from);

@@ -38,9 +38,16 @@ export class WarmTransport {
     );
   }
 
+  /**
+   * Hand the transport over; what it held reaches `events` a microtask later,
+   * in order, once the adopter holds the transport (a held close calls back
+   * into it). Events meanwhile are held behind them.
+   */
   adopt(events: TransportEvents): Transport {
-    this.target = events;
-    for (const event of this.held.splice(0)) event(events);
+    queueMicrotask(() => {
+      this.target = events;
+      for (const event of this.held.splice(0)) event(events);
+    });
     return this.transport;
   }
 }
