@@ -167,10 +167,13 @@ export class PeerLink {
       onData: (frame) => this.receiveFrame(frame),
       onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
     };
-    this.transport =
-      warm === undefined
-        ? context.transport({ initiator, iceServers: context.iceServers }, transportEvents)
-        : warm.adopt(transportEvents);
+    if (warm === undefined) {
+      this.transport = context.transport({ initiator, iceServers: context.iceServers }, transportEvents);
+    } else {
+      // Held before adopting: what the prepared transport held (a close, say) may call back into it.
+      this.transport = warm.transport;
+      warm.adopt(transportEvents);
+    }
   }
 
   /** Start a connection attempt to `peer`, on a prepared transport if one is given. */

@@ -39,15 +39,13 @@ export class WarmTransport {
   }
 
   /**
-   * Hand the transport over; what it held reaches `events` a microtask later,
-   * in order, once the adopter holds the transport (a held close calls back
-   * into it). Events meanwhile are held behind them.
+   * Hand the transport over: what it held reaches `events` now, in order. An
+   * adopter that a held event calls back into (a held close) must hold
+   * `transport` before it adopts.
    */
   adopt(events: TransportEvents): Transport {
-    queueMicrotask(() => {
-      this.target = events;
-      for (const event of this.held.splice(0)) event(events);
-    });
+    this.target = events;
+    for (const event of this.held.splice(0)) event(events);
     return this.transport;
   }
 }
