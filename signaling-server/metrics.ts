@@ -19,7 +19,8 @@ export class ServerMetrics {
 
   constructor(source: MetricsSource, maxNetworks: number, processMetrics: boolean) {
     const registers = [this.registry];
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tabmesh_process_' });
+    // prom-client's own names start process_ or nodejs_: 'tabmesh_' makes tabmesh_process_cpu_…, not tabmesh_process_process_cpu_….
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tabmesh_' });
     new Gauge({
       name: 'tabmesh_connections',
       help: 'Open WebSocket connections, by registration state.',

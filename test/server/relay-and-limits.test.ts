@@ -221,6 +221,14 @@ describe('operations endpoints', () => {
     expect((await fetch(`${server.url}/nothing`)).status).toBe(404);
   });
 
+  it("names Node's process metrics once each: tabmesh_process_cpu_…, not tabmesh_process_process_cpu_…", async () => {
+    server = await startServer({ processMetrics: true });
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^tabmesh_process_cpu_user_seconds_total \d/m);
+    expect(text).toMatch(/^tabmesh_nodejs_eventloop_lag_seconds \d/m);
+    expect(text).not.toContain('process_process');
+  });
+
   it('on close tells clients to go away, closes them with 1001 and answers 503 on health', async () => {
     server = await startServer();
     const alice = await joined(server.wsUrl);
