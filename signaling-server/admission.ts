@@ -3,6 +3,7 @@
  * Checked on the HTTP upgrade request, before any WebSocket exists.
  */
 import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -66,22 +67,47 @@ export function clientAddress(request: IncomingMessage, trustProxy: boolean): st
   return request.socket.remoteAddress ?? 'unknown';
 }
 
-/** Open connections per address, for the per-IP cap. */
+/**
+ * What the per-IP cap counts a client address as: an IPv4 address itself (an
+ * IPv4-mapped IPv6 address as its IPv4 one), an IPv6 address as its /64. One
+ * home or host is given a whole /64, so keying on the full IPv6 address would
+ * let one client take 2^64 addresses' worth of connections.
+ */
+export function addressKey(address: string): string {
+  const bare = (address.split('%')[0] ?? address).toLowerCase();
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(bare);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (!isIPv6(bare)) return bare;
+  const [head = '', tail] = bare.split('::');
+  const groups = (part: string): string[] =>
+    part === '' ? [] : part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group]));
+  const front = groups(head);
+  const back = tail === undefined ? [] : groups(tail);
+  const all = [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  return `${all
+    .slice(0, 4)
+    .map((group) => parseInt(group, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+/** Open connections per address (IPv6 per /64, see addressKey), for the per-IP cap. */
 export class AddressCounter {
   private readonly counts = new Map<string, number>();
 
   constructor(private readonly cap: number) {}
 
   tryAcquire(address: string): boolean {
-    const count = this.counts.get(address) ?? 0;
+    const key = addressKey(address);
+    const count = this.counts.get(key) ?? 0;
     if (count >= this.cap) return false;
-    this.counts.set(address, count + 1);
+    this.counts.set(key, count + 1);
     return true;
   }
 
   release(address: string): void {
-    const count = this.counts.get(address) ?? 0;
-    if (count <= 1) this.counts.delete(address);
-    else this.counts.set(address, count - 1);
+    const key = addressKey(address);
+    const count = this.counts.get(key) ?? 0;
+    if (count <= 1) this.counts.delete(key);
+    else this.counts.set(key, count - 1);
   }
 }

@@ -22,7 +22,7 @@ const SETTINGS = {
   'max-per-ip': {
     env: 'TABMESH_MAX_PER_IP',
     kind: 'int',
-    help: `Most open connections from one IP address. Default ${DEFAULTS.maxConnectionsPerIp}.`,
+    help: `Most open connections from one IP address (an IPv6 address counts as its /64). Default ${DEFAULTS.maxConnectionsPerIp}.`,
   },
   'max-frame-bytes': {
     env: 'TABMESH_MAX_FRAME_BYTES',

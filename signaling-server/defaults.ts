@@ -17,7 +17,7 @@ export const DEFAULTS = {
   origins: ['self', 'localhost'] as readonly string[],
   /** Open WebSocket connections (registered or not) one server holds. */
   maxPeers: 10_000,
-  /** Open connections from one IP address (a NAT may hide many tabs). */
+  /** Open connections from one IP address, an IPv6 address counted as its /64 (a NAT may hide many tabs). */
   maxConnectionsPerIp: 64,
   /** Largest frame; ws closes oversize frames with 1009. */
   maxFrameBytes: MAX_SIGNALING_FRAME_BYTES,

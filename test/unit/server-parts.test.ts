@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../shared/rate-limit.js';
-import { AddressCounter, OriginPolicy, clientAddress } from '../../signaling-server/admission.js';
+import { AddressCounter, OriginPolicy, addressKey, clientAddress } from '../../signaling-server/admission.js';
 import { Registry, type RegistryEntry } from '../../signaling-server/registry.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 
@@ -60,6 +60,29 @@ describe('client addresses', () => {
     expect(counter.tryAcquire('b')).toBe(true);
     counter.release('a');
     expect(counter.tryAcquire('a')).toBe(true);
+  });
+  it.each([
+    ['203.0.113.7', '203.0.113.7'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['::FFFF:203.0.113.7', '203.0.113.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:0DB8:0001:0002::9', '2001:db8:1:2::/64'],
+    ['2001:db8::1', '2001:db8:0:0::/64'],
+    ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['64:ff9b::198.51.100.1', '64:ff9b:0:0::/64'],
+    ['unknown', 'unknown'],
+  ])('counts %s as %s', (address, key) => {
+    expect(addressKey(address)).toBe(key);
+  });
+  it('caps a whole IPv6 /64 together, not each of its addresses', () => {
+    const counter = new AddressCounter(2);
+    expect(counter.tryAcquire('2001:db8:1:2::a')).toBe(true);
+    expect(counter.tryAcquire('2001:db8:1:2::b')).toBe(true);
+    expect(counter.tryAcquire('2001:db8:1:2:ffff::c')).toBe(false);
+    expect(counter.tryAcquire('2001:db8:1:3::a')).toBe(true);
+    counter.release('2001:db8:1:2::b');
+    expect(counter.tryAcquire('2001:db8:1:2::d')).toBe(true);
   });
 });
 
