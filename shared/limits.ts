@@ -192,12 +192,78 @@ export const MESH_SIGNAL_FALLBACK_MS = 3_000;
  */
 export const MESH_SIGNAL_GIVE_UP_MS = 10_000;
 
-// --- The record cache -----------------------------------------------------
+// --- The peer cache (shared/peer-cache.ts; issue 15, item 7) ------------------
+// After Bitcoin Core's addrman: tables of buckets placed by a keyed hash with a
+// secret per-browser salt, test-before-evict for tried entries, and anchors.
+// Keys are free, so nothing here counts on an attacker running out of peer IDs:
+// what bounds it is time (connections that last), our own reachability tests,
+// and shares of the cache it cannot write to at all.
 
 /** Records cached per network (qp2p's bootstrap cache held the 200 most recent). */
 export const MAX_CACHED_RECORDS = 200;
-/** "New" (heard-of) entries one introducer may place in the cache. */
-export const MAX_NEW_PER_INTRODUCER = 16;
+/**
+ * Entries in one bucket of any table. Small buckets spread one source's
+ * records thin: 8 gives the 200 entries 21 buckets (addrman's are 64 deep,
+ * in tables of 65,536).
+ */
+export const PEER_CACHE_BUCKET_SLOTS = 8;
+/**
+ * Buckets of the tried table (peers we held a connection with for at least
+ * MIN_TRIED_CONNECTION_MS): 12 × 8 = 96, about half the cache, since a
+ * returning tab rejoins through them first. A tried peer's bucket is set by
+ * the keyed hash of its ID alone, so an attacker cannot choose whose place it
+ * contests.
+ */
+export const PEER_CACHE_TRIED_BUCKETS = 12;
+/**
+ * Entries reserved for records from a signaling server's sample: one whole
+ * sample (MAX_SAMPLE_SIZE). Peers cannot write here, so however many keys an
+ * attacker has, a tab keeps the server's last honest sample to rejoin through.
+ */
+export const PEER_CACHE_SERVER_SHARE = MAX_SAMPLE_SIZE;
+/**
+ * Buckets of the new table (records heard of from peers): the rest of the
+ * cache, (200 − 96 − 32) / 8 = 9.
+ */
+export const PEER_CACHE_NEW_BUCKETS =
+  (MAX_CACHED_RECORDS - PEER_CACHE_TRIED_BUCKETS * PEER_CACHE_BUCKET_SLOTS - PEER_CACHE_SERVER_SHARE) /
+  PEER_CACHE_BUCKET_SLOTS;
+/**
+ * New-table buckets one introducer's records may land in (addrman maps a
+ * source group to 64 of its 1,024): 2 of 9, so one introducer holds at most
+ * 16 new entries and can displace only what shares those two buckets.
+ */
+export const PEER_CACHE_BUCKETS_PER_SOURCE = 2;
+/**
+ * How long a connection must last before its peer counts as tried (and its
+ * signaling URLs may be learned). Honest neighbours stay for minutes to hours;
+ * a minute outlives a join's churn (walks, evictions at
+ * MEMBERSHIP_EVICTION_RATE) and two peer exchanges, and makes each tried entry
+ * cost an attacker a minute of one of our few connection slots.
+ */
+export const MIN_TRIED_CONNECTION_MS = 60_000;
+/**
+ * Tried newcomers waiting while the incumbent of their full bucket is tested
+ * (test-before-evict; addrman keeps 10). Beyond it, newcomers are refused and
+ * counted: the node dials at most one test at a time, so a longer queue would
+ * only wait out its timeout.
+ */
+export const MAX_PENDING_EVICTION_TESTS = 8;
+/**
+ * A reachability test not decided in this time is dropped in favour of the
+ * incumbent (a tab offline cannot test, and must not evict for it). The node
+ * starts one test per maintenance round (5 s) and a dial gives up after 20 s,
+ * so 8 queued tests finish well within 5 minutes.
+ */
+export const EVICTION_TEST_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Anchors: the longest-lived neighbours, saved with the cache and dialled
+ * first on the next start, so a cache poisoned while the tab was away cannot
+ * choose its first neighbours (Bitcoin Core keeps 2 anchor connections).
+ */
+export const PEER_CACHE_ANCHORS = 2;
+/** Bytes of the cache's secret salt (the SipHash-2-4 key that places entries in buckets). */
+export const PEER_CACHE_SALT_BYTES = 16;
 
 // --- Membership (HyParView) ---
 // Defaults from Leitão, Pereira, Rodrigues, "HyParView", DSN 2007, section 5,

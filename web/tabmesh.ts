@@ -28,5 +28,6 @@ export type { Transport, TransportEvents, TransportFactory, TransportOptions } f
 export { ErrorCode, TabmeshError, isGone, unlessGone, type Result } from '../shared/errors.js';
 export type { SignalingState } from './signaling-client.js';
 export type { MeshCounters } from './node/mesh.js';
+export type { CacheStats } from './node/peer-book.js';
 export { parsePeerId, shortPeerId, type PeerId } from '../shared/identity/peer-id.js';
 export { isValidDisplayName } from '../shared/records.js';

@@ -109,6 +109,11 @@ class FakeHost implements DiallerHost {
   readonly linkUps: { peer: PeerId; initiator: boolean }[] = [];
   readonly failed: PeerId[] = [];
   readonly forgotten: PeerId[] = [];
+  /** The tried peer the book wants tested next, and what the dialler told the book of tests. */
+  dueTest: PeerId | undefined;
+  readonly testsStarted: PeerId[] = [];
+  readonly reachables: PeerId[] = [];
+  readonly unreachables: PeerId[] = [];
   readonly intakes: { records: readonly (string | Uint8Array)[]; source: RecordSource }[] = [];
   readonly hints: { peer: PeerId; route: readonly PeerId[] }[] = [];
   readonly begun: { peer: PeerId; attempt: Attempt }[] = [];
@@ -172,6 +177,13 @@ class FakeHost implements DiallerHost {
       contacts: () => [...this.contactList],
       has: (p) => this.inBook.has(p),
       forgetUntried: (p) => void this.forgotten.push(p),
+      dueReachabilityTest: () => this.dueTest,
+      testStarted: (p) => {
+        this.testsStarted.push(p);
+        this.dueTest = undefined;
+      },
+      reachable: (p) => void this.reachables.push(p),
+      unreachable: (p) => void this.unreachables.push(p),
       intake: (records, source) => {
         this.intakes.push({ records, source });
         this.onIntake?.();
@@ -493,6 +505,58 @@ describe('Dialler', () => {
       dialler.ended(ended(L1), true, true, ErrorCode.CONNECT_FAILED, 'failed');
       dialler.ended(ended(L2), false, true, undefined, 'closed');
       expect(host.forgotten).toEqual([A]);
+    });
+
+    it('tells the book what our failed attempts say of a peer’s reachability: a decline proves it there, CONNECT_FAILED does not', () => {
+      dialler.ended(ended(A), false, true, ErrorCode.CONNECT_FAILED, 'no answer');
+      dialler.ended(ended(B, true, 'BUSY'), false, true, ErrorCode.CONNECT_FAILED, 'busy');
+      dialler.ended(ended(C), false, true, ErrorCode.PROTOCOL_VIOLATION, 'bad frame');
+      dialler.ended(ended(L1), true, true, ErrorCode.CONNECT_FAILED, 'failed');
+      // The peer's attempt, not ours: it says nothing of reaching it.
+      dialler.ended(ended(L2, false), false, true, ErrorCode.CONNECT_FAILED, 'failed');
+      expect(host.unreachables).toEqual([A]);
+      expect(host.reachables).toEqual([B]);
+    });
+  });
+
+  describe('reachability tests (test-before-evict)', () => {
+    beforeEach(() => {
+      host.activeView = [L1];
+    });
+
+    it('maintenance dials the tried peer the book wants tested, once, outside the membership', async () => {
+      host.dueTest = A;
+      dialler.maintain();
+      expect(host.testsStarted).toEqual([A]);
+      await flush();
+      expect(host.initiated.map((i) => i.peer)).toEqual([A]);
+      expect(host.begun.map((b) => b.peer)).toEqual([A]);
+      expect(host.connectTos).toEqual([]);
+      dialler.maintain();
+      await flush();
+      expect(host.initiated).toHaveLength(1);
+    });
+
+    it('passes the test at once for a peer connected already', () => {
+      host.dueTest = A;
+      host.held.set(A, Object.assign(new FakeLink(A), { state: 'connected' }));
+      dialler.maintain();
+      expect(host.reachables).toEqual([A]);
+      expect(host.testsStarted).toEqual([]);
+    });
+
+    it.each<[string, (h: FakeHost) => void]>([
+      ['without the server (a failure would mean nothing)', (h) => void (h.server = false)],
+      ['without a neighbour (our own network may be down)', (h) => void (h.activeView = [])],
+      ['without a link to spare', (h) => void (h.openCount = MAX_LINKS)],
+      ['while an attempt at the peer is under way', (h) => void h.held.set(A, new FakeLink(A))],
+    ])('waits %s', async (_, arrange) => {
+      host.dueTest = A;
+      arrange(host);
+      dialler.maintain();
+      await flush();
+      expect(host.testsStarted).toEqual([]);
+      expect(host.initiated.filter((i) => i.peer === A)).toEqual([]);
     });
   });
 

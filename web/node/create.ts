@@ -3,7 +3,8 @@
  * start before its first await; it then restores the verified peer cache,
  * signs our record, and starts a TabNode.
  */
-import { PeerCache } from '../../shared/peer-cache.js';
+import { PEER_CACHE_SALT_BYTES } from '../../shared/limits.js';
+import { restoreCache } from '../../shared/peer-cache-store.js';
 import { boot } from './boot.js';
 import { TabNode } from './node.js';
 import { consoleLogger, type NodeDeps, type NodeOptions, type TabmeshNode } from './options.js';
@@ -21,11 +22,17 @@ export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {})
   const logger = options.logger ?? consoleLogger;
   const now = deps.now ?? Date.now;
   const { ed, store, storageReason, tab, cached } = await started.ready;
-  const { cache, dropped } = await PeerCache.restore(cached, ed, { now: now(), network, self: tab.identity.id });
-  if (dropped > 0) logger.warn(`dropped ${dropped} unusable entries from the stored peer cache`);
+  const restored = await restoreCache(cached, ed, {
+    now: now(),
+    network,
+    self: tab.identity.id,
+    // Used when no salt is stored yet (or it is corrupt): secret, so no one can aim records at a bucket.
+    freshSalt: crypto.getRandomValues(new Uint8Array(PEER_CACHE_SALT_BYTES)),
+  });
+  if (restored.dropped > 0) logger.warn(`dropped ${restored.dropped} unusable entries from the stored peer cache`);
   const settings = { urls, name: options.name };
   const record = await signOwnRecord(tab.identity, network, settings, undefined, now(), undefined);
-  const node = new TabNode(tab, ed, store, cache, record, network, {
+  const node = new TabNode(tab, ed, store, restored, record, network, {
     ...settings,
     maxConnections,
     storageReason,

@@ -1,9 +1,12 @@
 /**
  * Dialling: joining the mesh through a contact when the node has no
- * neighbours (bootstrap), starting the attempts the membership asks for,
- * backing off from peers that could not be reached, keeping one prepared
- * transport for the next dial, and the application's `connect()` calls
- * waiting on their peer.
+ * neighbours (bootstrap; the cache's anchors come first), starting the
+ * attempts the membership asks for, backing off from peers that could not be
+ * reached, keeping one prepared transport for the next dial, the
+ * application's `connect()` calls waiting on their peer, and the
+ * reachability tests the peer cache asks for before it evicts a tried peer
+ * (a dial the membership did not ask for: if the channel comes up, the
+ * membership closes it, and the peer has proved itself).
  */
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
@@ -27,8 +30,21 @@ export interface DiallerHost {
   /** Most links allowed at once, handshakes included. */
   readonly maxLinks: number;
   readonly membership: Pick<Neighbours, 'active' | 'join' | 'connectTo' | 'linkUp' | 'connectFailed'>;
-  /** Cached peers: contacts in order, and untried ones forgotten when an attempt at them goes nowhere. */
-  readonly book: Pick<PeerBook, 'contacts' | 'has' | 'forgetUntried' | 'intake'>;
+  /**
+   * Cached peers: contacts in order, untried ones forgotten when an attempt
+   * at them goes nowhere, and the reachability tests of tried ones.
+   */
+  readonly book: Pick<
+    PeerBook,
+    | 'contacts'
+    | 'has'
+    | 'forgetUntried'
+    | 'intake'
+    | 'dueReachabilityTest'
+    | 'testStarted'
+    | 'reachable'
+    | 'unreachable'
+  >;
   /** Which way each attempt signals, and routes learned for the next. */
   readonly paths: Pick<SignalPaths, 'hint' | 'begin'>;
   /** Tabs of this browser in reach. */
@@ -270,6 +286,10 @@ export class Dialler {
       const failures = (this.retryAfter.get(peer)?.failures ?? 0) + 1;
       const wait = Math.min(DIAL_RETRY_MAX_MS, DIAL_RETRY_BASE_MS * 2 ** (failures - 1));
       this.retryAfter.set(peer, { at: this.core.now() + wait, failures });
+      // What a reachability test learns: a signed decline proves the peer is
+      // there; an attempt that found no one (while a test of it runs) evicts it.
+      if (link.declined !== undefined) this.host.book.reachable(peer);
+      else if (code === ErrorCode.CONNECT_FAILED) this.host.book.unreachable(peer);
     }
     // An attempt that went nowhere: forget the peer's untried record so we dial others.
     // Not one the peer declined: a busy peer is still there, and may be the only one in
@@ -283,9 +303,37 @@ export class Dialler {
     this.takeWarm()?.transport.close();
   }
 
-  /** Periodic: close a prepared transport that has aged. */
+  /** Periodic: close a prepared transport that has aged, and start the next reachability test. */
   maintain(): void {
     if (this.warm !== undefined && this.core.now() - this.warm.createdAt > WARM_TRANSPORT_MAX_AGE_MS) this.takeWarm();
+    this.testReachability();
+  }
+
+  /**
+   * Dial the tried peer the cache wants tested before it evicts it (at most
+   * one started per maintenance round). Only when a failure means the peer
+   * is gone: through the server, with a neighbour proving our own network
+   * works, and with a link to spare; otherwise the test waits (and, past
+   * EVICTION_TEST_TIMEOUT_MS, the incumbent simply stays).
+   */
+  private testReachability(): void {
+    const peer = this.host.book.dueReachabilityTest();
+    if (peer === undefined || this.core.closed()) return;
+    const state = this.host.links.stateOf(peer);
+    if (state === 'connected') {
+      this.host.book.reachable(peer);
+      return;
+    }
+    if (state !== undefined || !this.host.canSignal() || this.host.membership.active().length === 0) return;
+    if (this.host.links.open() >= this.host.maxLinks) return;
+    this.host.book.testStarted(peer);
+    this.host.linkContext().then(
+      (context) => {
+        if (!this.core.closed() && this.host.links.stateOf(peer) === undefined) this.initiate(context, peer);
+      },
+      // No attempt, so no verdict: the test times out and the incumbent stays.
+      (error: unknown) => this.core.logger.warn('could not get ICE servers for a reachability test', { peer, error }),
+    );
   }
 
   /** Stop: close the prepared transport, and fail the connect() calls still waiting. */

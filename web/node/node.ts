@@ -24,7 +24,7 @@ import {
   MAX_ROUTED_MESSAGE_BYTES,
   MEMBERSHIP_TICK_MS,
 } from '../../shared/limits.js';
-import { PeerCache } from '../../shared/peer-cache.js';
+import type { RestoredCache } from '../../shared/peer-cache-store.js';
 import type { SignedRecord } from '../../shared/records.js';
 import type { TabIdentity } from '../local/identity.js';
 import { LocalTabs } from '../local/tabs.js';
@@ -54,7 +54,7 @@ import {
   type TabmeshNode,
 } from './options.js';
 import { SignalPaths } from './paths.js';
-import { PeerBook } from './peer-book.js';
+import { PeerBook, type CacheStats } from './peer-book.js';
 import { SignalIntake } from './signal-intake.js';
 
 export type { TabmeshNode } from './options.js';
@@ -103,7 +103,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
     private readonly tab: TabIdentity,
     ed: Ed25519,
     store: KeyValueStore,
-    cache: PeerCache,
+    restored: RestoredCache,
     record: SignedRecord,
     readonly network: string,
     private readonly settings: NodeSettings,
@@ -137,7 +137,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
             introducer: link.peer,
             label: 'record from a peer',
             from: link.peer,
-            tried: (id) => id === link.peer && link.state === 'connected',
+            connectedPeer: (id) => id === link.peer && link.state === 'connected',
           }),
         onRelay: (link, frame) => this.meshRouting.receive(link.peer, frame),
         onMembership: (link, message) => this.neighbours.receive(link.peer, message),
@@ -176,10 +176,11 @@ export class TabNode extends EventTarget implements TabmeshNode {
         sendFrame: (peer, frame) => this.peerLinks.sendFrame(peer, frame),
         changed: (known) => this.emit('peers', { known }),
       },
-      cache,
+      restored.cache,
       store,
       settings,
       record,
+      { anchors: restored.anchors, storedDropped: restored.dropped },
     );
     this.ice = new IceServers(settings.iceServers, {
       now,
@@ -332,6 +333,10 @@ export class TabNode extends EventTarget implements TabmeshNode {
     return this.peerLinks.info();
   }
 
+  cacheStats(): Readonly<CacheStats> {
+    return this.book.stats();
+  }
+
   async send(peer: PeerId, data: string | Uint8Array): Promise<void> {
     const { binary, payload } = encodePayload(data, MAX_MESSAGE_BYTES);
     if (this.closed) throw new TabmeshError(ErrorCode.CLOSED, 'the node is closed');
@@ -428,6 +433,8 @@ export class TabNode extends EventTarget implements TabmeshNode {
     if (wasConnected) this.neighbours.linkDown(link.peer);
     const current = this.peerLinks.release(link);
     if (current) this.paths.forget(link.peer);
+    // Not for a link a newer session replaced: the book times the newer one.
+    if (wasConnected && current) this.book.lost(link.peer);
     this.dialler.ended(link, wasConnected, current, code, reason);
     if (code !== undefined && code !== ErrorCode.CONNECT_FAILED) this.problem(code, reason, link.peer);
     if (wasConnected) this.emit('peer:disconnect', { peer: link.peer, code, reason });

@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { MeshCounters } from './mesh.js';
+import type { CacheStats } from './peer-book.js';
 import type { SignalingState } from '../signaling-client.js';
 import type { Via } from './paths.js';
 import type { TransportFactory } from '../transport/transport.js';
@@ -191,6 +192,14 @@ export interface TabmeshNode extends EventTarget {
   meshStats(): Readonly<MeshCounters>;
   /** Per-connection figures. */
   links(): LinkInfo[];
+  /**
+   * The peer cache's diagnostics: new records refused for a full bucket,
+   * reachability tests of tried peers (queued, refused, passed, expired) and
+   * the evictions they allowed, connections too short to make their peer
+   * tried, signaling URLs not learned (untried peer, private address), and
+   * stored entries dropped on load.
+   */
+  cacheStats(): Readonly<CacheStats>;
   close(): Promise<void>;
   addEventListener<K extends keyof NodeEvents>(
     type: K,

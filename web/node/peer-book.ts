@@ -4,16 +4,30 @@
  * mesh, a tab of this browser) is verified and cached here, by one intake;
  * the book ranks contacts, persists the cache, and keeps our own record
  * fresh (renewed at half its lifetime, and when our seal key arrives).
+ *
+ * It also times connections: a peer becomes tried (shared/peer-cache.ts)
+ * only once a connection with it has lasted MIN_TRIED_CONNECTION_MS, and
+ * only then are its signaling URLs learned. The longest-lived neighbours are
+ * saved as anchors, dialled first on the next start. The reachability tests
+ * the cache asks for before evicting a tried peer are dialled by the Dialler.
  */
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { DEFAULT_RECORD_LIFETIME_MS, MAX_RECORD_ENDPOINTS, MAX_RECORDS_PER_MESSAGE } from '../../shared/limits.js';
-import type { PeerCache } from '../../shared/peer-cache.js';
+import {
+  DEFAULT_RECORD_LIFETIME_MS,
+  MAX_RECORD_ENDPOINTS,
+  MAX_RECORDS_PER_MESSAGE,
+  MIN_TRIED_CONNECTION_MS,
+  PEER_CACHE_ANCHORS,
+} from '../../shared/limits.js';
+import type { CacheCounters, CacheEntry, PeerCache } from '../../shared/peer-cache.js';
+import { storedForm } from '../../shared/peer-cache-store.js';
 import { encodeRecords } from '../../shared/protocol/channel.js';
-import { isValidEndpoint, signRecord, verifyRecord, type SignedRecord } from '../../shared/records.js';
+import { isValidEndpoint, signRecord, supersedes, verifyRecord, type SignedRecord } from '../../shared/records.js';
 import type { Identity } from '../../shared/identity/signing.js';
 import type { KeyValueStore } from '../storage/store.js';
 import { cacheKey } from './boot.js';
 import type { NodeCore } from './core.js';
+import { isPublicEndpoint } from './endpoint-scope.js';
 import type { KnownPeer } from './options.js';
 
 /** Delay before the cache is written after a change, so bursts cost one write. */
@@ -22,7 +36,7 @@ export const PERSIST_DELAY_MS = 1_000;
 export interface PeerBookHost {
   /** Newly cached peers: candidates for the membership's passive view. */
   addPassive(ids: readonly PeerId[]): void;
-  /** The signaling servers of a peer we reached: somewhere to go if ours fail. */
+  /** Signaling servers of a tried peer (none of ours, none private when ours are public): somewhere to go if ours fail. */
   learnEndpoints(endpoints: readonly string[]): void;
   /** Our record was renewed: tell the server and the tabs of this browser. */
   recordRenewed(record: SignedRecord): void;
@@ -41,13 +55,54 @@ export interface RecordSource {
   readonly from?: PeerId;
   /** Only this peer's record is wanted (one that came with its own signal). */
   readonly only?: PeerId;
-  /** True for a peer's own record over a channel to it that is still confirmed: it is marked tried. */
-  readonly tried?: (id: PeerId) => boolean;
+  /**
+   * True for a peer's own record over a channel to it that is still
+   * confirmed: kept as that connection's record, the one the peer is made
+   * tried with once the connection has lasted MIN_TRIED_CONNECTION_MS.
+   */
+  readonly connectedPeer?: (id: PeerId) => boolean;
 }
 
 export interface OwnRecordSettings {
   readonly urls: readonly string[];
   readonly name: string | undefined;
+}
+
+export interface PeerBookOptions {
+  /** Anchors restored with the cache: dialled first. */
+  readonly anchors?: readonly PeerId[];
+  /** Stored entries dropped when the cache was restored (for the diagnostics). */
+  readonly storedDropped?: number;
+  /** How long a connection must last before its peer is tried. Default MIN_TRIED_CONNECTION_MS. */
+  readonly minTriedAgeMs?: number;
+}
+
+/** The cache's diagnostics: what it refused and decided (CacheCounters), and the book's own counts. */
+export interface CacheStats extends CacheCounters {
+  /** Connections that ended before MIN_TRIED_CONNECTION_MS: their peers did not become tried. */
+  tooShort: number;
+  /** Signaling URLs not learned because their peer was not tried when it connected. */
+  urlsUntried: number;
+  /** Signaling URLs refused for a private or loopback address while ours are public. */
+  urlsPrivate: number;
+  /** Stored entries dropped when the cache was restored (corrupt, forged, expired, or no room). */
+  storedDropped: number;
+}
+
+/** One confirmed channel, timed so its peer becomes tried only once it has lasted. */
+interface Connection {
+  readonly since: number;
+  /** The peer's newest record, from the cache or over the channel. */
+  record: SignedRecord | undefined;
+  /** Whether it has been promoted (once per connection). */
+  promoted: boolean;
+}
+
+/** Order of contacts: tried peers, the server's sample, then heard-of ones (vouched first). */
+function rank(entry: CacheEntry): number {
+  if (entry.table === 'tried') return 0;
+  if (entry.table === 'server') return 1;
+  return entry.vouched ? 2 : 3;
 }
 
 /** Sign our record: a fresh expiry, our signaling URLs, name and seal key, a higher sequence number. */
@@ -74,6 +129,11 @@ export class PeerBook {
   private sealKey: Uint8Array | undefined;
   private persistTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** Confirmed channels, by peer: one entry per link the node holds, gone when it closes. */
+  private readonly connections = new Map<PeerId, Connection>();
+  private readonly startAnchors: readonly PeerId[];
+  private readonly minTriedAgeMs: number;
+  private readonly counts: Pick<CacheStats, 'tooShort' | 'urlsUntried' | 'urlsPrivate' | 'storedDropped'>;
 
   constructor(
     private readonly core: NodeCore,
@@ -82,8 +142,17 @@ export class PeerBook {
     private readonly store: KeyValueStore,
     private readonly settings: OwnRecordSettings,
     record: SignedRecord,
+    options: PeerBookOptions = {},
   ) {
     this.current = record;
+    this.startAnchors = (options.anchors ?? []).slice(0, PEER_CACHE_ANCHORS);
+    this.minTriedAgeMs = options.minTriedAgeMs ?? MIN_TRIED_CONNECTION_MS;
+    this.counts = { tooShort: 0, urlsUntried: 0, urlsPrivate: 0, storedDropped: options.storedDropped ?? 0 };
+  }
+
+  /** What the cache refused and decided so far. */
+  stats(): Readonly<CacheStats> {
+    return { ...this.cache.counters(), ...this.counts };
   }
 
   /** Our signed record as it stands. */
@@ -107,21 +176,26 @@ export class PeerBook {
     return this.cache.get(peer)?.signed.record.sealKey;
   }
 
-  /** Cached peers, tried ones first, most recently seen first. */
+  /** Cached peers, tried ones first, then the server's sample, then heard-of ones; most recently seen first. */
   knownPeers(): KnownPeer[] {
-    return this.ranked().map(({ signed: { record }, tried }) => ({
+    return this.ranked().map(({ signed: { record }, table }) => ({
       id: record.id,
       name: record.name,
-      tried,
+      tried: table === 'tried',
       seq: record.seq,
       expiresAt: record.expiresAt,
       endpoints: record.endpoints,
     }));
   }
 
-  /** IDs of cached peers in the order to try them: tried first, most recently seen first. */
+  /**
+   * IDs of cached peers in the order to try them: the anchors (our
+   * longest-lived neighbours when the cache was saved), then as knownPeers.
+   */
   contacts(): PeerId[] {
-    return this.ranked().map((entry) => entry.signed.record.id);
+    const anchors = this.startAnchors.filter((peer) => this.cache.get(peer)?.table === 'tried');
+    const rest = this.ranked().map((entry) => entry.signed.record.id);
+    return [...anchors, ...rest.filter((peer) => !anchors.includes(peer))];
   }
 
   /**
@@ -148,14 +222,11 @@ export class PeerBook {
       }
       const id = result.value.record.id;
       if (id === this.core.identity.id || (source.only !== undefined && id !== source.only)) continue;
-      if (source.tried?.(id) === true) {
-        this.cache.markTried(result.value, this.core.now());
-        this.host.learnEndpoints(result.value.record.endpoints);
-        changed = true;
-        continue;
-      }
+      const own = source.connectedPeer?.(id) === true;
+      if (own) this.connectionRecord(id, result.value);
       const outcome = this.cache.offer(result.value, source.introducer, this.core.now());
-      if (outcome === 'added') added.push(id);
+      // A connected peer is no candidate for the passive view: it is linked.
+      if (outcome === 'added' && !own) added.push(id);
       changed ||= outcome === 'added' || outcome === 'updated';
     }
     if (added.length > 0) this.host.addPassive(added);
@@ -168,14 +239,36 @@ export class PeerBook {
     if (outcome === 'added' || outcome === 'updated') this.changed();
   }
 
-  /** We completed an authenticated connection with `peer`. */
+  /**
+   * We completed an authenticated connection with `peer`: it is timed from
+   * now. A peer tried before is seen again (and passes any reachability
+   * test), and its signaling URLs are learned; any other becomes tried only
+   * if the connection lasts (see {@link lost} and {@link maintain}).
+   */
   reached(peer: PeerId): void {
-    const known = this.cache.get(peer);
-    if (known !== undefined) {
-      this.cache.markTried(known.signed, this.core.now());
-      this.host.learnEndpoints(known.signed.record.endpoints);
-    }
+    const now = this.core.now();
+    const held = this.cache.get(peer);
+    this.connections.set(peer, { since: now, record: undefined, promoted: false });
+    if (held === undefined) return; // Its record comes over the channel.
+    this.connectionRecord(peer, held.signed);
+    if (held.table !== 'tried') return;
+    this.cache.reachable(peer, now);
+    this.learn(held.signed);
     this.schedulePersist();
+  }
+
+  /** The confirmed channel to `peer` closed: if it lasted, the peer is tried. */
+  lost(peer: PeerId): void {
+    const connection = this.connections.get(peer);
+    if (connection === undefined) return;
+    this.connections.delete(peer);
+    const now = this.core.now();
+    if (now - connection.since < this.minTriedAgeMs) {
+      this.counts.tooShort++;
+      return;
+    }
+    if (!connection.promoted) this.promote(peer, connection, now);
+    if (this.cache.seen(peer, now)) this.schedulePersist();
   }
 
   /**
@@ -184,7 +277,30 @@ export class PeerBook {
    */
   forgetUntried(peer: PeerId): void {
     const entry = this.cache.get(peer);
-    if (entry !== undefined && !entry.tried) this.cache.remove(peer);
+    if (entry !== undefined && entry.table !== 'tried') this.cache.remove(peer);
+  }
+
+  /** The tried peer whose reachability is to be tested next (test-before-evict), if any. */
+  dueReachabilityTest(): PeerId | undefined {
+    return this.cache.dueTest(this.core.now());
+  }
+
+  /** The Dialler has started dialling `peer` for its test: a failure from now on evicts it. */
+  testStarted(peer: PeerId): void {
+    this.cache.startTest(peer, this.core.now());
+  }
+
+  /** `peer` answered an attempt of ours (it declined with a signed bye): it is there. */
+  reachable(peer: PeerId): void {
+    if (this.cache.reachable(peer, this.core.now())) this.schedulePersist();
+  }
+
+  /** An attempt of ours at `peer` failed: if it was being tested, it leaves for the tried peer that waited. */
+  unreachable(peer: PeerId): void {
+    const admitted = this.cache.unreachable(peer, this.core.now());
+    if (admitted === undefined) return;
+    this.learn(admitted);
+    this.changed();
   }
 
   /** Our record, and a sample of those we hold, to one neighbour. */
@@ -208,9 +324,19 @@ export class PeerBook {
     await this.renew();
   }
 
-  /** Periodic: drop expired records, and renew ours once half its lifetime is spent. */
+  /**
+   * Periodic: promote peers whose connections have lasted, drop expired
+   * records, and renew ours once half its lifetime is spent.
+   */
   async maintain(): Promise<void> {
     const now = this.core.now();
+    const connected = new Set(this.core.connected());
+    for (const [peer, connection] of this.connections) {
+      // A channel that closed without a word to us (the node reports each; this is the backstop).
+      if (!connected.has(peer)) this.lost(peer);
+      else if (!connection.promoted && now - connection.since >= this.minTriedAgeMs)
+        this.promote(peer, connection, now);
+    }
     if (this.cache.expire(now) > 0) this.changed();
     if (this.current.record.expiresAt - now < DEFAULT_RECORD_LIFETIME_MS / 2) await this.renew();
   }
@@ -239,8 +365,53 @@ export class PeerBook {
     this.exchange();
   }
 
-  private ranked(): ReturnType<PeerCache['all']> {
-    return this.cache.all().sort((a, b) => Number(b.tried) - Number(a.tried) || b.lastSeen - a.lastSeen);
+  private ranked(): CacheEntry[] {
+    return this.cache.all().sort((a, b) => rank(a) - rank(b) || b.lastSeen - a.lastSeen);
+  }
+
+  /** A connected peer's record: the newest is kept for its promotion. */
+  private connectionRecord(peer: PeerId, record: SignedRecord): void {
+    const connection = this.connections.get(peer);
+    if (connection === undefined) return;
+    const first = connection.record === undefined;
+    if (first || supersedes(record.record, connection.record?.record)) connection.record = record;
+    // Counted once per connection: what a tried peer's record would have taught us.
+    if (first && this.cache.get(peer)?.table !== 'tried')
+      this.counts.urlsUntried += record.record.endpoints.filter((url) => !this.settings.urls.includes(url)).length;
+  }
+
+  /** The connection has lasted: its peer into the tried table (or a test of the incumbent it would displace). */
+  private promote(peer: PeerId, connection: Connection, now: number): void {
+    const record = connection.record ?? this.cache.get(peer)?.signed;
+    if (record === undefined) return; // Not yet: its record is still to come over the channel.
+    connection.promoted = true;
+    const outcome = this.cache.promote(record, now);
+    if (outcome === 'tried') this.learn(record);
+    if (outcome === 'tried' || outcome === 'refreshed') this.changed();
+  }
+
+  /**
+   * A tried peer's signaling URLs, to try when ours fail: not ours again, and
+   * none on a private or loopback address when ours are all public.
+   */
+  private learn(signed: SignedRecord): void {
+    const ours = this.settings.urls;
+    const others = signed.record.endpoints.filter((url) => !ours.includes(url));
+    const publicOnly = ours.length > 0 && ours.every(isPublicEndpoint);
+    const accepted = publicOnly ? others.filter(isPublicEndpoint) : others;
+    this.counts.urlsPrivate += others.length - accepted.length;
+    if (accepted.length > 0) this.host.learnEndpoints(accepted);
+  }
+
+  /** The anchors to save: our longest-lived tried neighbours now, else those we started with. */
+  private anchors(): PeerId[] {
+    const now = this.core.now();
+    const lasting = [...this.connections]
+      .filter(([peer, c]) => now - c.since >= this.minTriedAgeMs && this.cache.get(peer)?.table === 'tried')
+      .sort((a, b) => a[1].since - b[1].since)
+      .map(([peer]) => peer)
+      .slice(0, PEER_CACHE_ANCHORS);
+    return lasting.length > 0 ? lasting : this.startAnchors.filter((peer) => this.cache.get(peer)?.table === 'tried');
   }
 
   private changed(): void {
@@ -258,7 +429,7 @@ export class PeerBook {
 
   private async persist(): Promise<void> {
     try {
-      await this.store.set(cacheKey(this.core.network), this.cache.toStored());
+      await this.store.set(cacheKey(this.core.network), storedForm(this.cache, this.anchors()));
     } catch (error) {
       this.core.logger.warn('could not save the peer cache', { error });
     }
