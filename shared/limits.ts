@@ -172,8 +172,17 @@ export const MAX_RELAY_PATH = MAX_RELAY_TTL;
 /** Relayed frames one neighbour may send us: sustained rate per second, and burst. Over it they are dropped. */
 export const RELAY_RATE = 20;
 export const RELAY_BURST = 60;
-/** Relayed frames over the rate that a neighbour may send before it is cut off as a flooder. */
-export const RELAY_DROP_ALLOWANCE = 200;
+/**
+ * Relayed frames over a neighbour's budgets (RELAY_RATE, RELAY_PASS_RATE) that
+ * it may send before it is cut off as a flooder. The allowance refills at
+ * RELAY_DROP_REFILL_RATE (below), so the odd frame over a budget on a link
+ * that lives for hours is forgiven, while a neighbour that keeps sending
+ * over it runs out: honest forwarders keep under both budgets by
+ * construction (RELAY_SEND_RATE, RELAY_PASS_SEND_RATE), so what runs out is
+ * a flooder's. 100: a flooder at the full RELAY_RATE, all of it to pass on,
+ * is cut within about 20 s.
+ */
+export const RELAY_DROP_ALLOWANCE = 100;
 /** Membership messages (joins, walks, shuffles) one neighbour may send: sustained rate per second, and burst. */
 export const MEMBERSHIP_RATE = 10;
 export const MEMBERSHIP_BURST = 40;
@@ -346,3 +355,173 @@ export const MEMBERSHIP_HIGH_PRIORITY_BELOW = 2;
  * with no one left to ask for several rounds (docs/MEMBERSHIP.md). Default 5 s.
  */
 export const NEIGHBOUR_RETRY_MS = 5_000;
+
+// --- A tab's defences (issue 15, the tab's items) ----------------------------
+// What a tab spends on behalf of others (replies, forwarding, signature
+// checks, memory) is bounded per party and charged to the party that asks
+// for it. Each value below says why. docs/PROTOCOL.md ("Limits (mesh)") and
+// docs/MEMBERSHIP.md list them.
+
+/**
+ * Replies (signed byes) to offers from peers this tab has never dealt with
+ * (no link held, no channel confirmed): sustained per second, and burst. A
+ * reply costs a signature and goes out under the tab's own rate at the
+ * server (20/s, burst 100), so replies to whoever offers would let ten
+ * strangers get the tab throttled or closed (issue 15, item 2). A tenth of
+ * the server's burst leaves the tab's own signals all of their budget; past
+ * it, offers from strangers are declined without a reply (the dialler's
+ * timeout frees its slot) and, when nothing else would come of them, not
+ * even verified.
+ */
+export const STRANGER_REPLY_RATE = 1;
+export const STRANGER_REPLY_BURST = 10;
+/** Peers a tab has had a confirmed channel with, remembered so that their offers are always answered. */
+export const DEALT_WITH_PEERS = 256;
+
+/**
+ * Relayed frames one neighbour may send us that are not for us (so that we
+ * must pass them on): sustained per second, and burst. Over it they are not
+ * passed on and count against RELAY_DROP_ALLOWANCE. Below RELAY_RATE, so a
+ * neighbour cannot make us forward all it may send; above
+ * RELAY_PASS_SEND_RATE, what an honest forwarder sends, so jitter on the way
+ * never makes an honest one look like a flooder.
+ */
+export const RELAY_PASS_RATE = 12;
+export const RELAY_PASS_BURST = 40;
+/** Refill of RELAY_DROP_ALLOWANCE per second: one frame over a budget forgiven per second of good behaviour. */
+export const RELAY_DROP_REFILL_RATE = 1;
+/**
+ * Relayed frames we send one neighbour, our own and forwarded: sustained per
+ * second, and burst. Four fifths of what it accepts (RELAY_RATE, RELAY_BURST),
+ * so frames that left evenly and arrive bunched still fit. Over it a copy is
+ * not sent (counted): a forwarder that passed on whatever came in got its
+ * honest neighbours to cut it off when an attacker sent it floods at the
+ * full rate on several links (issue 15, item 6).
+ */
+export const RELAY_SEND_RATE = 16;
+export const RELAY_SEND_BURST = 48;
+/**
+ * Of those, frames that the neighbour must pass on (not addressed to it):
+ * sustained per second, and burst; under its RELAY_PASS_RATE and
+ * RELAY_PASS_BURST by the same margin.
+ */
+export const RELAY_PASS_SEND_RATE = 10;
+export const RELAY_PASS_SEND_BURST = 32;
+/**
+ * Of RELAY_PASS_SEND_RATE to one neighbour, the share that routed frames
+ * coming in from any one other neighbour may take: sustained per second, and
+ * burst. A quarter of the rate, as a tab with a full active view passes on
+ * what four neighbours send: so a neighbour that sends us frames along routes
+ * takes at most its quarter of each onward link over time, and what the other
+ * three route through us still goes on; half the burst, as honest signals come
+ * in bursts (an offer and its candidates within a second) and rarely from all
+ * four at once. Flood copies are bounded apart (RELAY_FLOOD_SEND_RATE).
+ * Without these, three attacker links filled every onward link of the tab
+ * they flooded, and the links beyond, until they were cut off.
+ */
+export const RELAY_PASS_SHARE_RATE = RELAY_PASS_SEND_RATE / 4;
+export const RELAY_PASS_SHARE_BURST = RELAY_PASS_SEND_BURST / 2;
+/**
+ * Of RELAY_PASS_SEND_RATE to one neighbour, what may be flood copies (a frame
+ * with no usable route, sent to every neighbour): sustained per second, and
+ * burst. Every flood crosses nearly every link within its hops, so whatever
+ * one link may carry is what the whole mesh carries; a flood is the last
+ * resort (docs/MEMBERSHIP.md), and the rest of the budget stays for frames
+ * that follow a route, so an attacker's floods cannot crowd them out. The
+ * burst lets the tabs of a small mesh that lost its server flood their
+ * attempts' first signals at once, and leaves a quarter of
+ * RELAY_PASS_SEND_BURST to routed frames even then.
+ */
+export const RELAY_FLOOD_SEND_RATE = 4;
+export const RELAY_FLOOD_SEND_BURST = 24;
+/** Pairs of neighbours (from one, to another) whose shares are tracked: NEIGHBOUR_BUDGETS_KEPT squared, less than that in practice. */
+export const RELAY_PASS_SHARES_KEPT = 4096;
+/**
+ * Relayed frames with one claimed sender that we pass on, over all links:
+ * sustained per second, and burst. One attempt through the mesh is an offer
+ * and a handful of candidates; a tab starting several at once stays within
+ * the burst. The sender is not proven to forwarders, so an attacker can
+ * spread its frames over many claimed senders: this keeps one sender's
+ * frames (an honest one's flood, say) from taking every forwarder's share;
+ * RELAY_PASS_RATE bounds the rest. Over it a frame is not passed on; nobody
+ * is charged, as the neighbour may be forwarding it in good faith.
+ */
+export const RELAY_ORIGIN_RATE = 8;
+export const RELAY_ORIGIN_BURST = 32;
+/**
+ * Claimed senders whose budgets are tracked (oldest forgotten first). A
+ * forgotten sender starts again with a full burst, which is all an attacker
+ * gains by claiming many; RELAY_PASS_RATE still bounds what it sends.
+ */
+export const RELAY_ORIGINS_TRACKED = 1024;
+/**
+ * Neighbours whose budgets (relay sends, signature checks) are kept, the
+ * longest unused forgotten first: more than a tab's links (maxConnections
+ * plus handshakes), so a neighbour whose link closes and opens again does
+ * not find its budgets full again at once.
+ */
+export const NEIGHBOUR_BUDGETS_KEPT = 64;
+
+/**
+ * Signature checks one neighbour may make us do on its behalf, for the
+ * records in its membership messages and the broadcasts it forwards:
+ * sustained per second, and burst. With tweetnacl (the fallback where
+ * the browser has no native Ed25519) one check costs ~5 ms, so a
+ * neighbour can take at most ~5% of a core; a shuffle walk every tick brings
+ * ~1.5 records per second per neighbour, and a sample is at most 8.
+ * Over it, records are left out of the message and broadcast copies are
+ * dropped (counted); nobody is cut off, as an honest forwarder may carry
+ * others' traffic.
+ */
+export const VERIFY_RATE = 10;
+export const VERIFY_BURST = 50;
+/**
+ * Payload bytes that count as one signature check in VERIFY_RATE: hashing
+ * 1 MiB with tweetnacl costs ~50 ms, about nine checks, so a 1 MiB broadcast
+ * costs nine.
+ */
+export const VERIFY_BYTES_PER_CHECK = 128 * 1024;
+/**
+ * Broadcasts one origin may make us verify, deliver and forward: sustained
+ * per second, and burst. A broadcast reaches every peer of the network, so
+ * even a few per second per origin is much; over it, copies are dropped
+ * before their signature is checked. A node's own broadcast() holds to
+ * BROADCAST_SEND_RATE (below), so honest origins are never dropped.
+ */
+export const BROADCAST_ORIGIN_RATE = 3;
+export const BROADCAST_ORIGIN_BURST = 15;
+/** Broadcasts a node sends itself: broadcast() rejects with RATE_LIMITED over it (under BROADCAST_ORIGIN_RATE and its burst, for jitter). */
+export const BROADCAST_SEND_RATE = 2;
+export const BROADCAST_SEND_BURST = 10;
+/** Broadcast origins whose rates are tracked (oldest forgotten first). */
+export const BROADCAST_ORIGINS_TRACKED = 1024;
+
+/**
+ * Bytes of half-received messages one link may announce at once. An honest
+ * sender sends one message after another (PeerLink queues each whole), so
+ * it never has more than one largest message in progress; over it is a
+ * protocol violation. Before, four of MAX_MESSAGE_BYTES (64 MiB) per link.
+ */
+export const MAX_PARTIAL_BYTES_PER_PEER = MAX_MESSAGE_BYTES;
+/**
+ * A half-received message that makes no progress for this long is given up
+ * and its link closed: an honest sender sends a message's chunks back to
+ * back, and a link that brings nothing at all is closed as dead after
+ * CHANNEL_DEAD_AFTER_MS anyway; one that keeps pinging while it holds a
+ * message open is holding our memory on purpose.
+ */
+export const PARTIAL_MESSAGE_STALL_MS = 20_000;
+/**
+ * Bytes queued for one channel beyond which a broadcast copy we forward is
+ * dropped rather than queued (counted). A channel that cannot take two of
+ * the largest broadcasts is far behind, and a copy queued behind them only
+ * grows memory; our own sends are queued regardless (the caller awaits them).
+ */
+export const MAX_FORWARD_QUEUE_BYTES = 2 * MAX_BROADCAST_BYTES;
+/**
+ * Peers whose signalling path a tab holds (oldest forgotten first). Paths
+ * are kept for peers with a link only, which maxConnections bounds; this is
+ * the backstop. Before, one entry per authenticated sender, dropped only when
+ * a link closed (200,000 senders held 85 MiB).
+ */
+export const MAX_SIGNAL_PATHS = 256;

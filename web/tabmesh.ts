@@ -17,6 +17,7 @@ export {
   DEFAULT_NETWORK,
   type KnownPeer,
   type LinkInfo,
+  type LimitCounters,
   type Logger,
   type MessageDetail,
   type NodeDeps,

@@ -402,6 +402,30 @@ export class Membership<Id extends string> {
     return this.inboundCount() < this.options.maxInboundHandshakes;
   }
 
+  /**
+   * Whether a message of `type` from `from` would be read now: a join on a
+   * fresh inbound link (or from a neighbour we joined through at once), a
+   * walk, shuffle or shuffle reply from an active neighbour; anything else
+   * always. Cheap, so a host can ask before it
+   * verifies the records such a message carries (receive() would only
+   * refuse it after).
+   */
+  reads(from: Id, type: MembershipMessage<Id>['type']): boolean {
+    switch (type) {
+      case 'join':
+        return this.pending.get(from)?.kind === 'inbound' || this.active.includes(from);
+      case 'forward-join':
+      case 'shuffle':
+      case 'shuffle-reply':
+        return this.active.includes(from);
+      case 'neighbour':
+      case 'neighbour-reply':
+      case 'disconnect':
+      case 'degree':
+        return true;
+    }
+  }
+
   // --- Handlers -------------------------------------------------------------
 
   private onJoin(from: Id, state: Pending | undefined): void {

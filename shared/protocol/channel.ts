@@ -14,9 +14,11 @@ import {
   MAX_BROADCAST_HOPS,
   MAX_CHANNEL_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
+  MAX_PARTIAL_BYTES_PER_PEER,
   MAX_PARTIAL_MESSAGES_PER_PEER,
   MAX_RECORD_BYTES,
   MAX_RECORDS_PER_MESSAGE,
+  PARTIAL_MESSAGE_STALL_MS,
   PUBLIC_KEY_BYTES,
   SESSION_NONCE_BYTES,
   SIGNATURE_BYTES,
@@ -246,21 +248,53 @@ export interface ReceivedMessage {
   readonly broadcast?: BroadcastHeader;
 }
 
+/** The caps a Reassembler holds a peer to; the defaults are shared/limits.ts's (the bench switches them off with Infinity). */
+export interface ReassemblyLimits {
+  /** Messages in progress at once. */
+  readonly maxMessages: number;
+  /** Bytes the messages in progress announce, together. */
+  readonly maxBytes: number;
+  /** Time a message in progress may go without a chunk. */
+  readonly stallMs: number;
+}
+
+export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = Object.freeze({
+  maxMessages: MAX_PARTIAL_MESSAGES_PER_PEER,
+  maxBytes: MAX_PARTIAL_BYTES_PER_PEER,
+  stallMs: PARTIAL_MESSAGE_STALL_MS,
+});
+
+interface InProgress {
+  readonly start: MessageStartFrame;
+  readonly chunks: Uint8Array[];
+  received: number;
+  /** When its last chunk (or its start) came. */
+  progressAt: number;
+}
+
 /**
  * Reassembles chunked messages from one peer, under caps: at most
- * MAX_PARTIAL_MESSAGES_PER_PEER in progress, never more bytes than announced.
- * Memory held is bounded by the announced lengths, which are capped.
+ * `maxMessages` in progress, announcing at most `maxBytes` together, never
+ * more bytes than announced; and a message that stalls (no chunk for
+ * `stallMs`) is reported by `stalled`, so its link can be closed and what it
+ * held let go. Memory held is bounded by `maxBytes`, and in time by `stallMs`.
  */
 export class Reassembler {
-  private readonly partial = new Map<number, { start: MessageStartFrame; chunks: Uint8Array[]; received: number }>();
+  private readonly partial = new Map<number, InProgress>();
+  private announced = 0;
 
-  /** Feed a start or chunk frame; returns a message when one completes. */
-  accept(frame: MessageStartFrame | MessageChunkFrame): Result<ReceivedMessage | undefined> {
+  constructor(private readonly limits: ReassemblyLimits = DEFAULT_REASSEMBLY_LIMITS) {}
+
+  /** Feed a start or chunk frame that came at `now` (ms); returns a message when one completes. */
+  accept(frame: MessageStartFrame | MessageChunkFrame, now: number): Result<ReceivedMessage | undefined> {
     if (frame.type === 'start') {
       if (this.partial.has(frame.id)) return violation('message ID already in progress');
-      if (this.partial.size >= MAX_PARTIAL_MESSAGES_PER_PEER) return violation('too many messages in progress');
+      if (this.partial.size >= this.limits.maxMessages) return violation('too many messages in progress');
+      if (this.announced + frame.length > this.limits.maxBytes)
+        return violation('messages in progress announce too many bytes');
       if (frame.length === 0) return ok(this.complete(frame, []));
-      this.partial.set(frame.id, { start: frame, chunks: [], received: 0 });
+      this.partial.set(frame.id, { start: frame, chunks: [], received: 0, progressAt: now });
+      this.announced += frame.length;
       return ok(undefined);
     }
     const entry = this.partial.get(frame.id);
@@ -268,9 +302,17 @@ export class Reassembler {
     entry.received += frame.bytes.length;
     if (entry.received > entry.start.length) return violation('more bytes than announced');
     entry.chunks.push(frame.bytes.slice());
+    entry.progressAt = now;
     if (entry.received < entry.start.length) return ok(undefined);
     this.partial.delete(frame.id);
+    this.announced -= entry.start.length;
     return ok(this.complete(entry.start, entry.chunks));
+  }
+
+  /** Whether a message in progress has had no chunk for `stallMs` by `now`. */
+  stalled(now: number): boolean {
+    for (const entry of this.partial.values()) if (now - entry.progressAt >= this.limits.stallMs) return true;
+    return false;
   }
 
   /** Bytes currently held for incomplete messages. */

@@ -113,17 +113,20 @@ export interface OpenSignalContext {
   readonly now: number;
 }
 
+/** A signal read and checked for everything but its signature (see readSignal). */
+export interface UnverifiedSignal {
+  /** What it claims: nothing in it is proven until verifySignal says so. */
+  readonly claimed: SignalEnvelope;
+  readonly data: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
 /**
- * The edge parser for signals: decode, check addressing and time, then the
- * signature. Returns the envelope only when it is genuinely from its sender,
- * for us, and current. Replay (a seen sequence number) is the session's to
- * check, since only it knows what it has seen.
+ * The cheap half of openSignal: decode, check addressing and time, without
+ * the signature. What the envelope claims may decide whether it is worth
+ * verifying at all (an offer that would be dropped either way is not).
  */
-export async function openSignal(
-  ed: Ed25519,
-  text: string,
-  context: OpenSignalContext,
-): Promise<Result<SignalEnvelope>> {
+export function readSignal(text: string, context: OpenSignalContext): Result<UnverifiedSignal> {
   if (text.length > MAX_SIGNAL_TEXT_CHARS) return fail(ErrorCode.FRAME_TOO_LARGE, 'signal over the size cap');
   const bytes = fromBase64url(text);
   if (bytes === undefined) return fail(ErrorCode.BAD_FIELD, 'signal is not canonical base64url');
@@ -137,10 +140,30 @@ export async function openSignal(
   if (envelope.expiresAt <= context.now || envelope.expiresAt > context.now + SIGNAL_TTL_MS + MAX_CLOCK_SKEW_MS) {
     return fail(ErrorCode.SIGNAL_STALE, 'signal expired or dated too far ahead');
   }
-  if (!(await verifyFrom(ed, envelope.from, Purpose.SIGNAL, data, signature))) {
+  return ok({ claimed: envelope, data, signature });
+}
+
+/** The costly half of openSignal: the envelope, once its signature verifies for its sender. */
+export async function verifySignal(ed: Ed25519, signal: UnverifiedSignal): Promise<Result<SignalEnvelope>> {
+  if (!(await verifyFrom(ed, signal.claimed.from, Purpose.SIGNAL, signal.data, signal.signature))) {
     return fail(ErrorCode.BAD_SIGNATURE, 'signal signature does not verify for its sender');
   }
-  return ok(envelope);
+  return ok(signal.claimed);
+}
+
+/**
+ * The edge parser for signals: decode, check addressing and time, then the
+ * signature. Returns the envelope only when it is genuinely from its sender,
+ * for us, and current. Replay (a seen sequence number) is the session's to
+ * check, since only it knows what it has seen.
+ */
+export async function openSignal(
+  ed: Ed25519,
+  text: string,
+  context: OpenSignalContext,
+): Promise<Result<SignalEnvelope>> {
+  const read = readSignal(text, context);
+  return read.ok ? verifySignal(ed, read.value) : read;
 }
 
 // --- Bodies -----------------------------------------------------------------

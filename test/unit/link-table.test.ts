@@ -334,6 +334,7 @@ describe('LinkTable', () => {
         connectedAt: NOW,
         rttMs: RTT_MS,
         via: 'server',
+        queuedBytes: 0,
       },
       {
         peer: c.id,
@@ -344,6 +345,7 @@ describe('LinkTable', () => {
         connectedAt: undefined,
         rttMs: undefined,
         via: undefined,
+        queuedBytes: 0,
       },
     ]);
     // Each side's confirmation came in over the channel (the same size both ways), then the ping.
@@ -359,6 +361,7 @@ describe('LinkTable', () => {
         connectedAt: NOW,
         rttMs: RTT_MS,
         via: 'server',
+        queuedBytes: 0,
       },
     ]);
   });

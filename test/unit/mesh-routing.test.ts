@@ -3,13 +3,22 @@ import { utf8 } from '../../shared/bytes.js';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, type Identity } from '../../shared/identity/signing.js';
-import { MAX_CLOCK_SKEW_MS, RELAY_ID_BYTES, SEAL_KEY_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import {
+  MAX_CLOCK_SKEW_MS,
+  RELAY_ID_BYTES,
+  RELAY_ORIGIN_BURST,
+  RELAY_FLOOD_SEND_BURST,
+  RELAY_PASS_SEND_BURST,
+  SEAL_KEY_BYTES,
+  SIGNAL_TTL_MS,
+} from '../../shared/limits.js';
 import { parseChannelFrame } from '../../shared/protocol/channel.js';
 import { routedMessageBytes, type RelayFrame, type SealedMessage } from '../../shared/protocol/mesh.js';
 import { signRecord } from '../../shared/records.js';
 import { SEAL_OVERHEAD_BYTES } from '../../shared/seal.js';
 import type { NodeCore } from '../../web/node/core.js';
 import { MeshRouting, type MeshRoutingHost } from '../../web/node/mesh-routing.js';
+import { newLimitCounters } from '../../web/node/options.js';
 import { memoryStore, type KeyValueStore } from '../../web/storage/store.js';
 import { ed25519, newIdentity } from '../helpers/client.js';
 
@@ -56,6 +65,8 @@ class TestNode {
   readonly known = new Map<PeerId, Uint8Array>();
   readonly warnings: string[] = [];
   readonly debugs: string[] = [];
+  /** What the routing's limits refused. */
+  readonly tally = newLimitCounters();
   /** Resolves with our seal key when the routing calls host.started. */
   readonly started: Promise<Uint8Array>;
   startedCalls = 0;
@@ -106,7 +117,7 @@ class TestNode {
       },
       message: (from, data, back) => this.push({ kind: 'message', from, data, back }),
     };
-    this.routing = new MeshRouting(core, host);
+    this.routing = new MeshRouting(core, host, this.tally);
   }
 
   get id(): PeerId {
@@ -500,5 +511,63 @@ describe('MeshRouting.start', () => {
     await settle();
     expect(a.routing.ready).toBe(false);
     expect(a.startedCalls).toBe(0);
+  });
+});
+
+/**
+ * Issue 15, item 6: a forwarder passed on whatever came in, so an attacker's
+ * floods at the full rate on a few links made its honest neighbours cut it
+ * off. Each claimed sender now has a budget of its own, and each neighbour is
+ * sent no more than it takes from us (the link's intake is PeerLink's).
+ */
+describe('MeshRouting: what it passes on', () => {
+  /** A frame claiming `from`, for `to`, as `a` passes it to `b`. */
+  function frame(from: PeerId, to: PeerId, a: TestNode): RelayFrame {
+    return {
+      type: 'relay',
+      id: newId(),
+      ttl: 4,
+      from,
+      to,
+      route: [],
+      trail: [a.id],
+      sealed: new Uint8Array(SEAL_OVERHEAD_BYTES + 8),
+    };
+  }
+
+  it(`passes on at most RELAY_ORIGIN_BURST (${RELAY_ORIGIN_BURST}) frames of one claimed sender at once`, async () => {
+    const { net, a, b, c } = await line();
+    const sender = (await newIdentity()).id;
+    const count = RELAY_ORIGIN_BURST + 8;
+    for (let i = 0; i < count; i++) b.routing.receive(a.id, frame(sender, c.id, a));
+    expect(net.carried.filter((f) => f.from === b.id)).toHaveLength(RELAY_ORIGIN_BURST);
+    expect(b.tally.relayOverOrigin).toBe(8);
+    // Another sender has a budget of its own.
+    b.routing.receive(a.id, frame((await newIdentity()).id, c.id, a));
+    expect(net.carried.filter((f) => f.from === b.id)).toHaveLength(RELAY_ORIGIN_BURST + 1);
+  });
+
+  it(`sends a neighbour at most RELAY_FLOOD_SEND_BURST (${RELAY_FLOOD_SEND_BURST}) flood copies at once, and still what is routed`, async () => {
+    const { net, a, b, c } = await line();
+    const nowhere = (await newIdentity()).id;
+    const senders = await Promise.all(
+      Array.from({ length: RELAY_FLOOD_SEND_BURST + 8 }, async () => (await newIdentity()).id),
+    );
+    // For a peer nobody holds, with no route: b floods each on to c.
+    for (const sender of senders) b.routing.receive(a.id, frame(sender, nowhere, a));
+    expect(net.carried.filter((f) => f.from === b.id)).toHaveLength(RELAY_FLOOD_SEND_BURST);
+    expect(b.tally.relayUnsent).toBe(8);
+    // A frame whose route goes through c is not a flood: it goes on.
+    b.routing.receive(a.id, { ...frame((await newIdentity()).id, nowhere, a), route: [c.id] });
+    expect(net.carried.filter((f) => f.from === b.id)).toHaveLength(RELAY_FLOOD_SEND_BURST + 1);
+  });
+
+  it('refuses to send a frame of its own with RATE_LIMITED when no neighbour would take it', async () => {
+    const { a, b, c } = await line();
+    const signal = { kind: 'signal', signal: 'offer', record: undefined } as const;
+    for (let i = 0; i < RELAY_PASS_SEND_BURST; i++)
+      expect(a.routing.send(c.id, signal, [b.id])).toBeInstanceOf(Uint8Array);
+    expect(a.routing.send(c.id, signal, [b.id])).toBe(ErrorCode.RATE_LIMITED);
+    expect(await a.routing.sendMessage(c.id, false, utf8('over'), [b.id])).toBe(false);
   });
 });

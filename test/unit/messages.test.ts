@@ -4,9 +4,19 @@ import { utf8 } from '../../shared/bytes.js';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { Purpose, verifyFrom, type Identity } from '../../shared/identity/signing.js';
-import { DEFAULT_BROADCAST_HOPS, MAX_BROADCAST_HOPS } from '../../shared/limits.js';
+import {
+  BROADCAST_ORIGIN_BURST,
+  BROADCAST_SEND_BURST,
+  DEFAULT_BROADCAST_HOPS,
+  MAX_BROADCAST_BYTES,
+  MAX_BROADCAST_HOPS,
+  VERIFY_BURST,
+} from '../../shared/limits.js';
+import { verifyCost } from '../../web/node/verify-budget.js';
 import { broadcastBytes, type BroadcastHeader, type ReceivedMessage } from '../../shared/protocol/channel.js';
-import { Messages, encodePayload, type MessagesHost } from '../../web/node/messages.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import { Messages, broadcastDefences, encodePayload, type MessagesHost } from '../../web/node/messages.js';
+import { newLimitCounters, type LimitCounters } from '../../web/node/options.js';
 import { ed25519, newIdentity } from '../helpers/client.js';
 
 const NOW = 1_800_000_000_000;
@@ -48,6 +58,9 @@ class FakeHost implements MessagesHost {
     this.sends.push(result);
     return result;
   }
+  forwardMessage(peer: PeerId, binary: boolean, payload: Uint8Array, header: BroadcastHeader): Promise<void> {
+    return this.sendMessage(peer, binary, payload, header);
+  }
   deliver(from: PeerId, data: string | Uint8Array, broadcast: boolean): void {
     this.delivered.push({ from, data, broadcast });
   }
@@ -61,6 +74,9 @@ interface Setup {
   readonly host: FakeHost;
   readonly warnings: Warning[];
   readonly problems: unknown[];
+  readonly tally: LimitCounters;
+  /** Signatures checked. */
+  readonly verifies: () => number;
   /** Peers with confirmed channels; the test changes it. */
   connected: PeerId[];
   clock: number;
@@ -68,8 +84,24 @@ interface Setup {
 
 function setup(self: Identity, connected: PeerId[] = []): Setup {
   const host = new FakeHost();
-  const { core, state, problems, warnings } = recordingCore(self, { clock: NOW, network: 'lobby', connected });
-  return Object.assign(state, { messages: new Messages(core, host), host, warnings, problems });
+  let verifies = 0;
+  const counting: Ed25519 = {
+    ...ed25519,
+    name: ed25519.name,
+    verify: (key, message, signature) => {
+      verifies++;
+      return ed25519.verify(key, message, signature);
+    },
+  };
+  const { core, state, problems, warnings } = recordingCore(self, {
+    clock: NOW,
+    network: 'lobby',
+    connected,
+    ed25519: counting,
+  });
+  const tally = newLimitCounters();
+  const messages = new Messages(core, host, { ...broadcastDefences(), tally });
+  return Object.assign(state, { messages, host, warnings, problems, tally, verifies: () => verifies });
 }
 
 /** A broadcast as `origin` signs it, arriving with `hops` left. */
@@ -338,6 +370,58 @@ describe('Messages: broadcasts from others', () => {
     expect(host.sent.map((s) => s.peer)).toEqual([carol.id, dave.id, erin.id]);
     expect(warnings).toEqual([{ message: 'a broadcast could not be sent', fields: { peer: dave.id, error: boom } }]);
     expect(host.delivered).toHaveLength(1);
+  });
+});
+
+/**
+ * Issue 15, item 8: a 1 MiB broadcast costs ~50 ms to verify with tweetnacl,
+ * and broadcasts had no per-origin rate: a neighbour could make a tab verify
+ * whatever it sent. Now each origin is held to BROADCAST_ORIGIN_RATE, each
+ * neighbour to its verification budget, each broadcast is checked once.
+ */
+describe('Messages: what others can make it verify', () => {
+  it(`checks and delivers at most BROADCAST_ORIGIN_BURST (${BROADCAST_ORIGIN_BURST}) broadcasts of one origin at once`, async () => {
+    const [self, alice, bob, carol] = await identities();
+    const { messages, host, tally, verifies } = setup(self, [bob.id, carol.id]);
+    const count = 2 * BROADCAST_ORIGIN_BURST;
+    for (let seq = 1; seq <= count; seq++)
+      await messages.receive(bob.id, await signedBroadcast(alice, seq, 'again', 3));
+    expect(host.delivered).toHaveLength(BROADCAST_ORIGIN_BURST);
+    expect(verifies()).toBe(BROADCAST_ORIGIN_BURST);
+    expect(tally.broadcastOverOrigin).toBe(count - BROADCAST_ORIGIN_BURST);
+    expect(host.cutOffs).toEqual([]);
+  });
+
+  it('checks a broadcast once, however many copies arrive at the same time', async () => {
+    const [self, alice, bob, carol, dave, erin] = await identities();
+    const { messages, host, verifies } = setup(self, [bob.id, carol.id, dave.id, erin.id]);
+    const message = await signedBroadcast(alice, 1, 'everywhere', 5);
+    await Promise.all([bob, carol, dave, erin].map((n) => messages.receive(n.id, message)));
+    expect(verifies()).toBe(1);
+    expect(host.delivered).toHaveLength(1);
+  });
+
+  it('checks for one neighbour at most its verification budget, a large broadcast costing more', async () => {
+    const [self, bob, carol, ...rest] = await identities();
+    const origins = [...rest, ...(await identities()), ...(await identities())];
+    const { messages, host, tally, verifies } = setup(self, [bob.id, carol.id]);
+    const payload = new Uint8Array(MAX_BROADCAST_BYTES);
+    const fits = Math.floor(VERIFY_BURST / verifyCost(payload.length));
+    for (const origin of origins) await messages.receive(bob.id, await signedBroadcast(origin, 1, payload, 3));
+    expect(verifies()).toBe(fits);
+    expect(host.delivered).toHaveLength(fits);
+    expect(tally.verifyOverBudget).toBe(origins.length - fits);
+    // Another neighbour has a budget of its own.
+    await messages.receive(carol.id, await signedBroadcast(bob, 1, payload, 3));
+    expect(host.delivered).toHaveLength(fits + 1);
+  });
+
+  it(`refuses our own broadcasts past BROADCAST_SEND_BURST (${BROADCAST_SEND_BURST}) with RATE_LIMITED`, async () => {
+    const [self, bob] = await identities();
+    const { messages, host } = setup(self, [bob.id]);
+    for (let i = 0; i < BROADCAST_SEND_BURST; i++) await messages.broadcast(false, utf8(`n${i}`));
+    await expect(messages.broadcast(false, utf8('one more'))).rejects.toMatchObject({ code: ErrorCode.RATE_LIMITED });
+    expect(host.sent).toHaveLength(BROADCAST_SEND_BURST);
   });
 });
 

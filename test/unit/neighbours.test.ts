@@ -10,8 +10,12 @@ import type { Identity } from '../../shared/identity/signing.js';
 import { parseChannelFrame } from '../../shared/protocol/channel.js';
 import type { WireMembership } from '../../shared/protocol/mesh.js';
 import type { SignedRecord } from '../../shared/records.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
+import { MAX_RECORDS_PER_MESSAGE, VERIFY_BURST } from '../../shared/limits.js';
 import type { NodeCore } from '../../web/node/core.js';
 import { Neighbours, type NeighboursHost } from '../../web/node/neighbours.js';
+import { newLimitCounters } from '../../web/node/options.js';
+import { verifyBudgets } from '../../web/node/verify-budget.js';
 import { ed25519, newIdentity, newRecord } from '../helpers/client.js';
 
 const NETWORK = 'n';
@@ -26,8 +30,19 @@ async function peer(): Promise<Peer> {
   return { identity, record: await newRecord(identity, NETWORK) };
 }
 
-/** A Neighbours for `self`, with a host that records what it is asked to do. */
+/** A Neighbours for `self`, with a host that records what it is asked to do; its clock stands still unless moved. */
 function setup(self: Peer) {
+  const clock = { now: Date.now() };
+  const tally = newLimitCounters();
+  let verifies = 0;
+  const counting: Ed25519 = {
+    ...ed25519,
+    name: ed25519.name,
+    verify: (key, message, signature) => {
+      verifies++;
+      return ed25519.verify(key, message, signature);
+    },
+  };
   const held = new Map<PeerId, SignedRecord>();
   const sent: { to: PeerId; message: WireMembership }[] = [];
   const connects: PeerId[] = [];
@@ -44,10 +59,10 @@ function setup(self: Peer) {
   };
   const core: NodeCore = {
     identity: self.identity,
-    ed25519,
+    ed25519: counting,
     network: NETWORK,
     logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-    now: () => Date.now(),
+    now: () => clock.now,
     random: () => 0.5,
     closed: () => false,
     connected: () => [],
@@ -80,8 +95,20 @@ function setup(self: Peer) {
       report();
     },
   };
-  const neighbours = new Neighbours(core, host, { activeSize: 3 });
-  return { neighbours, held, sent, connects, cutOffs, problems, next, changes: () => changes };
+  const neighbours = new Neighbours(core, host, { activeSize: 3 }, { verify: verifyBudgets(), tally });
+  return {
+    neighbours,
+    held,
+    sent,
+    connects,
+    cutOffs,
+    problems,
+    next,
+    changes: () => changes,
+    clock,
+    tally,
+    verifies: () => verifies,
+  };
 }
 
 /** Make `from` a fresh inbound link of `n`. */
@@ -113,7 +140,7 @@ describe('Neighbours', () => {
     const { neighbours, held, next } = setup(self);
     inbound(neighbours, joiner);
     const changed = next();
-    neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
+    void neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
     await changed;
     await next();
     expect(held.get(joiner.identity.id)?.text).toBe(joiner.record.text);
@@ -127,7 +154,7 @@ describe('Neighbours', () => {
     const { neighbours, cutOffs, next } = setup(self);
     inbound(neighbours, joiner);
     const reported = next();
-    neighbours.receive(joiner.identity.id, { type: 'join', record: other.record.bytes });
+    void neighbours.receive(joiner.identity.id, { type: 'join', record: other.record.bytes });
     await reported; // the other's record is learned first
     if (cutOffs.length === 0) await next();
     expect(cutOffs.map((c) => c.peer)).toEqual([joiner.identity.id]);
@@ -143,7 +170,7 @@ describe('Neighbours', () => {
     const tampered = joiner.record.bytes.slice();
     tampered[tampered.length - 1] = (tampered.at(-1) ?? 0) ^ 1;
     const reported = next();
-    neighbours.receive(joiner.identity.id, { type: 'join', record: tampered });
+    void neighbours.receive(joiner.identity.id, { type: 'join', record: tampered });
     await reported;
     expect(problems).toHaveLength(1);
     expect(problems[0]?.peer).toBe(joiner.identity.id);
@@ -162,7 +189,7 @@ describe('Neighbours', () => {
     sent.length = 0;
     inbound(neighbours, joiner);
     const changed = next();
-    neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
+    void neighbours.receive(joiner.identity.id, { type: 'join', record: joiner.record.bytes });
     await changed;
     while (!neighbours.active().includes(joiner.identity.id)) await next();
     const forward = sent.find((s) => s.to === first.identity.id);
@@ -176,7 +203,7 @@ describe('Neighbours', () => {
     const stranger = await peer();
     const { neighbours, problems, next } = setup(self);
     const reported = next();
-    neighbours.receive(stranger.identity.id, { type: 'disconnect' });
+    void neighbours.receive(stranger.identity.id, { type: 'disconnect' });
     await reported;
     expect(problems.map((p) => [p.code, p.peer])).toEqual([[ErrorCode.PROTOCOL_VIOLATION, stranger.identity.id]]);
     expect(problems[0]?.message).toMatch(/^membership: /);
@@ -189,5 +216,74 @@ describe('Neighbours', () => {
     neighbours.addPassive(others.map((p) => p.identity.id));
     expect(neighbours.passive().sort()).toEqual(others.map((p) => p.identity.id).sort());
     expect(changes()).toBe(1);
+  });
+});
+
+/**
+ * Issue 15, item 8: shuffle samples were verified before the active-view
+ * check, so any linked peer could make a tab verify 32 records per message at
+ * its full membership rate (320 a second; 1.8 s of CPU per second with
+ * tweetnacl). Cheap checks now come first, and what is left draws on the
+ * neighbour's verification budget.
+ */
+describe('Neighbours: signature checks on behalf of a neighbour', () => {
+  /** A shuffle from `from` that ends here (TTL 0), its sample these records. */
+  function shuffle(from: Peer, records: readonly SignedRecord[]): WireMembership {
+    return {
+      type: 'shuffle',
+      origin: from.identity.id,
+      ttl: 0,
+      path: [from.identity.id],
+      sample: records.map((r) => r.bytes),
+    };
+  }
+
+  /** `n` peers' records, all fresh to the node. */
+  async function records(n: number): Promise<SignedRecord[]> {
+    return (await Promise.all(Array.from({ length: n }, () => peer()))).map((p) => p.record);
+  }
+
+  it('verifies nothing in a shuffle from a peer that is not its active neighbour, and counts it', async () => {
+    const self = await peer();
+    const linked = await peer();
+    const { neighbours, problems, tally, verifies, held, next } = setup(self);
+    inbound(neighbours, linked);
+    const sample = await records(MAX_RECORDS_PER_MESSAGE);
+    const reported = next();
+    void neighbours.receive(linked.identity.id, shuffle(linked, sample));
+    await reported;
+    expect(verifies()).toBe(0);
+    expect(held.size).toBe(0);
+    expect(tally.membershipUnread).toBe(1);
+    expect(problems.map((p) => [p.code, p.peer])).toEqual([[ErrorCode.PROTOCOL_VIOLATION, linked.identity.id]]);
+  });
+
+  it(`verifies at most VERIFY_BURST (${VERIFY_BURST}) records for one neighbour at once, leaving the rest out`, async () => {
+    const self = await peer();
+    const neighbour = await peer();
+    const { neighbours, tally, verifies, held } = setup(self);
+    neighbours.join([neighbour.identity.id]);
+    neighbours.linkUp(neighbour.identity.id, true);
+    const messages = 3;
+    const samples = await Promise.all(Array.from({ length: messages }, () => records(MAX_RECORDS_PER_MESSAGE)));
+    await Promise.all(samples.map((sample) => neighbours.receive(neighbour.identity.id, shuffle(neighbour, sample))));
+    expect(verifies()).toBe(VERIFY_BURST);
+    expect(held.size).toBe(VERIFY_BURST);
+    expect(tally.verifyOverBudget).toBe(messages * MAX_RECORDS_PER_MESSAGE - VERIFY_BURST);
+    expect(neighbours.active()).toEqual([neighbour.identity.id]);
+  });
+
+  it('does not verify again a record it holds byte for byte', async () => {
+    const self = await peer();
+    const neighbour = await peer();
+    const { neighbours, verifies, held } = setup(self);
+    neighbours.join([neighbour.identity.id]);
+    neighbours.linkUp(neighbour.identity.id, true);
+    const [known, fresh] = await records(2);
+    if (known === undefined || fresh === undefined) throw new Error('two records');
+    held.set(known.record.id, known);
+    await neighbours.receive(neighbour.identity.id, shuffle(neighbour, [known, fresh]));
+    expect(verifies()).toBe(1);
+    expect(neighbours.passive()).toEqual(expect.arrayContaining([known.record.id, fresh.record.id]));
   });
 });

@@ -5,7 +5,13 @@ import { Writer } from '../../shared/canonical.js';
 import { RecentSet } from '../../shared/dedup.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { Purpose, verifyFrom } from '../../shared/identity/signing.js';
-import { MAX_BROADCAST_BYTES, MAX_MESSAGE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import {
+  MAX_BROADCAST_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_PARTIAL_BYTES_PER_PEER,
+  PARTIAL_MESSAGE_STALL_MS,
+  SIGNAL_TTL_MS,
+} from '../../shared/limits.js';
 import {
   CHUNK_BYTES,
   FrameType,
@@ -239,7 +245,7 @@ describe('channel frames', () => {
           const parsed = parseChannelFrame(frame);
           if (!parsed.ok || (parsed.value.type !== 'start' && parsed.value.type !== 'chunk'))
             throw new Error('bad frame');
-          const result = reassembler.accept(parsed.value);
+          const result = reassembler.accept(parsed.value, 0);
           expect(result.ok).toBe(true);
           if (result.ok && result.value !== undefined) done = result.value;
         }
@@ -251,20 +257,50 @@ describe('channel frames', () => {
     expect(CHUNK_BYTES).toBeGreaterThan(16_000);
   });
 
+  const start = (id: number, length: number): MessageStartFrame => ({ type: 'start', id, binary: true, length });
+  const chunk = (id: number, n: number): MessageChunkFrame => ({ type: 'chunk', id, bytes: new Uint8Array(n) });
+
   it('refuse more bytes than announced, unknown IDs, reused IDs and too many messages at once', () => {
-    const start = (id: number, length: number): MessageStartFrame => ({ type: 'start', id, binary: true, length });
-    const chunk = (id: number, n: number): MessageChunkFrame => ({ type: 'chunk', id, bytes: new Uint8Array(n) });
     const r = new Reassembler();
-    expect(r.accept(start(1, 4)).ok).toBe(true);
-    expect(r.accept(chunk(1, 5)).ok).toBe(false);
-    expect(new Reassembler().accept(chunk(7, 1)).ok).toBe(false);
+    expect(r.accept(start(1, 4), 0).ok).toBe(true);
+    expect(r.accept(chunk(1, 5), 0).ok).toBe(false);
+    expect(new Reassembler().accept(chunk(7, 1), 0).ok).toBe(false);
     const reuse = new Reassembler();
-    reuse.accept(start(1, 4));
-    expect(reuse.accept(start(1, 4)).ok).toBe(false);
+    reuse.accept(start(1, 4), 0);
+    expect(reuse.accept(start(1, 4), 0).ok).toBe(false);
     const many = new Reassembler();
-    for (let i = 0; i < 4; i++) expect(many.accept(start(i, 10)).ok).toBe(true);
-    const fifth = many.accept(start(4, 10));
+    for (let i = 0; i < 4; i++) expect(many.accept(start(i, 10), 0).ok).toBe(true);
+    const fifth = many.accept(start(4, 10), 0);
     expect(!fifth.ok && fifth.error.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+  });
+
+  // Issue 15, item 9: a peer could hold four largest messages half-sent (64 MiB) for as long as it liked.
+  it(`refuse messages in progress that announce more than MAX_PARTIAL_BYTES_PER_PEER together`, () => {
+    const r = new Reassembler();
+    const half = MAX_PARTIAL_BYTES_PER_PEER / 2;
+    expect(r.accept(start(1, half), 0).ok).toBe(true);
+    expect(r.accept(start(2, half), 0).ok).toBe(true);
+    const third = r.accept(start(3, 1), 0);
+    expect(!third.ok && third.error.message).toBe('messages in progress announce too many bytes');
+    // A finished message gives its share back.
+    const done = new Reassembler();
+    expect(done.accept(start(1, MAX_PARTIAL_BYTES_PER_PEER), 0).ok).toBe(true);
+    expect(done.accept(start(2, 1), 0).ok).toBe(false);
+    const small = new Reassembler();
+    small.accept(start(1, 3), 0);
+    small.accept(chunk(1, 3), 0);
+    expect(small.accept(start(2, MAX_PARTIAL_BYTES_PER_PEER), 0).ok).toBe(true);
+  });
+
+  it(`report a message in progress with no chunk for PARTIAL_MESSAGE_STALL_MS as stalled`, () => {
+    const r = new Reassembler();
+    r.accept(start(1, 100), 1_000);
+    expect(r.stalled(1_000 + PARTIAL_MESSAGE_STALL_MS - 1)).toBe(false);
+    r.accept(chunk(1, 10), 5_000);
+    expect(r.stalled(1_000 + PARTIAL_MESSAGE_STALL_MS)).toBe(false);
+    expect(r.stalled(5_000 + PARTIAL_MESSAGE_STALL_MS)).toBe(true);
+    r.accept(chunk(1, 90), 5_000 + PARTIAL_MESSAGE_STALL_MS);
+    expect(r.stalled(Number.MAX_SAFE_INTEGER)).toBe(false);
   });
 
   it('sign broadcasts over origin, sequence, kind and payload', async () => {

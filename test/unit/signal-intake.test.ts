@@ -8,9 +8,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, toBase64url } from '../../shared/bytes.js';
 import { ErrorCode, fail, ok, type Result } from '../../shared/errors.js';
+import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { peerIdFromPublicKey, type PeerId } from '../../shared/identity/peer-id.js';
 import type { Identity } from '../../shared/identity/signing.js';
-import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../shared/limits.js';
+import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS, STRANGER_REPLY_BURST } from '../../shared/limits.js';
 import { openSignal, signSignal, type SignalEnvelope, type SignalKind } from '../../shared/protocol/signal.js';
 import type { NodeCore } from '../../web/node/core.js';
 import type { LinkContext, LinkState } from '../../web/node/link.js';
@@ -21,6 +22,7 @@ import {
   type Logger,
 } from '../../web/node/options.js';
 import type { Via } from '../../web/node/paths.js';
+import { newLimitCounters } from '../../web/node/options.js';
 import { SignalIntake, type IntakeLink, type SignalIntakeHost } from '../../web/node/signal-intake.js';
 import { ed25519, newIdentity } from '../helpers/client.js';
 import { withTimeout } from '../helpers/events.js';
@@ -105,7 +107,16 @@ interface Problem {
 }
 
 class FakeCore implements NodeCore {
-  readonly ed25519 = ed25519;
+  /** Signatures checked, so a test sees which signals were worth checking. */
+  verifies = 0;
+  readonly ed25519: Ed25519 = {
+    ...ed25519,
+    name: ed25519.name,
+    verify: (key, message, signature) => {
+      this.verifies++;
+      return ed25519.verify(key, message, signature);
+    },
+  };
   readonly network = 'n';
   readonly problems: Problem[] = [];
   readonly errors: { message: string; fields: object | undefined }[] = [];
@@ -163,6 +174,8 @@ class FakeHost implements SignalIntakeHost {
   readonly answered: { context: LinkContext; offer: SignalEnvelope }[] = [];
   readonly arrivals: { peer: PeerId; via: Via }[] = [];
   readonly sent: { to: PeerId; payload: string }[] = [];
+  /** The way each reply went. */
+  readonly replies: Via[] = [];
   readonly asked: PeerId[] = [];
   maxLinks = MAX_LINKS;
   accepting = true;
@@ -209,6 +222,7 @@ class FakeHost implements SignalIntakeHost {
   }
 
   linkContext(): Promise<LinkContext> {
+    this.trace.add('context');
     return this.contextGate ?? Promise.resolve(this.context);
   }
   arrived(peer: PeerId, via: Via): void {
@@ -219,8 +233,9 @@ class FakeHost implements SignalIntakeHost {
     this.arrivals.push({ peer, via });
     this.trace.add(`arrived ${via.kind}`);
   }
-  sendSignal(to: PeerId, payload: string): void {
+  reply(to: PeerId, via: Via, payload: string): void {
     this.sent.push({ to, payload });
+    this.replies.push(via);
     this.trace.add('send');
   }
 }
@@ -280,8 +295,9 @@ function setup(self: Identity = low) {
     viaOf: () => undefined,
   };
   const host = new FakeHost(trace, context);
-  const intake = new SignalIntake(core, host);
-  return { self, trace, core, host, intake };
+  const tally = newLimitCounters();
+  const intake = new SignalIntake(core, host, tally);
+  return { self, trace, core, host, intake, tally };
 }
 
 /** The byes the host was asked to send, opened as their recipient would. */
@@ -339,27 +355,27 @@ describe('SignalIntake: checking', () => {
     ];
 
   it.each(cases)('counts $name under its code, and takes it no further', async ({ code, make, claimed }) => {
-    const { core, host, intake, trace } = setup();
+    const { core, host, intake } = setup();
     const s = session();
     // A link of that very session is held for both candidate senders: had the signal passed, it would reach it.
     const links = [host.hold(high.id, s), host.hold(third.id, s)];
     const from = claimed();
-    intake.enqueue(from.id, await make(s), SERVER);
+    void intake.enqueue(from.id, await make(s), SERVER);
     // A good signal from the same sender after it: once it is through, the bad one is done.
-    intake.enqueue(from.id, await sign(from, low.id, 'bye', session()), LOCAL);
-    await trace.untilCount('arrived local', 1);
+    await intake.enqueue(from.id, await sign(from, low.id, 'bye', session()), LOCAL);
     expect(core.problems).toEqual([{ code, message: expect.any(String) as string, peer: from.id }]);
-    expect(host.arrivals).toEqual([{ peer: from.id, via: LOCAL }]);
+    // A bye for no session leaves no path behind either.
+    expect(host.arrivals).toEqual([]);
     expect(links.flatMap((l) => l.signals)).toEqual([]);
     expect(host.answered).toEqual([]);
   });
 
   it('does not answer an offer whose signature fails', async () => {
     const { core, host, intake, trace } = setup();
-    intake.enqueue(high.id, tamper(await sign(high, low.id, 'offer', session())), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'bye', session()), LOCAL);
-    await trace.untilCount('arrived local', 1);
-    expect(host.arrivals).toHaveLength(1);
+    void intake.enqueue(high.id, tamper(await sign(high, low.id, 'offer', session())), SERVER);
+    await intake.enqueue(high.id, await sign(high, low.id, 'bye', session()), LOCAL);
+    expect(host.arrivals).toEqual([]);
+    expect(trace.count('context')).toBe(0);
     expect(core.codes()).toEqual([ErrorCode.BAD_SIGNATURE]);
     expect(host.answered).toEqual([]);
     expect(host.sent).toEqual([]);
@@ -370,8 +386,8 @@ describe('SignalIntake: checking', () => {
     const s = session();
     const link = host.hold(high.id, s);
     core.closedAnswers.push(true);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 2), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 2), SERVER);
     await trace.untilCount('handle', 1);
     expect(link.signals.map((e) => e.seq)).toEqual([2]);
     expect(host.arrivals).toHaveLength(1);
@@ -383,8 +399,8 @@ describe('SignalIntake: checking', () => {
     const s = session();
     const link = host.hold(high.id, s);
     host.arrivedThrows = 1;
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 2), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 2), SERVER);
     await trace.untilCount('handle', 1);
     expect(core.errors.map((e) => e.message)).toEqual(['signal handling failed']);
     expect(link.signals.map((e) => e.seq)).toEqual([2]);
@@ -397,25 +413,19 @@ describe('SignalIntake: order and queueing', () => {
     const context = gate<LinkContext>();
     host.contextGate = context.promise;
     const s = session();
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', s, 0, { body: 'v=0 offer' }), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', s, 0, { body: 'v=0 offer' }), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
     // The offer is checked, then waits on the link context; the candidate waits behind it.
-    await trace.untilCount('arrived', 1);
+    await trace.untilCount('context', 1);
     // A signal from another sender goes through meanwhile, so the candidate has had every chance to.
-    intake.enqueue(third.id, await sign(third, low.id, 'bye', session()), SERVER);
-    await trace.untilCount('arrived', 2);
-    expect(host.arrivals.map((a) => a.peer)).toEqual([high.id, third.id]);
+    await intake.enqueue(third.id, await sign(third, low.id, 'bye', session()), SERVER);
+    expect(host.arrivals).toEqual([]);
     expect(host.answered).toEqual([]);
 
     context.open(host.context);
     await trace.untilCount('handle', 1);
-    expect(trace.entries).toEqual([
-      'arrived server',
-      'arrived server',
-      'answer',
-      'arrived server',
-      'handle candidate 1',
-    ]);
+    // The offer's way back is kept once its link is: its answer goes that way.
+    expect(trace.entries).toEqual(['context', 'answer', 'arrived server', 'arrived server', 'handle candidate 1']);
     const answered = host.held.get(high.id);
     expect(answered?.signals.map((e) => e.kind)).toEqual(['candidate']);
     expect(host.answered[0]?.offer).toMatchObject({ from: high.id, kind: 'offer', body: 'v=0 offer', session: s });
@@ -427,15 +437,15 @@ describe('SignalIntake: order and queueing', () => {
     const context = gate<LinkContext>();
     host.contextGate = context.promise;
     // An offer held up on the link context keeps the queue from draining.
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
-    for (let i = 1; i < MAX_QUEUED_SIGNALS_PER_PEER; i++) intake.enqueue(high.id, 'x', SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    for (let i = 1; i < MAX_QUEUED_SIGNALS_PER_PEER; i++) void intake.enqueue(high.id, 'x', SERVER);
     expect(core.problems).toEqual([]);
-    intake.enqueue(high.id, 'x', SERVER);
+    void intake.enqueue(high.id, 'x', SERVER);
     expect(core.problems).toEqual([
       { code: ErrorCode.RATE_LIMITED, message: expect.any(String) as string, peer: high.id },
     ]);
     // Another sender has a queue of its own.
-    intake.enqueue(third.id, 'x', SERVER);
+    void intake.enqueue(third.id, 'x', SERVER);
     await trace.untilCount('problem BAD_FIELD', 1);
     expect(core.problems.at(-1)).toMatchObject({ code: ErrorCode.BAD_FIELD, peer: third.id });
 
@@ -445,8 +455,8 @@ describe('SignalIntake: order and queueing', () => {
     // Drained (a signature check later, every queued job has finished): a full queue's worth is taken again.
     const s = session();
     const link = host.hold(high.id, s);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
-    for (let i = 1; i < MAX_QUEUED_SIGNALS_PER_PEER; i++) intake.enqueue(high.id, 'x', SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
+    for (let i = 1; i < MAX_QUEUED_SIGNALS_PER_PEER; i++) void intake.enqueue(high.id, 'x', SERVER);
     expect(core.codes().filter((c) => c === ErrorCode.RATE_LIMITED)).toHaveLength(1);
     await trace.untilCount('problem BAD_FIELD', 2 * MAX_QUEUED_SIGNALS_PER_PEER - 1);
     expect(link.signals).toHaveLength(1);
@@ -459,7 +469,7 @@ describe('SignalIntake: signals of a session', () => {
     const s = session();
     const link = host.hold(high.id, s, 'signaling', true);
     const via: Via = { kind: 'mesh', route: [third.id] };
-    intake.enqueue(high.id, await sign(high, low.id, 'answer', s, 0, { body: 'v=0 answer' }), via);
+    void intake.enqueue(high.id, await sign(high, low.id, 'answer', s, 0, { body: 'v=0 answer' }), via);
     await trace.untilCount('handle', 1);
     expect(link.signals).toEqual([
       {
@@ -481,8 +491,8 @@ describe('SignalIntake: signals of a session', () => {
   it('counts SIGNAL_STALE for a session that is not the held one, or when no link is held', async () => {
     const { core, host, intake, trace } = setup();
     const held = host.hold(high.id, session());
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', session(), 1), SERVER);
-    intake.enqueue(third.id, await sign(third, low.id, 'answer', session(), 0), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', session(), 1), SERVER);
+    void intake.enqueue(third.id, await sign(third, low.id, 'answer', session(), 0), SERVER);
     await trace.untilCount('problem', 2);
     expect(core.problems).toEqual([
       expect.objectContaining({ code: ErrorCode.SIGNAL_STALE, peer: high.id }),
@@ -492,15 +502,14 @@ describe('SignalIntake: signals of a session', () => {
   });
 
   it('drops quietly a bye for no session, and the late signals of a session that ended', async () => {
-    const { core, host, intake, trace } = setup();
+    const { core, host, intake } = setup();
     const ended = session();
     intake.endSession(high.id, ended);
-    intake.enqueue(high.id, await sign(high, low.id, 'bye', session()), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', ended, 3), SERVER);
-    intake.enqueue(high.id, await sign(high, low.id, 'bye', ended, 4), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'bye', session()), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'candidate', ended, 3), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'bye', ended, 4), SERVER);
     // The same session ended with another peer is nothing to this one.
-    intake.enqueue(third.id, await sign(third, low.id, 'candidate', ended, 3), SERVER);
-    await trace.untilCount('arrived', 4);
+    await intake.enqueue(third.id, await sign(third, low.id, 'candidate', ended, 3), SERVER);
     expect(core.problems).toEqual([expect.objectContaining({ code: ErrorCode.SIGNAL_STALE, peer: third.id })]);
     expect(host.answered).toEqual([]);
   });
@@ -509,23 +518,26 @@ describe('SignalIntake: signals of a session', () => {
     const { core, intake, trace } = setup();
     const sessions = Array.from({ length: ENDED_SESSIONS_PER_PEER + 1 }, session);
     for (const s of sessions) intake.endSession(high.id, s);
-    for (const s of sessions) intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
-    await trace.untilCount('arrived', sessions.length);
+    const handled = [];
+    for (const s of sessions)
+      handled.push(intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER));
+    await Promise.all(handled);
     // Only the oldest is forgotten.
     expect(core.codes()).toEqual([ErrorCode.SIGNAL_STALE]);
-    expect(trace.entries.indexOf('problem SIGNAL_STALE')).toBe(1);
+    expect(trace.entries).toEqual(['problem SIGNAL_STALE']);
   });
 
   it(`remembers ended sessions of the last ${ENDED_SESSION_PEERS} peers`, async () => {
-    const { core, intake, trace } = setup();
+    const { core, intake } = setup();
     const first = session();
     const second = session();
     intake.endSession(high.id, first);
     intake.endSession(third.id, second);
     for (let n = 0; n < ENDED_SESSION_PEERS - 1; n++) intake.endSession(quietPeer(n), session());
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', first, 1), SERVER);
-    intake.enqueue(third.id, await sign(third, low.id, 'candidate', second, 1), SERVER);
-    await trace.untilCount('arrived', 2);
+    await Promise.all([
+      intake.enqueue(high.id, await sign(high, low.id, 'candidate', first, 1), SERVER),
+      intake.enqueue(third.id, await sign(third, low.id, 'candidate', second, 1), SERVER),
+    ]);
     // The first peer's sessions were forgotten to make room; the second's are still known.
     expect(core.problems).toEqual([expect.objectContaining({ code: ErrorCode.SIGNAL_STALE, peer: high.id })]);
   });
@@ -537,9 +549,10 @@ describe('SignalIntake: offers', () => {
     host.openCount = MAX_LINKS - 1;
     const s = session();
     const payload = await sign(high, low.id, 'offer', s, 0, { body: 'v=0 theirs' });
-    intake.enqueue(high.id, payload, SERVER);
+    void intake.enqueue(high.id, payload, SERVER);
     await trace.untilCount('answer', 1);
-    expect(host.asked).toEqual([high.id]);
+    // Asked before the signature is checked (would it be declined?) and again when it is answered.
+    expect(host.asked).toEqual([high.id, high.id]);
     expect(host.answered).toHaveLength(1);
     expect(host.answered[0]?.context).toBe(host.context);
     expect(host.answered[0]?.offer).toMatchObject({ from: high.id, to: low.id, session: s, kind: 'offer' });
@@ -552,10 +565,9 @@ describe('SignalIntake: offers', () => {
     const { core, host, intake, trace } = setup();
     const ended = session();
     intake.endSession(high.id, ended);
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', ended, 0), SERVER);
-    await trace.untilCount('arrived', 1);
+    await intake.enqueue(high.id, await sign(high, low.id, 'offer', ended, 0), SERVER);
     // A later offer of a new session is still answered: the ended one was dropped, not the peer.
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', session(), 0), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', session(), 0), SERVER);
     await trace.untilCount('answer', 1);
     expect(host.answered).toHaveLength(1);
     expect(host.answered[0]?.offer.session).not.toEqual(ended);
@@ -571,17 +583,19 @@ describe('SignalIntake: offers', () => {
     host.accepting = accepting;
     host.openCount = open;
     const s = session();
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', s), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', s), SERVER);
     await trace.untilCount('send', 1);
     expect(host.answered).toEqual([]);
     expect(host.sent.map((m) => m.to)).toEqual([high.id]);
     const [bye] = await byes(host, self);
     expect(bye).toMatchObject({ from: low.id, to: high.id, session: s, kind: 'bye', body: 'BUSY', seq: 0 });
     expect(bye?.expiresAt).toBe(NOW + SIGNAL_TTL_MS);
+    // Back the way the offer came, leaving no path behind.
+    expect(host.replies).toEqual([SERVER]);
+    expect(host.arrivals).toEqual([]);
     expect(core.problems).toEqual([]);
     // The declined session has ended: its late candidates are dropped quietly.
-    intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
-    await trace.untilCount('arrived', 2);
+    await intake.enqueue(high.id, await sign(high, low.id, 'candidate', s, 1), SERVER);
     expect(core.problems).toEqual([]);
   });
 
@@ -592,10 +606,10 @@ describe('SignalIntake: offers', () => {
     host.openCount = MAX_LINKS;
     const old = host.hold(low.id, session(), 'confirming', false);
     const s = session();
-    intake.enqueue(low.id, await sign(low, high.id, 'offer', s), SERVER);
+    void intake.enqueue(low.id, await sign(low, high.id, 'offer', s), SERVER);
     await trace.untilCount('close', 1);
     expect(host.asked).toEqual([]);
-    expect(trace.entries).toEqual(['arrived server', 'answer', 'close superseded']);
+    expect(trace.entries).toEqual(['context', 'answer', 'arrived server', 'close superseded']);
     expect(old.closes).toEqual([{ code: undefined, reason: 'superseded' }]);
     expect(host.held.get(low.id)?.session).toEqual(s);
     expect(host.sent).toEqual([]);
@@ -606,9 +620,9 @@ describe('SignalIntake: offers', () => {
     const { core, host, intake, trace } = setup(low);
     const old = host.hold(high.id, session(), 'signaling', false);
     const s = session();
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', s), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', s), SERVER);
     await trace.untilCount('close', 1);
-    expect(trace.entries).toEqual(['arrived server', 'answer', 'close superseded']);
+    expect(trace.entries).toEqual(['context', 'answer', 'arrived server', 'close superseded']);
     expect(old.resends).toBe(0);
     expect(host.held.get(high.id)?.session).toEqual(s);
     expect(host.sent).toEqual([]);
@@ -618,7 +632,7 @@ describe('SignalIntake: offers', () => {
   it('replaces a connected link even of our own dialling: the peer reloaded', async () => {
     const { host, intake, trace } = setup(low);
     const old = host.hold(high.id, session(), 'connected', true);
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
     await trace.untilCount('close', 1);
     expect(old.closes).toEqual([{ code: undefined, reason: 'the peer started a new session' }]);
     expect(old.resends).toBe(0);
@@ -631,9 +645,9 @@ describe('SignalIntake: offers', () => {
       const { core, host, intake, trace, self } = setup(low);
       const ours = host.hold(high.id, session(), state, true);
       const theirs = session();
-      intake.enqueue(high.id, await sign(high, low.id, 'offer', theirs), SERVER);
+      void intake.enqueue(high.id, await sign(high, low.id, 'offer', theirs), SERVER);
       await trace.untilCount('send', 1);
-      expect(trace.entries).toEqual(['arrived server', 'resend', 'send']);
+      expect(trace.entries).toEqual(['context', 'arrived server', 'resend', 'send']);
       expect(ours.resends).toBe(1);
       expect(ours.closes).toEqual([]);
       expect(host.answered).toEqual([]);
@@ -648,10 +662,10 @@ describe('SignalIntake: offers', () => {
     const { core, host, intake, trace } = setup(high);
     const ours = host.hold(low.id, session(), 'signaling', true);
     const theirs = session();
-    intake.enqueue(low.id, await sign(low, high.id, 'offer', theirs), SERVER);
+    void intake.enqueue(low.id, await sign(low, high.id, 'offer', theirs), SERVER);
     await trace.untilCount('close', 1);
     // The new link is held before the old one closes.
-    expect(trace.entries).toEqual(['arrived server', 'answer', 'close superseded']);
+    expect(trace.entries).toEqual(['context', 'answer', 'arrived server', 'close superseded']);
     expect(ours.resends).toBe(0);
     expect(ours.closes).toEqual([{ code: undefined, reason: 'superseded' }]);
     expect(host.held.get(low.id)?.session).toEqual(theirs);
@@ -663,7 +677,7 @@ describe('SignalIntake: offers', () => {
     const { host, intake, trace } = setup(low);
     const s = session();
     const held = host.hold(high.id, s, 'signaling', false);
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', s, 2), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', s, 2), SERVER);
     await trace.untilCount('handle', 1);
     expect(held.signals.map((e) => [e.kind, e.seq])).toEqual([['offer', 2]]);
     expect(host.answered).toEqual([]);
@@ -676,7 +690,7 @@ describe('SignalIntake: offers', () => {
     host.answerFailure = fail(ErrorCode.BAD_SDP, 'SDP must carry exactly one DTLS fingerprint');
     const old = host.hold(low.id, session(), 'connected', false);
     const s = session();
-    intake.enqueue(low.id, await sign(low, high.id, 'offer', s), SERVER);
+    void intake.enqueue(low.id, await sign(low, high.id, 'offer', s), SERVER);
     await trace.untilCount('send', 1);
     expect(core.problems).toEqual([
       { code: ErrorCode.BAD_SDP, message: 'SDP must carry exactly one DTLS fingerprint', peer: low.id },
@@ -698,7 +712,7 @@ describe('SignalIntake: offers', () => {
     const host = new FakeHost(trace, setup().host.context);
     host.accepting = false;
     const intake = new SignalIntake(core, host);
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    void intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
     await trace.untilCount('error', 1);
     expect(core.errors.map((e) => e.message)).toEqual(['could not decline an offer']);
     expect(host.sent).toEqual([]);
@@ -712,15 +726,76 @@ describe('SignalIntake: offers', () => {
     const { host, intake, trace, core } = setup();
     const context = gate<LinkContext>();
     host.contextGate = context.promise;
-    intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
-    await trace.untilCount('arrived', 1);
+    const offered = intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    await trace.untilCount('context', 1);
     // The node closes now: closed() answers true from here on.
     core.closedAnswers.push(...Array.from({ length: 8 }, () => true));
     context.open(host.context);
-    // A later signal from the same sender shows the offer is done.
-    intake.enqueue(high.id, await sign(high, low.id, 'bye', session()), SERVER);
-    core.closedAnswers.length = 0;
-    await trace.untilCount('arrived', 2);
+    await offered;
     expect(host.answered).toEqual([]);
+  });
+});
+
+/**
+ * Issue 15, item 2: a tab answered every validly signed offer it declined
+ * with a signed bye, under its own rate at the server, so ten strangers
+ * offering at their own rate had it throttled and closed (4429) in 2.1 s.
+ */
+describe('SignalIntake: offers from strangers', () => {
+  const STRANGERS = 3 * STRANGER_REPLY_BURST;
+  let strangers: Identity[];
+
+  beforeAll(async () => {
+    strangers = await Promise.all(Array.from({ length: STRANGERS }, () => newIdentity()));
+  });
+
+  /** Every stranger offers once; resolves when all are handled. */
+  async function offerAll(intake: SignalIntake): Promise<void> {
+    const offers = await Promise.all(strangers.map((s) => sign(s, low.id, 'offer', session())));
+    await Promise.all(offers.map((payload, i) => intake.enqueue(strangers[i]?.id ?? low.id, payload, SERVER)));
+  }
+
+  it(`declines with a reply only ${STRANGER_REPLY_BURST} of them, then silently, without checking their signatures`, async () => {
+    const { core, host, intake, tally } = setup();
+    host.accepting = false;
+    await offerAll(intake);
+    expect(host.sent).toHaveLength(STRANGER_REPLY_BURST);
+    expect(tally.unansweredDeclines).toBe(STRANGERS - STRANGER_REPLY_BURST);
+    // Nothing would have come of the rest whatever their signatures: they were not checked.
+    expect(tally.unverifiedOffers).toBe(STRANGERS - STRANGER_REPLY_BURST);
+    expect(core.verifies).toBe(STRANGER_REPLY_BURST);
+    // And none of them left a path behind.
+    expect(host.arrivals).toEqual([]);
+    expect(host.answered).toEqual([]);
+  });
+
+  it('still answers, past that budget, a peer it holds a link to or has had a channel with', async () => {
+    const { host, intake, self } = setup();
+    host.accepting = false;
+    await offerAll(intake);
+    const replied = host.sent.length;
+    // A peer it had a channel with asks again while it is full: BUSY, answered.
+    intake.connected(high.id);
+    host.openCount = MAX_LINKS;
+    await intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    // Both dialled at once, and its own attempt wins: GLARE, answered.
+    host.hold(third.id, session(), 'signaling', true);
+    await intake.enqueue(third.id, await sign(third, low.id, 'offer', session()), SERVER);
+    const answered = (await byes(host, self)).slice(replied);
+    expect(answered.map((b) => [b.to, b.body])).toEqual([
+      [high.id, 'BUSY'],
+      [third.id, 'GLARE'],
+    ]);
+  });
+
+  it('still checks and takes, past that budget, a stranger it has room for', async () => {
+    const { core, host, intake } = setup();
+    host.accepting = false;
+    await offerAll(intake);
+    host.accepting = true;
+    const before = core.verifies;
+    await intake.enqueue(high.id, await sign(high, low.id, 'offer', session()), SERVER);
+    expect(core.verifies).toBe(before + 1);
+    expect(host.answered.map((a) => a.offer.from)).toEqual([high.id]);
   });
 });

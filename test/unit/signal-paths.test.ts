@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import { peerIdFromPublicKey, type PeerId } from '../../shared/identity/peer-id.js';
-import { MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
+import { MAX_SIGNAL_PATHS, MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
 import type { SealedContent } from '../../shared/protocol/mesh.js';
+import { newLimitCounters } from '../../web/node/options.js';
 import { SignalPaths, type PathHost, type Via } from '../../web/node/paths.js';
 
 const peer = (n: number): PeerId => peerIdFromPublicKey(Uint8Array.from({ length: 32 }, (_, i) => (n * 29 + i) & 0x7f));
@@ -138,7 +139,9 @@ describe('choosing a path', () => {
       { via: 'mesh', to: CAROL, payload: 'to carol', route: [R1] },
       { via: 'server', to: dave, payload: 'to dave' },
     ]);
-    expect(paths.viaOf(dave)).toEqual({ kind: 'server' });
+    // A signal with no attempt on record (a link's last bye) leaves no path behind.
+    expect(paths.viaOf(dave)).toBeUndefined();
+    expect(paths.size).toBe(2);
   });
 
   it('falls back to the server when the local tab is gone or the mesh refuses', () => {
@@ -187,7 +190,7 @@ describe('choosing a path', () => {
     paths.hint(BOB, [R1]);
     paths.send(BOB, 'bye');
     expect(host.take()).toEqual([{ via: 'mesh', to: BOB, payload: 'bye', route: [R1] }]);
-    expect(paths.viaOf(BOB)).toEqual({ kind: 'mesh', route: [R1] });
+    expect(paths.viaOf(BOB)).toBeUndefined();
   });
 });
 
@@ -499,5 +502,36 @@ describe('remembered routes', () => {
     for (let n = 0; n < 256; n++) paths.hint(other(n), [R2]);
     expect(paths.routeTo(BOB)).toEqual([]);
     expect(paths.routeTo(other(255))).toEqual([R2]);
+  });
+});
+
+// Issue 15, item 9: a path per authenticated sender, dropped only when a link closed (200,000 senders held 85 MiB).
+describe('what the paths hold', () => {
+  it('sends a reply the way its signal came and keeps nothing for it', () => {
+    host.meshable.add(BOB);
+    paths.reply(BOB, { kind: 'mesh', route: [R1] }, 'bye');
+    paths.reply(CAROL, { kind: 'local' }, 'bye');
+    expect(host.take()).toEqual([
+      { via: 'mesh', to: BOB, payload: 'bye', route: [R1] },
+      { via: 'server', to: CAROL, payload: 'bye' },
+    ]);
+    expect(paths.viaOf(BOB)).toBeUndefined();
+    expect(paths.size).toBe(0);
+  });
+
+  it(`holds at most MAX_SIGNAL_PATHS (${MAX_SIGNAL_PATHS}), forgetting the oldest, and counts what it forgets`, () => {
+    // Distinct acceptable keys, as many as needed.
+    const sender = (n: number): PeerId =>
+      peerIdFromPublicKey(
+        Uint8Array.from({ length: 32 }, (_, i) => (i < 2 ? (n >> (8 * i)) & 0xff : (i * 7 + 3) & 0x7f)),
+      );
+    const tally = newLimitCounters();
+    const bounded = new SignalPaths(host, tally);
+    for (let n = 0; n <= MAX_SIGNAL_PATHS; n++) bounded.arrived(sender(n), { kind: 'server' });
+    expect(bounded.viaOf(sender(0))).toBeUndefined();
+    expect(bounded.viaOf(sender(MAX_SIGNAL_PATHS))).toEqual({ kind: 'server' });
+    expect(bounded.size).toBe(MAX_SIGNAL_PATHS);
+    expect(tally.signalPathsForgotten).toBe(1);
+    bounded.close();
   });
 });

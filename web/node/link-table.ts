@@ -91,6 +91,7 @@ export class LinkTable {
       connectedAt: l.connectedAt,
       rttMs: l.rttMs,
       via: l.via,
+      queuedBytes: l.queuedBytes,
     }));
   }
 

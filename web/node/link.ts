@@ -11,24 +11,10 @@ import { ErrorCode, TabmeshError, fail, ok, unlessGone, type Result } from '../.
 import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { Identity } from '../../shared/identity/signing.js';
+import { CHANNEL_DEAD_AFTER_MS, CHANNEL_KEEPALIVE_MS, SESSION_NONCE_BYTES } from '../../shared/limits.js';
 import {
-  CHANNEL_DEAD_AFTER_MS,
-  CHANNEL_KEEPALIVE_MS,
-  MEMBERSHIP_BURST,
-  MEMBERSHIP_RATE,
-  PEER_EXCHANGE_BURST,
-  PEER_EXCHANGE_RATE,
-  RELAY_BURST,
-  RELAY_DROP_ALLOWANCE,
-  RELAY_RATE,
-  SESSION_NONCE_BYTES,
-} from '../../shared/limits.js';
-import {
-  MAX_MESSAGE_ID,
   PING_FRAME,
   Reassembler,
-  chunkFrames,
-  encodeMessageStart,
   parseChannelFrame,
   type BroadcastHeader,
   type ChannelFrame,
@@ -41,9 +27,11 @@ import {
   sdpFingerprint,
   type SignalEnvelope,
 } from '../../shared/protocol/signal.js';
-import { TokenBucket } from '../../shared/rate-limit.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 import { ChannelConfirmation } from './confirmation.js';
+import { newLimitCounters, type LimitCounters } from './options.js';
+import { DEFAULT_LINK_LIMITS, LinkRates, type LinkLimits } from './link-limits.js';
+import { SendQueue } from './send-queue.js';
 import { SessionSignals } from './session-signals.js';
 import type { Via } from './paths.js';
 import type { WarmTransport } from './warm-transport.js';
@@ -68,6 +56,10 @@ export interface LinkContext {
   sendSignal(to: PeerId, payload: string): void;
   /** How signals to `peer` travel now; read when the link becomes connected. */
   viaOf(peer: PeerId): Via['kind'] | undefined;
+  /** The node's tally of what its limits refused; a link of its own when left out. */
+  readonly tally?: LimitCounters;
+  /** Default DEFAULT_LINK_LIMITS. */
+  readonly limits?: LinkLimits;
 }
 
 export interface LinkEvents {
@@ -85,11 +77,6 @@ export interface LinkEvents {
 
 function randomNonce(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(SESSION_NONCE_BYTES));
-}
-
-/** For a chain that only keeps sends in order: each send's own promise, returned to its caller, carries its failure. */
-function leftToTheCaller(): void {
-  // The chain goes on after a failed send.
 }
 
 /** A transport refuses a round-trip reading only when the connection closes under it (which ends the link). */
@@ -112,15 +99,11 @@ export class PeerLink {
   private readonly signals: SessionSignals;
   private lastSeqIn = -1;
   private readonly transport: Transport;
-  private readonly reassembler = new Reassembler();
-  private readonly recordsBucket: TokenBucket;
-  private readonly relayBucket: TokenBucket;
-  private readonly membershipBucket: TokenBucket;
-  /** Relayed frames dropped over the rate; past RELAY_DROP_ALLOWANCE the neighbour is cut off. */
-  private relayDrops = 0;
-  private sendChain: Promise<void> = Promise.resolve();
-  /** Outgoing signals are signed asynchronously; this keeps them in order (offer before candidates). */
-  private nextMessageId = 0;
+  private readonly limits: LinkLimits;
+  private readonly tally: LimitCounters;
+  private readonly reassembler: Reassembler;
+  private readonly rates: LinkRates;
+  private readonly sends: SendQueue;
   private readonly timer: ReturnType<typeof setTimeout>;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
   private measuring = false;
@@ -155,9 +138,15 @@ export class PeerLink {
         failed: (code, message) => this.close(code, message),
       },
     );
-    this.recordsBucket = new TokenBucket(PEER_EXCHANGE_RATE, PEER_EXCHANGE_BURST, context.now());
-    this.relayBucket = new TokenBucket(RELAY_RATE, RELAY_BURST, context.now());
-    this.membershipBucket = new TokenBucket(MEMBERSHIP_RATE, MEMBERSHIP_BURST, context.now());
+    this.limits = context.limits ?? DEFAULT_LINK_LIMITS;
+    this.tally = context.tally ?? newLimitCounters();
+    this.reassembler = new Reassembler(this.limits.reassembly);
+    this.rates = new LinkRates(context.now(), this.limits);
+    this.sends = new SendQueue(
+      { connected: () => this.#state === 'connected', transmit: (frame) => this.transmit(frame) },
+      this.limits.forwardQueueBytes,
+      this.tally,
+    );
     this.timer = setTimeout(() => {
       if (this.#state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
     }, CONNECT_TIMEOUT_MS);
@@ -223,6 +212,11 @@ export class PeerLink {
 
   get bytesReceived(): number {
     return this.#bytesReceived;
+  }
+
+  /** Payload bytes of messages queued on the channel and not yet sent. */
+  get queuedBytes(): number {
+    return this.sends.queuedBytes;
   }
 
   /** Round-trip time (ms) last read from the transport while connected; undefined before. */
@@ -341,6 +335,9 @@ export class PeerLink {
       const now = this.context.now();
       if (now - this.lastReceived > CHANNEL_DEAD_AFTER_MS) {
         this.close(ErrorCode.HEARTBEAT_TIMEOUT, 'the peer went silent');
+      } else if (this.reassembler.stalled(now)) {
+        this.tally.partialMessages++;
+        this.violation('a message in progress stalled');
       } else if (now - this.lastSent >= CHANNEL_KEEPALIVE_MS) {
         this.sendFrame(PING_FRAME).catch(report);
       }
@@ -388,25 +385,45 @@ export class PeerLink {
       case 'ping':
         return;
       case 'records':
-        if (this.recordsBucket.take(this.context.now())) this.events.onRecords(this, value.records);
+        if (this.rates.record(this.context.now())) this.events.onRecords(this, value.records);
         else this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'peer exchange over its rate; dropped');
         return;
       case 'relay':
-        if (this.relayBucket.take(this.context.now())) this.events.onRelay(this, value);
-        else if (++this.relayDrops > RELAY_DROP_ALLOWANCE) this.flooding('relayed frames far over their rate');
-        else this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame over its rate; dropped');
+        this.relay(value);
         return;
       case 'membership':
-        if (this.membershipBucket.take(this.context.now())) this.events.onMembership(this, value.message);
+        if (this.rates.member(this.context.now())) this.events.onMembership(this, value.message);
         else this.flooding('membership messages over their rate');
         return;
       case 'start':
       case 'chunk': {
-        const result = this.reassembler.accept(value);
-        if (!result.ok) this.violation(result.error.message);
-        else if (result.value !== undefined) this.events.onMessage(this, result.value);
+        const result = this.reassembler.accept(value, this.context.now());
+        if (!result.ok) {
+          if (value.type === 'start') this.tally.partialMessages++;
+          this.violation(result.error.message);
+        } else if (result.value !== undefined) this.events.onMessage(this, result.value);
         return;
       }
+    }
+  }
+
+  /** A relayed frame, within the neighbour's budgets (see relay-budget.ts); a frame not for us must be passed on. */
+  private relay(frame: RelayFrame): void {
+    switch (this.rates.relayed(this.context.now(), frame.to !== this.context.identity.id)) {
+      case 'accept':
+        this.events.onRelay(this, frame);
+        return;
+      case 'over-rate':
+        this.tally.relayOverRate++;
+        this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame over its rate; dropped');
+        return;
+      case 'over-pass':
+        this.tally.relayOverPass++;
+        this.events.onProblem(this, ErrorCode.RATE_LIMITED, 'relayed frame to pass on over its budget; dropped');
+        return;
+      case 'flooding':
+        this.flooding('relayed frames far over their budgets');
+        return;
     }
   }
 
@@ -437,30 +454,17 @@ export class PeerLink {
    * its confirmation would be a protocol violation to the peer.
    */
   sendFrame(frame: Uint8Array): Promise<void> {
-    return this.enqueue(() => this.transmit(frame));
+    return this.sends.frame(frame);
   }
 
   /** Send a whole message (chunked); resolves when the last chunk is queued on the channel. */
   sendMessage(binary: boolean, payload: Uint8Array, broadcast?: BroadcastHeader): Promise<void> {
-    const id = this.nextMessageId;
-    this.nextMessageId = (this.nextMessageId + 1) % MAX_MESSAGE_ID;
-    return this.enqueue(async () => {
-      const length = payload.length;
-      await this.transmit(
-        encodeMessageStart({ id, binary, length, ...(broadcast === undefined ? {} : { broadcast }) }),
-      );
-      for (const chunk of chunkFrames(id, payload)) await this.transmit(chunk);
-    });
+    return this.sends.message(binary, payload, broadcast);
   }
 
-  /** Run `send` after the sends already queued, if the link is connected by then. */
-  private enqueue(send: () => Promise<void>): Promise<void> {
-    const job = this.sendChain.then(() => {
-      if (this.#state !== 'connected') throw new TabmeshError(ErrorCode.NOT_CONNECTED, 'the link is not connected');
-      return send();
-    });
-    this.sendChain = job.catch(leftToTheCaller);
-    return job;
+  /** Queue a broadcast copy we pass on, unless the channel's queue is full (see SendQueue.forward); undefined when not queued. */
+  forwardMessage(binary: boolean, payload: Uint8Array, broadcast: BroadcastHeader): Promise<void> | undefined {
+    return this.sends.forward(binary, payload, broadcast);
   }
 
   private transmit(frame: Uint8Array): Promise<void> {
@@ -471,8 +475,7 @@ export class PeerLink {
 
   /** Close the link once the frames already queued have gone (a last message before leaving). */
   closeWhenSent(reason: string): void {
-    // sendChain does not reject (leftToTheCaller).
-    void this.sendChain.then(() => this.close(undefined, reason));
+    void this.sends.drained().then(() => this.close(undefined, reason));
   }
 
   /** Close the link; tells the peer with a signed bye while still signaling, if `notify`. */

@@ -16,6 +16,8 @@ import { loadSealKeys } from '../local/seal-keys.js';
 import type { KeyValueStore } from '../storage/store.js';
 import type { NodeCore } from './core.js';
 import { Mesh, type MeshCounters } from './mesh.js';
+import { newLimitCounters, type LimitCounters } from './options.js';
+import { DEFAULT_RELAY_LIMITS, type RelayLimits } from './relay-budget.js';
 
 export interface MeshRoutingHost {
   readonly store: KeyValueStore;
@@ -41,6 +43,8 @@ export class MeshRouting {
   constructor(
     private readonly core: NodeCore,
     private readonly host: MeshRoutingHost,
+    private readonly tally: LimitCounters = newLimitCounters(),
+    private readonly limits: RelayLimits = DEFAULT_RELAY_LIMITS,
   ) {}
 
   /** Whether sealed frames can be sent now. */
@@ -108,6 +112,7 @@ export class MeshRouting {
     this.mesh = new Mesh(
       {
         self: this.core.identity.id,
+        now: () => this.core.now(),
         neighbours: () => this.core.connected(),
         sendFrame: (peer, frame) => this.host.sendFrame(peer, frame),
         sealKeyOf: (peer) => this.host.sealKeyOf(peer),
@@ -116,6 +121,8 @@ export class MeshRouting {
       },
       nacl,
       keys,
+      this.limits,
+      this.tally,
     );
     await this.host.started(keys.publicKey);
   }

@@ -2,7 +2,11 @@
  * Signals and short messages through the mesh: sealed to the recipient's
  * X25519 key, signed inside by the sender, forwarded hop by hop by
  * shared/relay.ts's rules. This class does the sealing, the deduplication and
- * the forwarding; the node decides what to send and what a delivery means.
+ * the forwarding, within budgets (relay-budget.ts): each claimed sender's
+ * frames are passed on at most at RELAY_ORIGIN_RATE, and each neighbour is
+ * sent no more than it accepts from us (RelayPacers); what a neighbour sends
+ * us is its PeerLink's to budget. The node decides what to send and what a
+ * delivery means.
  */
 import { toHex } from '../../shared/bytes.js';
 import { ErrorCode } from '../../shared/errors.js';
@@ -13,6 +17,7 @@ import {
   MESH_FLOOD_TTL,
   RELAY_DEDUP_ENTRIES,
   RELAY_ID_BYTES,
+  RELAY_ORIGINS_TRACKED,
 } from '../../shared/limits.js';
 import {
   MAX_SEALED_BYTES,
@@ -24,11 +29,15 @@ import {
 } from '../../shared/protocol/mesh.js';
 import { RecentSet } from '../../shared/dedup.js';
 import { RecentMap } from '../../shared/recent-map.js';
-import { originateRelay, routeBack, routeRelay } from '../../shared/relay.js';
+import { originateRelay, routeBack, routeRelay, type RelayHeader } from '../../shared/relay.js';
 import { openSeal, seal, type Nacl, type SealKeyPair } from '../../shared/seal.js';
+import { KeyedBuckets } from './budgets.js';
+import { newLimitCounters, type LimitCounters } from './options.js';
+import { DEFAULT_RELAY_LIMITS, RelayPacers, type RelayLimits } from './relay-budget.js';
 
 export interface MeshHost {
   readonly self: PeerId;
+  now(): number;
   /** Peers with confirmed channels. */
   neighbours(): PeerId[];
   /** Queue a frame on the channel to `peer` (a neighbour). */
@@ -64,16 +73,26 @@ export class Mesh {
    */
   private readonly spoiled = new RecentSet(RELAY_DEDUP_ENTRIES);
   readonly counters: MeshCounters = { sent: 0, forwarded: 0, delivered: 0, dropped: 0 };
+  /** What each claimed sender may have passed on (RELAY_ORIGIN_RATE). */
+  private readonly origins: KeyedBuckets<PeerId>;
+  /** What each neighbour takes from us. */
+  private readonly pacers: RelayPacers;
 
   constructor(
     private readonly host: MeshHost,
     private readonly nacl: Nacl,
     private readonly keys: SealKeyPair,
-  ) {}
+    limits: RelayLimits = DEFAULT_RELAY_LIMITS,
+    private readonly tally: LimitCounters = newLimitCounters(),
+  ) {
+    this.origins = new KeyedBuckets(limits.origin, RELAY_ORIGINS_TRACKED);
+    this.pacers = new RelayPacers(limits);
+  }
 
   /**
    * Seal `content` to `to` and send it along `route` (or flood when there is
-   * none). Returns the relay ID, or an error code when it cannot go.
+   * none). Returns the relay ID, or an error code when it cannot go
+   * (RATE_LIMITED when no neighbour would take another frame from us now).
    */
   send(to: PeerId, content: SealedContent, route: readonly PeerId[], id = this.newId()): ErrorCode | Uint8Array {
     const key = this.host.sealKeyOf(to);
@@ -82,14 +101,14 @@ export class Mesh {
     if (neighbours.length === 0) return ErrorCode.NO_MESH_PATH;
     const sealed = seal(this.nacl, key, encodeSealedContent(content));
     if (sealed.length > MAX_SEALED_BYTES) return ErrorCode.PAYLOAD_TOO_LARGE;
-    this.seen.set(toHex(id), Number.MAX_SAFE_INTEGER);
-    for (const { next, header } of originateRelay(this.host.self, to, route, neighbours, {
+    const copies = originateRelay(this.host.self, to, route, neighbours, {
       routeTtl: MAX_RELAY_TTL,
       floodTtl: MESH_FLOOD_TTL,
-    })) {
-      this.host.sendFrame(next, encodeRelay({ id, sealed, ...header }));
-      this.counters.sent++;
-    }
+    });
+    const sent = this.sendCopies(id, sealed, copies, { routedTo: route[0] });
+    if (sent === 0) return ErrorCode.RATE_LIMITED;
+    this.seen.set(toHex(id), Number.MAX_SAFE_INTEGER);
+    this.counters.sent += sent;
     return id;
   }
 
@@ -116,16 +135,53 @@ export class Mesh {
         }
         return;
       case 'forward':
-        for (const { next, header } of decision.copies) {
-          this.host.sendFrame(next, encodeRelay({ id: frame.id, sealed: frame.sealed, ...header }));
-          this.counters.forwarded++;
+        // The neighbour's own budget (what it may make us pass on) was its link's to check.
+        if (!this.origins.take(frame.from, this.host.now())) {
+          this.counters.dropped++;
+          this.tally.relayOverOrigin++;
+          return;
         }
+        this.counters.forwarded += this.sendCopies(frame.id, frame.sealed, decision.copies, {
+          from,
+          routedTo: frame.route[0],
+        });
         return;
       case 'deliver':
         if (this.open(frame)) this.seen.set(key, frame.ttl);
         else this.spoiled.add(`${key}/${from}`);
         return;
     }
+  }
+
+  /**
+   * Send each copy its neighbour will take from us now; the number sent (the
+   * rest are counted). `from`: the neighbour the frame came from (none for
+   * ours); `routedTo`: the next hop its route named. A copy to the recipient
+   * or along the route is routed; any other is a flood copy.
+   */
+  private sendCopies(
+    id: Uint8Array,
+    sealed: Uint8Array,
+    copies: readonly { readonly next: PeerId; readonly header: RelayHeader<PeerId> }[],
+    how: { readonly from?: PeerId; readonly routedTo: PeerId | undefined },
+  ): number {
+    const now = this.host.now();
+    let sent = 0;
+    for (const { next, header } of copies) {
+      const pass = next !== header.to;
+      const copy = {
+        pass,
+        flood: pass && next !== how.routedTo,
+        ...(how.from === undefined ? {} : { from: how.from }),
+      };
+      if (this.pacers.take(next, copy, now)) {
+        this.host.sendFrame(next, encodeRelay({ id, sealed, ...header }));
+        sent++;
+      } else {
+        this.tally.relayUnsent++;
+      }
+    }
+    return sent;
   }
 
   /** Open a frame for us and deliver it; false (counted) when its seal or content is bad. */

@@ -31,7 +31,7 @@ import { LocalTabs } from '../local/tabs.js';
 import { SignalingClient, type EarlySocket } from '../signaling-client.js';
 import type { KeyValueStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
-import { Messages, encodePayload } from './messages.js';
+import { Messages, broadcastDefences, encodePayload } from './messages.js';
 import type { NodeCore } from './core.js';
 import { Dialler } from './dialler.js';
 import { IceServers } from './ice-servers.js';
@@ -45,7 +45,9 @@ import {
   HANDSHAKE_LINK_SLACK,
   MAINTENANCE_INTERVAL_MS,
   PEER_EXCHANGE_INTERVAL_MS,
+  newLimitCounters,
   type KnownPeer,
+  type LimitCounters,
   type LinkInfo,
   type Logger,
   type NodeEvents,
@@ -56,6 +58,7 @@ import {
 import { SignalPaths } from './paths.js';
 import { PeerBook, type CacheStats } from './peer-book.js';
 import { SignalIntake } from './signal-intake.js';
+import { verifyBudgets } from './verify-budget.js';
 
 export type { TabmeshNode } from './options.js';
 
@@ -83,6 +86,8 @@ export class TabNode extends EventTarget implements TabmeshNode {
   readonly id: PeerId;
   private readonly peerLinks: LinkTable;
   private readonly problemCounts = new Map<string, number>();
+  /** What the node's limits refused, by limit; the parts count into it. */
+  private readonly tally: LimitCounters = newLimitCounters();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private currentStatus: NodeStatus;
   private closed = false;
@@ -140,7 +145,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
             connectedPeer: (id) => id === link.peer && link.state === 'connected',
           }),
         onRelay: (link, frame) => this.meshRouting.receive(link.peer, frame),
-        onMembership: (link, message) => this.neighbours.receive(link.peer, message),
+        onMembership: (link, message) => void this.neighbours.receive(link.peer, message),
         onProblem: (link, code, message) => this.problem(code, message, link.peer),
       },
       settings.logger,
@@ -152,6 +157,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
       transport: settings.transport,
       sendSignal: (to, payload) => this.paths.send(to, payload),
       viaOf: (peer) => this.paths.viaOf(peer)?.kind,
+      tally: this.tally,
     };
     const core: NodeCore = {
       identity,
@@ -187,32 +193,41 @@ export class TabNode extends EventTarget implements TabmeshNode {
       requestTurn: () => this.signaling.requestTurn(),
       credentialsPending: () => this.dialler.discardPrepared(),
     });
-    this.meshRouting = new MeshRouting(core, {
-      store,
-      slot: tab.slot,
-      sendFrame: (peer, frame) => this.peerLinks.sendFrame(peer, frame),
-      sealKeyOf: (peer) => this.book.sealKeyOf(peer),
-      started: (sealKey) => this.book.setSealKey(sealKey),
-      signal: async (from, signal, carried, back) => {
-        if (carried !== undefined)
-          await this.book.intake([carried], { introducer: from, label: 'introduced record', from, only: from });
-        this.intake.enqueue(from, signal, { kind: 'mesh', route: back });
+    // One signature-check budget per neighbour, for its membership records and its broadcasts alike.
+    const verify = verifyBudgets();
+    this.meshRouting = new MeshRouting(
+      core,
+      {
+        store,
+        slot: tab.slot,
+        sendFrame: (peer, frame) => this.peerLinks.sendFrame(peer, frame),
+        sealKeyOf: (peer) => this.book.sealKeyOf(peer),
+        started: (sealKey) => this.book.setSealKey(sealKey),
+        signal: async (from, signal, carried, back) => {
+          if (carried !== undefined)
+            await this.book.intake([carried], { introducer: from, label: 'introduced record', from, only: from });
+          void this.intake.enqueue(from, signal, { kind: 'mesh', route: back });
+        },
+        message: (from, data, back) => {
+          this.paths.hint(from, back);
+          this.emit('message', { from, data, broadcast: false, routed: true });
+        },
       },
-      message: (from, data, back) => {
-        this.paths.hint(from, back);
-        this.emit('message', { from, data, broadcast: false, routed: true });
+      this.tally,
+    );
+    this.paths = new SignalPaths(
+      {
+        sendServer: (to, payload) => this.signaling.send(to, payload),
+        canUseServer: () => this.signaling.canSignal(),
+        sendLocal: (to, payload) => this.local?.send(to, payload) ?? false,
+        isLocal: (peer) => this.local?.has(peer) ?? false,
+        sendMesh: (to, content, route) => this.meshRouting.send(to, content, route),
+        canUseMesh: (peer) => this.meshRouting.canReach(peer),
+        ownRecord: () => this.book.record.bytes,
+        debug: (message, fields) => settings.logger.debug(message, fields),
       },
-    });
-    this.paths = new SignalPaths({
-      sendServer: (to, payload) => this.signaling.send(to, payload),
-      canUseServer: () => this.signaling.canSignal(),
-      sendLocal: (to, payload) => this.local?.send(to, payload) ?? false,
-      isLocal: (peer) => this.local?.has(peer) ?? false,
-      sendMesh: (to, content, route) => this.meshRouting.send(to, content, route),
-      canUseMesh: (peer) => this.meshRouting.canReach(peer),
-      ownRecord: () => this.book.record.bytes,
-      debug: (message, fields) => settings.logger.debug(message, fields),
-    });
+      this.tally,
+    );
     this.neighbours = new Neighbours(
       core,
       {
@@ -232,6 +247,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
         },
       },
       { activeSize: Math.min(DEFAULT_ACTIVE_VIEW, settings.maxConnections) },
+      { verify, tally: this.tally },
     );
     this.dialler = new Dialler(core, {
       links: this.peerLinks,
@@ -244,25 +260,39 @@ export class TabNode extends EventTarget implements TabmeshNode {
       signalingStarting: () => this.currentStatus.signaling === 'connecting',
       linkContext: () => this.linkContext(),
     });
-    this.intake = new SignalIntake(core, {
-      links: this.peerLinks,
-      maxLinks,
-      membership: this.neighbours,
-      linkContext: () => this.linkContext(),
-      arrived: (peer, via) => {
-        this.paths.arrived(peer, via);
-        // Only now, with the sender proven, is its trail remembered as a way to it.
-        if (via.kind === 'mesh') this.paths.hint(peer, via.route);
+    this.intake = new SignalIntake(
+      core,
+      {
+        links: this.peerLinks,
+        maxLinks,
+        membership: this.neighbours,
+        linkContext: () => this.linkContext(),
+        arrived: (peer, via) => {
+          this.paths.arrived(peer, via);
+          // Only now, with the sender proven, is its trail remembered as a way to it.
+          if (via.kind === 'mesh') this.paths.hint(peer, via.route);
+        },
+        reply: (to, via, payload) => this.paths.reply(to, via, payload),
       },
-      sendSignal: (to, payload) => this.paths.send(to, payload),
-    });
-    this.messages = new Messages(core, {
-      // Async, so a channel that has gone rejects (NOT_CONNECTED) rather than throws.
-      sendMessage: async (peer, binary, payload, header) =>
-        this.peerLinks.confirmed(peer).sendMessage(binary, payload, header),
-      deliver: (from, data, broadcast) => this.emit('message', { from, data, broadcast }),
-      cutOff: (peer, message) => this.peerLinks.cutOff(peer, message),
-    });
+      this.tally,
+    );
+    this.messages = new Messages(
+      core,
+      {
+        // Async, so a channel that has gone rejects (NOT_CONNECTED) rather than throws.
+        sendMessage: async (peer, binary, payload, header) =>
+          this.peerLinks.confirmed(peer).sendMessage(binary, payload, header),
+        forwardMessage: (peer, binary, payload, header) => {
+          const link = this.peerLinks.get(peer);
+          if (link?.state !== 'connected')
+            return Promise.reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'no open channel to that peer'));
+          return link.forwardMessage(binary, payload, header);
+        },
+        deliver: (from, data, broadcast) => this.emit('message', { from, data, broadcast }),
+        cutOff: (peer, message) => this.peerLinks.cutOff(peer, message),
+      },
+      { ...broadcastDefences(), verify, tally: this.tally },
+    );
     this.signaling = new SignalingClient(
       { urls: settings.urls, network, identity, record: () => this.book.record, random: settings.random },
       {
@@ -274,7 +304,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
           if (state !== 'closed') this.dialler.bootstrap();
         },
         onWelcome: (url, records) => void this.dialler.welcome(url, records),
-        onSignal: (from, payload) => this.intake.enqueue(from, payload, { kind: 'server' }),
+        onSignal: (from, payload) => void this.intake.enqueue(from, payload, { kind: 'server' }),
         // Codes outside the catalogue are counted under one, so a server cannot grow the tally.
         onProblem: (code, message) =>
           this.problem(isErrorCode(code) ? code : ErrorCode.REMOTE_ERROR, message, undefined),
@@ -290,7 +320,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
     if (typeof BroadcastChannel !== 'undefined') {
       this.local = new LocalTabs(this.network, this.id, () => this.book.record.text, {
         onRecord: (text) => void this.dialler.localRecord(text),
-        onSignal: (from, payload) => this.intake.enqueue(from, payload, { kind: 'local' }),
+        onSignal: (from, payload) => void this.intake.enqueue(from, payload, { kind: 'local' }),
       });
     }
     // Sealing is for signals through peers: it starts once the first channel
@@ -327,6 +357,10 @@ export class TabNode extends EventTarget implements TabmeshNode {
 
   meshStats(): Readonly<MeshCounters> {
     return this.meshRouting.counters();
+  }
+
+  limitStats(): Readonly<LimitCounters> {
+    return { ...this.tally };
   }
 
   links(): LinkInfo[] {
@@ -418,6 +452,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
   }
 
   private linkConnected(link: PeerLink): void {
+    this.intake.connected(link.peer);
     this.dialler.reached(link.peer);
     this.meshRouting.start();
     this.neighbours.linkUp(link.peer, link.initiator);

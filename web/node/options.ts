@@ -134,6 +134,64 @@ export interface LinkInfo {
    * `mesh`. Undefined before it is confirmed.
    */
   readonly via: Via['kind'] | undefined;
+  /**
+   * Payload bytes of messages queued on the channel and not yet sent. A
+   * broadcast copy we forward is dropped rather than queued past
+   * MAX_FORWARD_QUEUE_BYTES (2 MiB), counted in `limitStats().forwardOverQueue`.
+   */
+  readonly queuedBytes: number;
+}
+
+/**
+ * What the node's limits have refused so far, one count per limit (issue 15:
+ * what a remote party makes a tab spend is bounded, and what is refused is
+ * counted). Refusals charged to a neighbour are also counted by code in
+ * `problems()` (RATE_LIMITED, FLOODING, PROTOCOL_VIOLATION). The limits are
+ * in shared/limits.ts and docs/PROTOCOL.md.
+ */
+export interface LimitCounters {
+  /** Offers declined without a reply: from peers never dealt with, past STRANGER_REPLY_RATE. */
+  unansweredDeclines: number;
+  /** Of those, offers dropped before their signature was checked, as nothing else would have come of them. */
+  unverifiedOffers: number;
+  /** Relayed frames dropped: over their neighbour's RELAY_RATE. */
+  relayOverRate: number;
+  /** Relayed frames not passed on: over their neighbour's RELAY_PASS_RATE. */
+  relayOverPass: number;
+  /** Relayed frames not passed on: over their claimed sender's RELAY_ORIGIN_RATE. */
+  relayOverOrigin: number;
+  /** Relayed copies not sent: over what the next neighbour takes from us (RELAY_SEND_RATE, RELAY_PASS_SEND_RATE). */
+  relayUnsent: number;
+  /** Membership messages left unread, records unverified: from a peer that may not send them now (not in the active view). */
+  membershipUnread: number;
+  /** Records and broadcast copies left unverified: over their neighbour's VERIFY_RATE. */
+  verifyOverBudget: number;
+  /** Broadcast copies dropped unverified: over their origin's BROADCAST_ORIGIN_RATE. */
+  broadcastOverOrigin: number;
+  /** Broadcast copies not forwarded: the channel's queue held MAX_FORWARD_QUEUE_BYTES. */
+  forwardOverQueue: number;
+  /** Half-received messages given up, their links closed: over MAX_PARTIAL_BYTES_PER_PEER, or stalled PARTIAL_MESSAGE_STALL_MS. */
+  partialMessages: number;
+  /** Signal paths forgotten: over MAX_SIGNAL_PATHS. */
+  signalPathsForgotten: number;
+}
+
+/** A tally with every count at zero. */
+export function newLimitCounters(): LimitCounters {
+  return {
+    unansweredDeclines: 0,
+    unverifiedOffers: 0,
+    relayOverRate: 0,
+    relayOverPass: 0,
+    relayOverOrigin: 0,
+    relayUnsent: 0,
+    membershipUnread: 0,
+    verifyOverBudget: 0,
+    broadcastOverOrigin: 0,
+    forwardOverQueue: 0,
+    partialMessages: 0,
+    signalPathsForgotten: 0,
+  };
 }
 
 export interface MessageDetail {
@@ -190,6 +248,8 @@ export interface TabmeshNode extends EventTarget {
   problems(): Readonly<Record<string, number>>;
   /** Sealed frames through the mesh so far: sent, forwarded for others, delivered to us, dropped. */
   meshStats(): Readonly<MeshCounters>;
+  /** What the node's limits have refused so far, by limit. */
+  limitStats(): Readonly<LimitCounters>;
   /** Per-connection figures. */
   links(): LinkInfo[];
   /**

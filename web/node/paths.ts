@@ -20,12 +20,19 @@
  * Through the mesh the first signal of an attempt without a route floods;
  * the candidates after it wait (bounded) until the answer shows the way, so a
  * flood is paid once per attempt, not once per candidate.
+ *
+ * A path is kept only for a peer with an attempt under way (begun here, or
+ * an offer answered: `arrived`) and forgotten with it; a reply to anyone else
+ * (a bye to a stranger, a link's last bye after it closed) keeps nothing.
+ * Before, every authenticated sender left one until a link to it closed
+ * (issue 15, item 9). MAX_SIGNAL_PATHS bounds them still.
  */
 import type { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
-import { MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
+import { MAX_SIGNAL_PATHS, MESH_SIGNAL_FALLBACK_MS, MESH_SIGNAL_GIVE_UP_MS } from '../../shared/limits.js';
 import type { SealedContent } from '../../shared/protocol/mesh.js';
 import { RecentMap } from '../../shared/recent-map.js';
+import { newLimitCounters, type LimitCounters } from './options.js';
 
 export type Via =
   | { readonly kind: 'server' }
@@ -61,12 +68,18 @@ export interface PathHost {
 }
 
 export class SignalPaths {
-  private readonly paths = new Map<PeerId, Path>();
+  private readonly paths: RecentMap<PeerId, Path>;
   /** Routes learned from walks and from frames' trails, for the next attempt at a peer (bounded, oldest out). */
   private readonly hints = new RecentMap<PeerId, readonly PeerId[]>(MAX_ROUTE_HINTS);
   private readonly timers = new Map<PeerId, ReturnType<typeof setTimeout>>();
 
-  constructor(private readonly host: PathHost) {}
+  constructor(
+    private readonly host: PathHost,
+    private readonly tally: LimitCounters = newLimitCounters(),
+    maxPaths = MAX_SIGNAL_PATHS,
+  ) {
+    this.paths = new RecentMap(maxPaths);
+  }
 
   /** The way the current attempt at `peer` signals. */
   viaOf(peer: PeerId): Via | undefined {
@@ -95,7 +108,7 @@ export class SignalPaths {
    */
   begin(peer: PeerId, attempt: { stillWaiting(): boolean; heard(): boolean; resend(): void; giveUp(): void }): Via {
     const via = this.choose(peer);
-    this.paths.set(peer, { via, sent: 0, held: [] });
+    this.keep(peer, { via, sent: 0, held: [] });
     clearTimeout(this.timers.get(peer));
     if (via.kind !== 'server') {
       this.timers.set(
@@ -115,7 +128,7 @@ export class SignalPaths {
             return;
           }
           this.host.debug('no channel yet by a peer path; trying the signaling server', { peer, via: via.kind });
-          this.paths.set(peer, { via: { kind: 'server' }, sent: 0, held: [] });
+          this.keep(peer, { via: { kind: 'server' }, sent: 0, held: [] });
           attempt.resend();
         }, MESH_SIGNAL_FALLBACK_MS),
       );
@@ -123,27 +136,31 @@ export class SignalPaths {
     return via;
   }
 
-  /** An authenticated signal came from `peer` this way: replies follow it back. */
+  /** An authenticated signal for an attempt at `peer` came this way: the attempt's signals follow it back. */
   arrived(peer: PeerId, via: Via): void {
     const path = this.paths.get(peer);
     // What was held back for a route goes now, the way the answer came (by
     // send(), so it still falls back to the server if that way cannot carry it).
     const held = path?.held.splice(0) ?? [];
     if (path === undefined || path.via.kind !== via.kind || via.kind !== 'mesh') {
-      this.paths.set(peer, { via, sent: path?.via.kind === via.kind ? path.sent : 0, held: [] });
+      this.keep(peer, { via, sent: path?.via.kind === via.kind ? path.sent : 0, held: [] });
     } else {
       path.via = via;
     }
     for (const payload of held) this.send(peer, payload);
   }
 
+  /** Send a signal of the attempt at `to` its way; with none on record (a link's last bye), the best way we have, kept nowhere. */
   send(to: PeerId, payload: string): void {
-    let path = this.paths.get(to);
-    if (path === undefined) {
-      // A reply or bye with no attempt on record: the best path we have.
-      path = { via: this.choose(to), sent: 0, held: [] };
-      this.paths.set(to, path);
-    }
+    this.sendOn(to, this.paths.get(to) ?? { via: this.choose(to), sent: 0, held: [] }, payload);
+  }
+
+  /** A reply to `to` the way its signal came (a declined offer's bye), keeping nothing. */
+  reply(to: PeerId, via: Via, payload: string): void {
+    this.sendOn(to, { via, sent: 0, held: [] }, payload);
+  }
+
+  private sendOn(to: PeerId, path: Path, payload: string): void {
     switch (path.via.kind) {
       case 'local':
         if (this.host.sendLocal(to, payload)) return;
@@ -164,9 +181,22 @@ export class SignalPaths {
     this.timers.delete(peer);
   }
 
+  /** Paths held (for tests and the bench). */
+  get size(): number {
+    return this.paths.size;
+  }
+
   close(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+  }
+
+  /** Hold a path, forgetting the oldest past MAX_SIGNAL_PATHS (counted). */
+  private keep(peer: PeerId, path: Path): void {
+    const forgotten = this.paths.set(peer, path);
+    if (forgotten === undefined) return;
+    this.tally.signalPathsForgotten++;
+    this.host.debug('signal path forgotten: too many held', { peer: forgotten[0] });
   }
 
   private choose(peer: PeerId): Via {

@@ -21,6 +21,15 @@ export const MAX_BUFFERED_BYTES = 64 * 1024;
 /** Waiting senders resume once the buffer has drained to this. */
 export const BUFFERED_LOW_BYTES = 16 * 1024;
 /**
+ * A send that finds this much buffered already is refused (RECIPIENT_BUSY)
+ * rather than buffered: Chromium closes a channel whose buffer passes
+ * 16 MiB, and a caller that does not wait for send() (each frame is awaited
+ * on a link's queue, but nothing here makes a caller do so) would otherwise
+ * grow the buffer without bound. Half of Chromium's limit; an honest link
+ * never comes near it (issue 15, item 9).
+ */
+export const MAX_CHANNEL_BUFFERED_BYTES = 8 * 1024 * 1024;
+/**
  * Remote candidates held until the remote description arrives (they can
  * overtake it on another path). More are dropped: a connection needs a few.
  */
@@ -138,6 +147,8 @@ export const createWebRtcTransport: TransportFactory = (options, events) => {
       const dc = channel;
       if (closed || dc?.readyState !== 'open')
         return Promise.reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel is closed'));
+      if (dc.bufferedAmount >= MAX_CHANNEL_BUFFERED_BYTES)
+        return Promise.reject(new TabmeshError(ErrorCode.RECIPIENT_BUSY, "the channel's send buffer is full"));
       // The DOM typings take ArrayBuffer-backed views only; ours always are.
       dc.send(frame as Uint8Array<ArrayBuffer>);
       if (dc.bufferedAmount <= MAX_BUFFERED_BYTES) return Promise.resolve();
