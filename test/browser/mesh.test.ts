@@ -178,9 +178,16 @@ describe('a mesh of twelve tabs with maxConnections 3', () => {
     const staying = tabs.filter((tab) => !leaving.includes(tab));
     reportOnFailure(labelled(() => staying));
     await Promise.all(leaving.map((tab) => tab.close()));
-    const states = await waitForMesh(staying, isSettledMesh, 100_000);
+    // Settled, and nobody still linked to a tab that left. A closed page
+    // usually ends its channels at once (pagehide closes the node), but a
+    // renderer torn down first leaves its peers to notice the silence, within
+    // CHANNEL_DEAD_AFTER_MS; the rest of the mesh may settle before that.
     const gone = new Set(ids.slice(1, 5));
-    for (const state of states) expect(state.connections.filter((peer) => gone.has(peer))).toEqual([]);
+    await waitForMesh(
+      staying,
+      (s) => isSettledMesh(s) && s.every((t) => t.connections.every((peer) => !gone.has(peer))),
+      100_000,
+    );
     await broadcastReachesAll(staying, staying[0] as Page, 'healed');
   }, 120_000);
 });
