@@ -2,13 +2,15 @@
 import { base64urlnopad, hex } from '@scure/base';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF: by default a decoder drops it, so [EF BB BF] would read as '', a second
+// encoding of the empty string in the canonical reader, and a text message "\uFEFFhi" would arrive as "hi".
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-/** Strict UTF-8 decode; throws on invalid sequences. */
+/** Strict UTF-8 decode, exactly the text encoded (a leading byte-order mark included); throws on invalid sequences. */
 export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }

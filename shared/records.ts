@@ -97,7 +97,8 @@ function fieldProblem(record: PeerRecord): string | undefined {
   return undefined;
 }
 
-function encodeData(record: PeerRecord): Uint8Array {
+/** The canonical bytes a record's signature covers (its signed form is these ‖ the signature). */
+export function recordData(record: PeerRecord): Uint8Array {
   const writer = new Writer()
     .u8(RECORD_FORMAT)
     .fixed(publicKeyOf(record.id), PUBLIC_KEY_BYTES)
@@ -142,7 +143,7 @@ export async function signRecord(identity: Identity, fields: RecordFields): Prom
   if (record.expiresAt - record.issuedAt > MAX_RECORD_LIFETIME_MS) {
     throw new TabmeshError(ErrorCode.BAD_FIELD, 'lifetime over MAX_RECORD_LIFETIME_MS');
   }
-  const data = encodeData(record);
+  const data = recordData(record);
   const bytes = concatBytes(data, await identity.sign(Purpose.RECORD, data));
   if (bytes.length > MAX_RECORD_BYTES) throw new TabmeshError(ErrorCode.BAD_FIELD, 'record over MAX_RECORD_BYTES');
   return { record, bytes, text: toBase64url(bytes) };

@@ -11,7 +11,12 @@ import { ErrorCode, type TabmeshError } from '../shared/errors.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../shared/identity/peer-id.js';
 import { Purpose, verifyFrom } from '../shared/identity/signing.js';
-import { CHALLENGE_NONCE_BYTES, MAX_HELD_DURING_REGISTRATION, MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
+import {
+  CHALLENGE_NONCE_BYTES,
+  MAX_HELD_DURING_REGISTRATION,
+  MAX_SIGNAL_PAYLOAD_CHARS,
+  MAX_SIGNALING_FRAME_BYTES,
+} from '../shared/limits.js';
 import { CloseCode, registrationCloseCode } from '../shared/protocol/close-codes.js';
 import {
   encodeServerMessage,
@@ -408,13 +413,21 @@ export class Hub implements FederationHost {
   }
 
   private relay(session: Session, message: SignalRequest): void {
+    const frame = encodeSignalDelivery(session.id, message.payload);
+    // The delivery's `from` is two characters longer than the request's `to` (the payload is escaped no
+    // longer than the request had it): a request filled to the cap would reach the recipient as a frame
+    // over it, which its parser refuses.
+    if (frame.length > MAX_SIGNALING_FRAME_BYTES) {
+      this.error(session, ErrorCode.FRAME_TOO_LARGE, 'the delivery would be over the frame cap', message.ref);
+      return;
+    }
     // Registered IDs were verified at registration: a hit needs no checksum.
     const target = this.registry.get(session.network, message.to as PeerId);
     if (target === undefined) {
       if (!parsePeerId(message.to).ok) {
         this.error(session, ErrorCode.BAD_FIELD, "'to' is not a valid peer ID", message.ref);
       } else {
-        void this.relayElsewhere(session, message);
+        void this.relayElsewhere(session, message, frame);
       }
       return;
     }
@@ -422,13 +435,12 @@ export class Hub implements FederationHost {
       this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient is not reading; dropped', message.ref);
       return;
     }
-    this.deliver(target, encodeSignalDelivery(session.id, message.payload));
+    this.deliver(target, frame);
     this.deps.metrics.relayed.inc();
   }
 
   /** To a peer this instance does not hold: through the federation (none for LOCAL_ONLY), or UNKNOWN_PEER. */
-  private async relayElsewhere(session: Session, message: SignalRequest): Promise<void> {
-    const frame = encodeSignalDelivery(session.id, message.payload);
+  private async relayElsewhere(session: Session, message: SignalRequest, frame: string): Promise<void> {
     if (await this.deps.federation.relay(session.network, message.to as PeerId, frame)) {
       this.deps.metrics.relayed.inc();
     } else if (!session.closed) {

@@ -378,7 +378,8 @@ function withSample(head: Uint8Array, sample: readonly Uint8Array[]): Uint8Array
   const kept: Uint8Array[] = [];
   let size = head.length + 1;
   for (const record of sample.slice(0, MAX_RECORDS_PER_MESSAGE)) {
-    const cost = record.length + 2;
+    // Its exact size with its length prefix (one byte under 128): a frame the parser takes re-encodes whole.
+    const cost = record.length + new Writer().varint(record.length).finish().length;
     if (record.length > MAX_RECORD_BYTES || size + cost > MAX_CHANNEL_FRAME_BYTES) continue;
     kept.push(record);
     size += cost;

@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
+import { MAX_SIGNALING_FRAME_BYTES } from '../../shared/limits.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
+import { parseClientMessage } from '../../shared/protocol/signaling.js';
 import { TestClient, joined, newIdentity } from '../helpers/client.js';
 import { withTimeout } from '../helpers/events.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -71,6 +73,32 @@ describe('relay', () => {
     bob.client.send({ type: 'peers', max: 1, ref: 6 });
     expect((await bob.client.next('peers')).ref).toBe(6);
     expect(bob.client.pending()).toEqual([]);
+  });
+
+  it('refuses a signal whose delivery would be over the frame cap, rather than send the recipient a frame it must refuse', async () => {
+    // Found by `npm run fuzz` (hub): the delivery names the sender in `from`, two characters longer than `to`,
+    // so a request filled to the cap was relayed as a frame of 65,538 characters, which the recipient refused.
+    server = await startServer();
+    const [alice, bob] = await Promise.all([joined(server.wsUrl), joined(server.wsUrl)]);
+    // Quotes: two characters each in JSON, so the payload stays under its 32 Ki characters while the frame fills.
+    const room =
+      MAX_SIGNALING_FRAME_BYTES - JSON.stringify({ v: 1, t: 'signal', to: bob.identity.id, payload: '' }).length;
+    const payload = '"'.repeat(Math.floor(room / 2)) + 'x'.repeat(room % 2);
+    const text = JSON.stringify({ v: 1, t: 'signal', to: bob.identity.id, payload });
+    expect(text).toHaveLength(MAX_SIGNALING_FRAME_BYTES);
+    expect(parseClientMessage(text).ok).toBe(true);
+    alice.client.sendRaw(text);
+    expect(await alice.client.next('error')).toMatchObject({ code: ErrorCode.FRAME_TOO_LARGE });
+    expect(await server.server.metrics.refusalCount(ErrorCode.FRAME_TOO_LARGE)).toBe(1);
+    // Bob got nothing: the next relay is the first thing he receives. One character less is delivered whole.
+    alice.client.send({ type: 'signal', to: bob.identity.id, payload: 'next' });
+    expect(await bob.client.next('signal')).toEqual({ type: 'signal', from: alice.identity.id, payload: 'next' });
+    alice.client.send({ type: 'signal', to: bob.identity.id, payload: payload.slice(0, -2) });
+    expect(await bob.client.next('signal')).toEqual({
+      type: 'signal',
+      from: alice.identity.id,
+      payload: payload.slice(0, -2),
+    });
   });
 
   it('keeps networks apart: no relay across networks', async () => {

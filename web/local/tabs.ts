@@ -13,7 +13,8 @@ import { MAX_SIGNAL_PAYLOAD_CHARS } from '../../shared/limits.js';
 /** Same-browser tabs remembered as live; more are ignored until some leave. */
 export const MAX_LOCAL_TABS = 64;
 
-type LocalMessage =
+/** A message between tabs of one browser, as {@link parseLocalMessage} builds it. */
+export type LocalMessage =
   | { readonly t: 'hello' | 'here'; readonly id: PeerId; readonly record: string }
   | { readonly t: 'signal'; readonly from: PeerId; readonly to: PeerId; readonly payload: string }
   | { readonly t: 'bye'; readonly id: PeerId };
@@ -35,7 +36,7 @@ function peer(value: unknown): PeerId | undefined {
 }
 
 /** The edge parser: a structured-clone value from the channel, or undefined if it is not one of ours. */
-function parse(data: unknown): LocalMessage | undefined {
+export function parseLocalMessage(data: unknown): LocalMessage | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const fields = data as Record<string, unknown>;
   switch (fields['t']) {
@@ -110,7 +111,7 @@ export class LocalTabs {
   }
 
   private receive(data: unknown): void {
-    const message = parse(data);
+    const message = parseLocalMessage(data);
     if (message === undefined) {
       this.ignored++;
       return;
