@@ -59,6 +59,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The sender kept flooding while throttled; the connection is closed. */
   FLOODING: 'FLOODING',
+  /** The connection left more than its send budget unread; it is closed. */
+  NOT_READING: 'NOT_READING',
 
   // --- Connection admission and lifetime ---
   /** The page's Origin is not on the server's allow-list. */
@@ -73,6 +75,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   /** The peer stopped answering heartbeats. */
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
+  /** An HTTP request's headers did not all arrive within the server's header timeout. */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   /** Wrong path for the WebSocket endpoint. */
   NOT_FOUND: 'NOT_FOUND',
   /** A `turn` request to a server that hands out no TURN credentials. */

@@ -3,17 +3,41 @@
  * Checked on the HTTP upgrade request, before any WebSocket exists.
  */
 import type { IncomingMessage } from 'node:http';
-import { isIPv6 } from 'node:net';
+import { isIPv6, type Server as NetServer, type Socket } from 'node:net';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
- * An Origin allow-list. Entries: `self` (the origin the request was sent to,
- * from its Host header), `localhost` (any page on a loopback host, any port),
- * `*` (anything), or an exact origin such as `https://example.com`.
- * A request without an Origin header is not from a browser page (browsers
- * always send one on WebSocket upgrades), so no page's authority is at stake
- * and it is allowed.
+ * What `self` in the allow-list stands for: the configured public origin;
+ * without one, any loopback page on the server's own port, and only while
+ * the server listens on loopback; otherwise nothing. Never the Host header:
+ * a page on a name an attacker resolves to this server (DNS rebinding) sends
+ * its own name there, and would pass.
+ */
+export type SelfOrigin =
+  | { readonly kind: 'public'; readonly origin: string }
+  | { readonly kind: 'loopback'; readonly port: number }
+  | { readonly kind: 'none' };
+
+/** `self` for a server configured with `publicOrigin` (normalized) and listening at `bound`. */
+export function selfOrigin(publicOrigin: string | undefined, bound: { address: string; port: number }): SelfOrigin {
+  if (publicOrigin !== undefined) return { kind: 'public', origin: publicOrigin };
+  if (isLoopbackAddress(bound.address)) return { kind: 'loopback', port: bound.port };
+  return { kind: 'none' };
+}
+
+/** 127.0.0.0/8, ::1, and IPv4-mapped loopback. */
+export function isLoopbackAddress(address: string): boolean {
+  const bare = address.toLowerCase();
+  return bare === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/**
+ * An Origin allow-list. Entries: `self` (see SelfOrigin), `localhost` (any
+ * page on a loopback host, any port), `*` (anything), or an exact origin
+ * such as `https://example.com`. A request without an Origin header is not
+ * from a browser page (browsers always send one on WebSocket upgrades), so
+ * no page's authority is at stake and it is allowed.
  */
 export class OriginPolicy {
   private readonly exact: ReadonlySet<string>;
@@ -28,7 +52,12 @@ export class OriginPolicy {
     this.exact = new Set(entries.filter((e) => !['self', 'localhost', '*'].includes(e)).map(normalizeOrigin));
   }
 
-  allows(origin: string | undefined, host: string | undefined): boolean {
+  /** Whether the list names `self` (the server warns when `self` stands for nothing). */
+  get namesSelf(): boolean {
+    return this.self;
+  }
+
+  allows(origin: string | undefined, self: SelfOrigin): boolean {
     if (origin === undefined) return true;
     if (this.any) return true;
     let url: URL;
@@ -38,12 +67,20 @@ export class OriginPolicy {
       // A malformed Origin header is refused, never guessed at.
       return false;
     }
-    if (this.localhost && (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.has(url.hostname)) {
-      return true;
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    const loopback = LOOPBACK_HOSTS.has(url.hostname);
+    if (this.localhost && loopback) return true;
+    if (this.self) {
+      if (self.kind === 'public' && url.origin === self.origin) return true;
+      if (self.kind === 'loopback' && loopback && portOf(url) === self.port) return true;
     }
-    if (this.self && host !== undefined && url.host === host.toLowerCase()) return true;
     return this.exact.has(url.origin);
   }
+}
+
+function portOf(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
 }
 
 /** `https://Example.com:443/` becomes `https://example.com`. Throws on non-URLs. */
@@ -110,4 +147,27 @@ export class AddressCounter {
     if (count <= 1) this.counts.delete(key);
     else this.counts.set(key, count - 1);
   }
+}
+
+/**
+ * Cap TCP connections per address (addressKey) as they are accepted, before
+ * any HTTP is read. The cap on WebSockets counts upgrades only, so without
+ * this a client opening sockets and never finishing a request holds a file
+ * descriptor each until the header timeout. Over the cap the socket is
+ * destroyed at once and `refused` called.
+ */
+export function capSocketsPerAddress(server: NetServer, cap: number, refused: () => void): void {
+  if (cap === Infinity) return;
+  const counter = new AddressCounter(cap);
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    if (!counter.tryAcquire(address)) {
+      refused();
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => {
+      counter.release(address);
+    });
+  });
 }

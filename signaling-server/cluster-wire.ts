@@ -15,7 +15,7 @@
  * origin's encodeSignalDelivery), so relaying it costs no JSON work.
  */
 import { isPeerIdShaped } from '../shared/identity/peer-id.js';
-import { MAX_SIGNAL_PAYLOAD_CHARS } from '../shared/limits.js';
+import { MAX_SIGNAL_PAYLOAD_CHARS, PROTOCOL_VERSION } from '../shared/limits.js';
 import { MAX_RECORD_TEXT_CHARS, isValidNetworkName } from '../shared/records.js';
 
 /** Instance IDs: 16 random bytes, hex. */
@@ -30,6 +30,21 @@ const SEQ_PATTERN = /^\d{1,15}$/;
  * the fixed part. Anything longer did not come from encodeSignalDelivery.
  */
 export const MAX_RELAYED_FRAME_CHARS = MAX_SIGNAL_PAYLOAD_CHARS * 6 + 256;
+/** How every delivery frame begins (encodeSignalDelivery), up to the sender's ID. */
+const DELIVERY_PREFIX = `{"v":${PROTOCOL_VERSION},"t":"signal","from":"`;
+
+/**
+ * The sender a delivery frame names (stamped by the instance it came from),
+ * or undefined when the frame does not begin as a delivery does. The hub
+ * keys the recipient's per-sender quota and reply credit by it.
+ */
+export function deliverySender(frame: string): string | undefined {
+  if (!frame.startsWith(DELIVERY_PREFIX)) return undefined;
+  const end = frame.indexOf('"', DELIVERY_PREFIX.length);
+  const id = frame.slice(DELIVERY_PREFIX.length, end < 0 ? DELIVERY_PREFIX.length : end);
+  return isPeerIdShaped(id) ? id : undefined;
+}
+
 /** A header line: type, two IDs, a sequence number, a network and a peer ID or token. */
 const MAX_HEADER_CHARS = 256;
 

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULTS } from './defaults.js';
 import { normalizeOrigin } from './admission.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
-import type { SignalingServerOptions } from './server.js';
+import { MIN_METRICS_TOKEN_CHARS, type SignalingServerOptions } from './options.js';
 import { turnConfigProblem } from './turn.js';
 
 /** Each setting: flag, environment variable, kind, and help text. */
@@ -16,13 +16,58 @@ const SETTINGS = {
   origins: {
     env: 'TABMESH_ORIGINS',
     kind: 'list',
-    help: `Comma-separated page origins allowed to connect: 'self', 'localhost', '*' or exact origins. Default ${DEFAULTS.origins.join(',')}.`,
+    help: `Comma-separated page origins allowed to connect: 'self' (--public-origin, or this server's own loopback origin when it listens on loopback), 'localhost', '*' or exact origins. Default ${DEFAULTS.origins.join(',')}.`,
+  },
+  'public-origin': {
+    env: 'TABMESH_PUBLIC_ORIGIN',
+    kind: 'string',
+    help: "The origin pages reach this server at (https://mesh.example.com): what 'self' in --origins allows. Default: none.",
   },
   'max-peers': { env: 'TABMESH_MAX_PEERS', kind: 'int', help: `Most open connections. Default ${DEFAULTS.maxPeers}.` },
   'max-per-ip': {
     env: 'TABMESH_MAX_PER_IP',
     kind: 'int',
     help: `Most open connections from one IP address (an IPv6 address counts as its /64). Default ${DEFAULTS.maxConnectionsPerIp}.`,
+  },
+  'max-sockets-per-ip': {
+    env: 'TABMESH_MAX_SOCKETS_PER_IP',
+    kind: 'int',
+    help: `Most TCP connections from one address before any HTTP is read (not with --trust-proxy). Default ${DEFAULTS.maxSocketsPerIp}.`,
+  },
+  'headers-timeout-ms': {
+    env: 'TABMESH_HEADERS_TIMEOUT_MS',
+    kind: 'int',
+    help: `Time a client has to send a request's headers. Default ${DEFAULTS.headersTimeoutMs}.`,
+  },
+  'max-buffered-bytes': {
+    env: 'TABMESH_MAX_BUFFERED_BYTES',
+    kind: 'int',
+    help: `Unsent bytes for one recipient past which relays to it are refused. Default ${DEFAULTS.maxBufferedBytes}.`,
+  },
+  'max-buffered-per-sender': {
+    env: 'TABMESH_MAX_BUFFERED_PER_SENDER',
+    kind: 'int',
+    help: `Unsent bytes one sender may queue for one recipient (or its fair share, if smaller). Default ${DEFAULTS.maxBufferedPerSender}.`,
+  },
+  'send-budget-bytes': {
+    env: 'TABMESH_SEND_BUDGET_BYTES',
+    kind: 'int',
+    help: `Unsent bytes past which a connection is closed (1008) rather than sent more; at least --max-buffered-bytes. Default ${DEFAULTS.sendBudgetBytes}.`,
+  },
+  'reply-credit': {
+    env: 'TABMESH_REPLY_CREDIT',
+    kind: 'int',
+    help: `Replies a tab may send a peer on that peer's rate budget, one per signal from it (0: off). Default ${DEFAULTS.replyCreditPerPeer}.`,
+  },
+  'reply-credit-peers': {
+    env: 'TABMESH_REPLY_CREDIT_PEERS',
+    kind: 'int',
+    help: `Peers a tab holds reply credit for at once. Default ${DEFAULTS.replyCreditPeers}.`,
+  },
+  'reply-credit-ttl-ms': {
+    env: 'TABMESH_REPLY_CREDIT_TTL_MS',
+    kind: 'int',
+    help: `How long reply credit lasts. Default ${DEFAULTS.replyCreditTtlMs}.`,
   },
   'max-frame-bytes': {
     env: 'TABMESH_MAX_FRAME_BYTES',
@@ -101,6 +146,21 @@ const SETTINGS = {
     env: 'TABMESH_TURN_TTL_S',
     kind: 'int',
     help: `Lifetime of each tab's TURN credentials in seconds (60..86400). Default ${DEFAULTS.turnTtlS}.`,
+  },
+  'metrics-token': {
+    env: 'TABMESH_METRICS_TOKEN',
+    kind: 'string',
+    help: 'A token /metrics requires as "Authorization: Bearer <token>" (16+ characters); with it /metrics is also served on the main port. Prefer the environment variable. Default: none.',
+  },
+  'metrics-port': {
+    env: 'TABMESH_METRICS_PORT',
+    kind: 'int',
+    help: 'A port of its own for /metrics (on --metrics-host). Default: none; without it or a token, /metrics is not served.',
+  },
+  'metrics-host': {
+    env: 'TABMESH_METRICS_HOST',
+    kind: 'string',
+    help: `Address of the metrics port. Default ${DEFAULTS.metricsHost}.`,
   },
   'log-level': { env: 'LOG_LEVEL', kind: 'string', help: `One of ${LOG_LEVELS.join(', ')}. Default info.` },
 } as const;
@@ -191,8 +251,20 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     port: num('port'),
     host: str('host'),
     origins: ((v) => (Array.isArray(v) ? v : undefined))(get('origins')),
+    publicOrigin: str('public-origin'),
     maxPeers: num('max-peers'),
     maxConnectionsPerIp: num('max-per-ip'),
+    maxSocketsPerIp: num('max-sockets-per-ip'),
+    headersTimeoutMs: num('headers-timeout-ms'),
+    maxBufferedBytes: num('max-buffered-bytes'),
+    maxBufferedPerSender: num('max-buffered-per-sender'),
+    sendBudgetBytes: num('send-budget-bytes'),
+    replyCreditPerPeer: num('reply-credit'),
+    replyCreditPeers: num('reply-credit-peers'),
+    replyCreditTtlMs: num('reply-credit-ttl-ms'),
+    metricsToken: str('metrics-token'),
+    metricsPort: num('metrics-port'),
+    metricsHost: str('metrics-host'),
     maxFrameBytes: num('max-frame-bytes'),
     rate: num('rate'),
     burst: num('burst'),
@@ -233,6 +305,13 @@ function validate(options: SignalingServerOptions): void {
   const positive: [string, number | undefined][] = [
     ['max-peers', options.maxPeers],
     ['max-per-ip', options.maxConnectionsPerIp],
+    ['max-sockets-per-ip', options.maxSocketsPerIp],
+    ['headers-timeout-ms', options.headersTimeoutMs],
+    ['max-buffered-bytes', options.maxBufferedBytes],
+    ['max-buffered-per-sender', options.maxBufferedPerSender],
+    ['send-budget-bytes', options.sendBudgetBytes],
+    ['reply-credit-peers', options.replyCreditPeers],
+    ['reply-credit-ttl-ms', options.replyCreditTtlMs],
     ['max-frame-bytes', options.maxFrameBytes],
     ['burst', options.burst],
     ['sample-size', options.sampleSize],
@@ -246,6 +325,20 @@ function validate(options: SignalingServerOptions): void {
     if (value !== undefined && value < 1) throw new UsageError(`--${flag} must be at least 1`);
   }
   if (options.port !== undefined && options.port > 65535) throw new UsageError('--port must be 0..65535');
+  if (options.metricsPort !== undefined && options.metricsPort > 65535)
+    throw new UsageError('--metrics-port must be 0..65535');
+  const buffered = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
+  if ((options.sendBudgetBytes ?? DEFAULTS.sendBudgetBytes) < buffered)
+    throw new UsageError('--send-budget-bytes must be at least --max-buffered-bytes');
+  if (options.metricsToken !== undefined && options.metricsToken.length < MIN_METRICS_TOKEN_CHARS)
+    throw new UsageError(`--metrics-token must be at least ${MIN_METRICS_TOKEN_CHARS} characters`);
+  if (options.publicOrigin !== undefined) {
+    try {
+      normalizeOrigin(options.publicOrigin);
+    } catch {
+      throw new UsageError('--public-origin must be an http(s) origin, like https://mesh.example.com');
+    }
+  }
   if (options.sampleSize !== undefined && options.sampleSize > 32)
     throw new UsageError('--sample-size must be at most 32');
   if (options.maxFrameBytes !== undefined && options.maxFrameBytes < 1024) {

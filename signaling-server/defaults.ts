@@ -34,12 +34,68 @@ export const DEFAULTS = {
   sampleSize: 16,
   /** Time to answer the challenge. */
   registrationTimeoutMs: 10_000,
-  /** Ping interval; a socket that misses one whole interval is dropped. */
+  /**
+   * Ping interval; a socket that has not answered the last ping (with its
+   * payload: unsolicited pongs do not count) within one interval is dropped.
+   */
   heartbeatIntervalMs: 30_000,
   /** Time clients get to close after a shutdown notice before being cut. */
   shutdownGraceMs: 5_000,
-  /** Unsent bytes queued for one recipient before relays to it are refused. */
+  /** Unsent bytes queued for one recipient before relays to it are refused (`RECIPIENT_BUSY`). */
   maxBufferedBytes: 1024 * 1024,
+  /**
+   * Unsent bytes one sender may have queued for one recipient. A sender's
+   * quota is this or an equal share of maxBufferedBytes among the senders
+   * with bytes queued for that recipient, one share kept free for a sender
+   * not yet queued, whichever is smaller (a sender with nothing queued may
+   * always send one signal); over it, `RECIPIENT_BUSY`. So a flood into a
+   * tab fills only the flooders' shares, and an honest sender's signals
+   * still find room: 32 KiB holds an offer with its candidates, and lets
+   * 32 senders at once queue for one recipient before its budget is full.
+   */
+  maxBufferedPerSender: 32 * 1024,
+  /**
+   * Unsent bytes a connection may have before the server closes it (1008
+   * `NOT_READING`) rather than write it another reply of its own (samples,
+   * errors, acknowledgements, pings). Relays stop at maxBufferedBytes, so
+   * relays alone never close a tab; the 256 KiB above it is for the
+   * connection's own replies. The twenty largest samples a client may ask
+   * for at once within its burst (100 tokens, 5 a sample, ~41 KB each:
+   * ~820 KB) fit; a client that has asked for more than this without
+   * reading is not reading, and what the server holds for it is bounded.
+   */
+  sendBudgetBytes: 1024 * 1024 + 256 * 1024,
+  /**
+   * Answers a connection may send a peer without paying for them: each
+   * signal the peer relays to it (and pays for) earns one, so whoever sends
+   * the signals pays for the answers, and a tab that answers every offer it
+   * declines cannot be rate limited by the offers. Twice the burst: every
+   * signal a peer can send at once, and as many again at its rate while the
+   * answers are on their way. 0 turns it off.
+   */
+  replyCreditPerPeer: 200,
+  /** Peers a connection holds reply credit for at once (the oldest is forgotten first): bounds its memory. */
+  replyCreditPeers: 32,
+  /** How long reply credit lasts after the signal that earned it: an answer comes within seconds. */
+  replyCreditTtlMs: 30_000,
+  /**
+   * TCP connections from one address (an IPv6 address counted as its /64),
+   * counted as they are accepted, before any HTTP is read, so half-open
+   * requests cannot hold file descriptors beyond it: maxConnectionsPerIp
+   * WebSockets plus 8 for the page's own HTTP requests (a browser opens at
+   * most 6 per host). Not applied with trustProxy (every connection then
+   * comes from the proxy, which must bound its own).
+   */
+  maxSocketsPerIp: 64 + 8,
+  /**
+   * Time a client has to send a whole HTTP request's headers (an upgrade
+   * request is only headers). Node's default lets a half-open request hold
+   * its socket for 60 s, checked every 30 s; a browser sends its headers in
+   * one packet.
+   */
+  headersTimeoutMs: 10_000,
+  /** Address of the metrics listener (`metricsPort`): loopback, for a scraper on the same host. */
+  metricsHost: '127.0.0.1',
   /**
    * With Redis: how long a peer's presence outlives its instance's last
    * refresh. An instance that dies is forgotten within this bound.

@@ -10,7 +10,6 @@ import type { WebSocket } from 'ws';
 import { ErrorCode, type TabmeshError } from '../shared/errors.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../shared/identity/peer-id.js';
-import { Purpose, verifyFrom } from '../shared/identity/signing.js';
 import {
   CHALLENGE_NONCE_BYTES,
   MAX_HELD_DURING_REGISTRATION,
@@ -22,7 +21,6 @@ import {
   encodeServerMessage,
   encodeSignalDelivery,
   parseClientMessage,
-  registrationBytes,
   type RecordUpdate,
   type RegisterMessage,
   type ClientMessage,
@@ -30,13 +28,17 @@ import {
   type ServerMessage,
   type SignalRequest,
 } from '../shared/protocol/signaling.js';
-import { TokenBucket } from '../shared/rate-limit.js';
-import { decodeRecord, verifyRecord } from '../shared/records.js';
+import { verifyRecord } from '../shared/records.js';
+import { deliverySender } from './cluster-wire.js';
 import type { Federation, FederationHost } from './federation.js';
 import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
+import { TickBatch, type OutboxLimits } from './outbox.js';
+import { RateGate } from './rate-gate.js';
+import { checkRegistration } from './registration.js';
 import { Registry } from './registry.js';
-import { Session, SessionState } from './session.js';
+import type { ReplyCreditLimits } from './reply-credit.js';
+import { Session, SessionState, type SessionLimits } from './session.js';
 import { mintTurnCredentials, type TurnConfig } from './turn.js';
 
 export interface HubConfig {
@@ -46,8 +48,11 @@ export interface HubConfig {
   readonly floodAllowance: number;
   readonly sampleSize: number;
   readonly registrationTimeoutMs: number;
-  readonly maxBufferedBytes: number;
   readonly maxFrameBytes: number;
+  /** The send budget and relay quotas of every connection. */
+  readonly outbox: OutboxLimits;
+  /** Answers paid for by the signals they answer (reply-credit.ts). */
+  readonly credit: ReplyCreditLimits;
   /** TURN credentials to hand out, or undefined for none. */
   readonly turn: TurnConfig | undefined;
 }
@@ -62,8 +67,8 @@ export interface HubDeps {
   readonly federation: Federation;
 }
 
-/** Cost in tokens of a sample request, all told (it makes the server do more than a relay). */
-const PEERS_REQUEST_COST = 5;
+/** Bytes of random payload in each heartbeat ping: unguessable, so only a client that read the ping can answer it. */
+const PING_PAYLOAD_BYTES = 16;
 
 export class Hub implements FederationHost {
   readonly registry: Registry<Session>;
@@ -71,6 +76,9 @@ export class Hub implements FederationHost {
   /** Sessions still registering, swept for the registration timeout. */
   private readonly pending = new Set<Session>();
   private readonly limits: ServerLimits;
+  private readonly sessionLimits: SessionLimits;
+  private readonly batch = new TickBatch();
+  private readonly gate: RateGate;
 
   constructor(
     private readonly config: HubConfig,
@@ -83,6 +91,11 @@ export class Hub implements FederationHost {
       rate: config.rate,
       burst: config.burst,
     };
+    this.sessionLimits = { rate: config.rate, burst: config.burst, outbox: config.outbox, credit: config.credit };
+    this.gate = new RateGate(config, deps, {
+      error: (session, code, message, ref) => this.error(session, code, message, ref),
+      refuse: (session, code, message, closeCode) => this.refuse(session, code, message, closeCode),
+    });
   }
 
   get pendingCount(): number {
@@ -100,22 +113,12 @@ export class Hub implements FederationHost {
     const now = this.deps.now();
     const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
     const deadline = now + this.config.registrationTimeoutMs;
-    const session = new Session(
-      socket,
-      tcp,
-      address,
-      network,
-      deadline,
-      nonce,
-      this.config.rate,
-      this.config.burst,
-      now,
-    );
+    const session = new Session(socket, tcp, address, network, deadline, nonce, this.sessionLimits, now);
     this.sessions.add(session);
     this.pending.add(session);
     socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
-    socket.on('pong', () => {
-      session.alive = true;
+    socket.on('pong', (payload) => {
+      session.liveness.ponged(payload);
     });
     socket.on('error', (error) => {
       // ws reports protocol errors (oversize frames, bad UTF-8) here before closing.
@@ -154,9 +157,18 @@ export class Hub implements FederationHost {
 
   /** Forget a closed session. */
   private drop(session: Session): void {
+    this.retire(session);
+    this.sessions.delete(session);
+  }
+
+  /**
+   * A session that is closing: nothing more is handled for it or sent to it,
+   * and no peer finds it, though its socket may take a while to close.
+   */
+  private retire(session: Session): void {
     session.state = SessionState.Closed;
     session.nonce = undefined;
-    this.sessions.delete(session);
+    session.held = undefined;
     this.pending.delete(session);
     if (this.registry.remove(session)) this.deps.federation.leave(session);
   }
@@ -171,22 +183,47 @@ export class Hub implements FederationHost {
     }
   }
 
-  /** One heartbeat round: drop sockets that missed the last ping, ping the rest. */
+  /**
+   * One heartbeat round: drop sockets that did not answer the last ping,
+   * ping the rest, each with fresh random bytes its pong must carry back.
+   */
   heartbeat(): void {
+    const payloads = randomBytes(PING_PAYLOAD_BYTES * this.sessions.size);
+    let i = 0;
     for (const session of this.sessions) {
-      if (!session.alive) {
+      if (!session.liveness.alive) {
         this.deps.metrics.refused(ErrorCode.HEARTBEAT_TIMEOUT);
         this.deps.logger.debug({ address: session.address }, 'heartbeat missed; dropping');
         session.socket.terminate();
         continue;
       }
-      session.alive = false;
-      session.socket.ping();
+      const payload = payloads.subarray(i, i + PING_PAYLOAD_BYTES);
+      i += PING_PAYLOAD_BYTES;
+      session.liveness.pinged(payload);
+      // A closing socket is not pinged: if it is still here at the next round, it is cut.
+      if (session.closed) continue;
+      // A ping is a write like any other: within the send budget (2 bytes of header).
+      if (!session.outbox.fits(payload.length + 2)) this.notReading(session);
+      else session.socket.ping(payload);
     }
   }
 
+  /** The one way the server's own messages reach a client: within its send budget, or the client is closed. */
   private send(session: Session, message: ServerMessage): void {
-    session.socket.send(encodeServerMessage(message));
+    if (!session.outbox.reply(Buffer.from(encodeServerMessage(message)))) this.notReading(session);
+  }
+
+  /** The client has left more than its send budget unread: close it rather than queue more (1008, NOT_READING). */
+  private notReading(session: Session): void {
+    if (session.closed) return;
+    this.deps.metrics.refused(ErrorCode.NOT_READING);
+    this.deps.logger.info(
+      { address: session.address, id: session.id, unsent: session.outbox.unsent },
+      'not reading; closing',
+    );
+    this.retire(session);
+    // The close frame queues behind what is unread; ws cuts the socket if the close handshake does not follow.
+    session.socket.close(CloseCode.POLICY_VIOLATION, ErrorCode.NOT_READING);
   }
 
   private error(session: Session, code: ErrorCode, message: string, ref?: number): void {
@@ -198,17 +235,17 @@ export class Hub implements FederationHost {
   refuse(session: Session, code: ErrorCode, message: string, closeCode = registrationCloseCode(code)): void {
     if (session.state === SessionState.Closed) return;
     this.error(session, code, message);
-    this.pending.delete(session);
-    session.state = SessionState.Closed;
+    if (session.closed) return; // closed as not reading instead
+    this.retire(session);
     session.socket.close(closeCode, code);
   }
 
   private receive(session: Session, data: unknown, isBinary: boolean): void {
     if (session.state === SessionState.Closed) return;
-    // Every frame counts against the bucket before it is even parsed, and
-    // before registration too: no frame, good or bad, is answered beyond the rate.
-    if (!this.admit(session, 1, undefined)) return;
+    // Paid for before it is answered, good or bad, registered or not (rate-gate.ts).
+    if (!this.gate.beforeParse(session)) return;
     if (isBinary || !Buffer.isBuffer(data)) {
+      if (this.gate.afterParse(session, undefined) === 'dropped') return;
       this.refuse(
         session,
         ErrorCode.BAD_FRAME,
@@ -218,12 +255,13 @@ export class Hub implements FederationHost {
       return;
     }
     const parsed = parseClientMessage(data.toString('utf8'));
+    const admission = this.gate.afterParse(session, parsed.ok ? parsed.value : undefined);
+    if (admission === 'dropped') return;
     if (!parsed.ok) {
       this.badMessage(session, parsed.error);
       return;
     }
     const message = parsed.value;
-    if (message.type === 'peers' && !this.admit(session, PEERS_REQUEST_COST - 1, message.ref)) return;
     if (session.state === SessionState.Pending) {
       if (message.type === 'register') void this.register(session, message);
       else this.refuse(session, ErrorCode.NOT_REGISTERED, 'register first');
@@ -239,14 +277,14 @@ export class Hub implements FederationHost {
       session.held.push(message);
       return;
     }
-    this.dispatch(session, message);
+    this.dispatch(session, message, admission === 'answer');
   }
 
   /** Handle one request on a registered (or registering, for `register`) connection. */
-  private dispatch(session: Session, message: ClientMessage): void {
+  private dispatch(session: Session, message: ClientMessage, answer = false): void {
     switch (message.type) {
       case 'signal':
-        this.relay(session, message);
+        this.relay(session, message, answer);
         break;
       case 'peers':
         void this.answerPeers(session, message.max, message.ref);
@@ -282,65 +320,22 @@ export class Hub implements FederationHost {
     else this.refuse(session, error.code, error.message);
   }
 
-  /** The per-connection token bucket, with a drop budget that cuts off floods. */
-  private admit(session: Session, cost: number, ref: number | undefined): boolean {
-    const now = this.deps.now();
-    if (session.bucket.take(now, cost)) {
-      session.throttleReported = false;
-      return true;
-    }
-    session.floodBudget ??= new TokenBucket(this.config.rate, this.config.floodAllowance, now);
-    if (!session.floodBudget.take(now)) {
-      this.deps.logger.info({ address: session.address, id: session.id }, 'flooding; closing');
-      this.refuse(session, ErrorCode.FLOODING, 'kept sending while rate limited', CloseCode.FLOODING);
-      return false;
-    }
-    if (session.throttleReported) {
-      this.deps.metrics.refused(ErrorCode.RATE_LIMITED);
-    } else {
-      session.throttleReported = true;
-      this.error(
-        session,
-        ErrorCode.RATE_LIMITED,
-        `over ${this.config.rate} messages/s; dropping until you slow down`,
-        ref,
-      );
-    }
-    return false;
-  }
-
   private async register(session: Session, message: RegisterMessage): Promise<void> {
     const nonce = session.nonce;
     session.nonce = undefined; // one answer per challenge, right or wrong
     session.state = SessionState.Verifying;
-    const now = this.deps.now();
-    if (nonce === undefined || now > session.deadline) {
-      this.refuse(session, ErrorCode.CHALLENGE_EXPIRED, 'the challenge has expired');
-      return;
-    }
-    const decoded = decodeRecord(message.record);
-    if (!decoded.ok) {
-      this.refuse(session, decoded.error.code, decoded.error.message);
-      return;
-    }
-    if (decoded.value.record.id !== message.id) {
-      this.refuse(session, ErrorCode.ID_MISMATCH, 'the record is not for the ID being registered');
-      return;
-    }
-    if (session.announcedNetwork !== undefined && message.network !== session.announcedNetwork) {
-      this.refuse(session, ErrorCode.NETWORK_MISMATCH, 'registering in another network than the URL named');
-      return;
-    }
-    const signed = registrationBytes(nonce, this.config.serverName, message.network, message.id);
-    const [answer, record] = await Promise.all([
-      verifyFrom(this.deps.ed25519, message.id, Purpose.REGISTER, signed, message.signature),
-      verifyRecord(this.deps.ed25519, message.record, { now, network: message.network }),
-    ]);
+    const record = await checkRegistration(
+      this.deps.ed25519,
+      {
+        nonce,
+        deadline: session.deadline,
+        announcedNetwork: session.announcedNetwork,
+        serverName: this.config.serverName,
+      },
+      message,
+      this.deps.now(),
+    );
     if (session.closed) return; // the socket closed while we verified
-    if (!answer) {
-      this.refuse(session, ErrorCode.BAD_SIGNATURE, 'the challenge signature does not verify for this ID');
-      return;
-    }
     if (!record.ok) {
       this.refuse(session, record.error.code, record.error.message);
       return;
@@ -383,7 +378,7 @@ export class Hub implements FederationHost {
     });
     const held = session.held ?? [];
     session.held = undefined;
-    for (const message of held) this.dispatch(session, message);
+    for (const message of held) if (!this.closedSince(session)) this.dispatch(session, message);
   }
 
   /** Whether the socket closed during an await (a call, so the compiler does not narrow it). */
@@ -412,7 +407,7 @@ export class Hub implements FederationHost {
     this.send(session, ref === undefined ? { type: 'peers', peers } : { type: 'peers', peers, ref });
   }
 
-  private relay(session: Session, message: SignalRequest): void {
+  private relay(session: Session, message: SignalRequest, answer: boolean): void {
     const frame = encodeSignalDelivery(session.id, message.payload);
     // The delivery's `from` is two characters longer than the request's `to` (the payload is escaped no
     // longer than the request had it): a request filled to the cap would reach the recipient as a frame
@@ -431,11 +426,10 @@ export class Hub implements FederationHost {
       }
       return;
     }
-    if (target.socket.bufferedAmount > this.config.maxBufferedBytes) {
-      this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient is not reading; dropped', message.ref);
+    if (!this.deliver(target, frame, session.id, !answer)) {
+      this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient has too much unread; dropped', message.ref);
       return;
     }
-    this.deliver(target, frame);
     this.deps.metrics.relayed.inc();
   }
 
@@ -454,9 +448,9 @@ export class Hub implements FederationHost {
     // `to` was checked for shape; the registry holds only verified IDs.
     const target = this.registry.get(network, to as PeerId);
     if (target === undefined || target.closed) return 'unknown';
-    if (target.socket.bufferedAmount > this.config.maxBufferedBytes) return 'busy';
-    this.deliver(target, frame);
-    return 'delivered';
+    // Quotas are keyed by the sender the other instance stamped. Reply credit is per instance (that instance
+    // cannot say whether the signal was itself an answer on credit): across instances, answers are paid as usual.
+    return this.deliver(target, frame, deliverySender(frame) ?? 'federation', false) ? 'delivered' : 'busy';
   }
 
   replacedElsewhere(network: string, id: string, token: string): void {
@@ -471,29 +465,17 @@ export class Hub implements FederationHost {
   }
 
   /**
-   * Send to a peer, coalescing everything relayed to it in this event-loop
-   * turn into one write: the TCP socket stays corked until process.nextTick.
-   * A client's burst (an offer and its candidates) then costs one syscall
-   * instead of one per frame, with no added latency.
+   * Relay a delivery frame from `sender` to `target`, within the target's
+   * relay budget and the sender's quota of it; false when refused. Delivered,
+   * a signal its sender paid for earns the target one answer (`earnsCredit`).
+   * Everything relayed to a peer in one event-loop turn leaves in one write.
    */
-  private deliver(target: Session, text: string): void {
-    if (!target.corked) {
-      target.corked = true;
-      target.tcp.cork();
-      if (this.corked.length === 0) process.nextTick(this.uncorkAll);
-      this.corked.push(target);
-    }
-    target.socket.send(text);
+  private deliver(target: Session, text: string, sender: string, earnsCredit: boolean): boolean {
+    this.batch.add(target.tcp);
+    if (!target.outbox.relay(Buffer.from(text), sender)) return false;
+    if (earnsCredit) target.credit.earn(sender, this.deps.now());
+    return true;
   }
-
-  private readonly corked: Session[] = [];
-  private readonly uncorkAll = (): void => {
-    for (const session of this.corked) {
-      session.corked = false;
-      session.tcp.uncork();
-    }
-    this.corked.length = 0;
-  };
 
   private async updateRecord(session: Session, message: RecordUpdate): Promise<void> {
     const result = await verifyRecord(this.deps.ed25519, message.record, {
@@ -524,11 +506,12 @@ export class Hub implements FederationHost {
 
   /** Notify every client of shutdown and close them. */
   goaway(retryAfterMs: number): void {
-    const notice = encodeServerMessage({ type: 'goaway', reason: ErrorCode.SHUTTING_DOWN, retryAfterMs });
+    const notice = Buffer.from(encodeServerMessage({ type: 'goaway', reason: ErrorCode.SHUTTING_DOWN, retryAfterMs }));
     for (const session of this.sessions) {
       if (session.state === SessionState.Closed) continue;
-      session.state = SessionState.Closed;
-      session.socket.send(notice);
+      // A client too far behind to read the notice gets the plain close.
+      session.outbox.reply(notice);
+      this.retire(session);
       session.socket.close(CloseCode.GOING_AWAY, ErrorCode.SHUTTING_DOWN);
     }
   }

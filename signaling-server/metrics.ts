@@ -16,6 +16,7 @@ export class ServerMetrics {
   readonly registrations: Counter;
   readonly relayed: Counter;
   private readonly refusals: Counter<'reason'>;
+  readonly creditedAnswers: Counter;
 
   constructor(source: MetricsSource, maxNetworks: number, processMetrics: boolean) {
     const registers = [this.registry];
@@ -69,6 +70,11 @@ export class ServerMetrics {
       name: 'tabmesh_refusals_total',
       help: 'Refused connections, frames and messages, by error code.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.creditedAnswers = new Counter({
+      name: 'tabmesh_credited_answers_total',
+      help: 'Signals relayed as answers on reply credit: paid for by the signals they answer, not by their sender.',
       registers,
     });
   }

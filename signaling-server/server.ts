@@ -15,73 +15,25 @@ import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../shared/errors.js';
 import { isValidNetworkName } from '../shared/records.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
-import { AddressCounter, clientAddress, OriginPolicy } from './admission.js';
+import {
+  AddressCounter,
+  capSocketsPerAddress,
+  clientAddress,
+  OriginPolicy,
+  selfOrigin,
+  type SelfOrigin,
+} from './admission.js';
 import { DEFAULTS } from './defaults.js';
 import { createNodeEd25519 } from './ed25519-node.js';
 import { LOCAL_ONLY, type Federation } from './federation.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
+import { serveMetrics } from './metrics-endpoint.js';
 import { FederationMetrics, ServerMetrics } from './metrics.js';
+import { resolveOptions, type SignalingServerOptions } from './options.js';
 import { RedisFederation } from './redis-federation.js';
-import { turnConfigProblem, type TurnConfig } from './turn.js';
 
-/** User settings. Every one is optional; DEFAULTS (defaults.ts) lists the values. */
-export interface SignalingServerOptions {
-  readonly port?: number;
-  readonly host?: string;
-  readonly path?: string;
-  readonly serverName?: string;
-  readonly origins?: readonly string[];
-  readonly maxPeers?: number;
-  readonly maxConnectionsPerIp?: number;
-  readonly maxFrameBytes?: number;
-  readonly rate?: number;
-  readonly burst?: number;
-  readonly floodAllowance?: number;
-  readonly sampleSize?: number;
-  readonly registrationTimeoutMs?: number;
-  readonly heartbeatIntervalMs?: number;
-  readonly shutdownGraceMs?: number;
-  readonly maxBufferedBytes?: number;
-  /** Take the client address from X-Forwarded-For (behind one reverse proxy). Default false. */
-  readonly trustProxy?: boolean;
-  /** Folder of the page to serve at `/`. Default: the built page, if there is one; `null` serves none. */
-  readonly staticDir?: string | null;
-  /** Expose Node process metrics (CPU, memory, event loop) in /metrics. Default true. */
-  readonly processMetrics?: boolean;
-  /**
-   * An HTTP server of your own to mount on. The signaling server takes its
-   * WebSocket upgrades on `path` (upgrades to other paths are left to your
-   * other 'upgrade' listeners, or refused with 404 if there are none) and
-   * leaves its requests to you: call `handleRequest` from your handler for
-   * /healthz, /metrics and the page. `listen()` listens on `port` and `host`
-   * only if it is not listening yet; `close()` closes the signaling
-   * connections and leaves your server open. Default: a server of its own.
-   */
-  readonly httpServer?: Server;
-  /**
-   * Redis URL (`redis://…`, `rediss://…`): share presence and relays with
-   * every instance using the same Redis, so they act as one server. Default:
-   * none, the server is on its own and needs no other service.
-   */
-  readonly redis?: string;
-  /** With `redis`: how long a peer's presence outlives its instance's last refresh. */
-  readonly presenceTtlMs?: number;
-  /** With `redis`: how often presence is refreshed (must be below presenceTtlMs). */
-  readonly presenceRefreshMs?: number;
-  /** With `redis`: a Redis command slower than this fails and the instance answers from its own peers. */
-  readonly redisCommandTimeoutMs?: number;
-  /**
-   * TURN server URLs (`turn:host:3478`, `turns:host:5349?transport=tcp`, at
-   * most 8): with `turnSecret`, every registered tab gets short-lived
-   * credentials for them in its welcome (docs/TURN.md). Default: none.
-   */
-  readonly turnUrls?: readonly string[];
-  /** The secret shared with the TURN server (coturn's `static-auth-secret`, at least 16 characters). Never logged. */
-  readonly turnSecret?: string;
-  /** Lifetime of each tab's TURN credentials, in seconds (60..86400). Default DEFAULTS.turnTtlS. */
-  readonly turnTtlS?: number;
-}
+export type { SignalingServerOptions } from './options.js';
 
 /** Collaborators, injectable for tests and embedding. */
 export interface SignalingServerDeps {
@@ -91,9 +43,17 @@ export interface SignalingServerDeps {
   readonly random?: () => number;
 }
 
+/** Where a server listens; `metricsUrl` with metricsPort. */
+export interface ListenInfo {
+  port: number;
+  host: string;
+  url: string;
+  metricsUrl?: string;
+}
+
 export interface SignalingServer {
-  /** Listen on the configured port and host (port 0 picks a free one). */
-  listen(): Promise<{ port: number; host: string; url: string }>;
+  /** Listen on the configured port and host (port 0 picks a free one), and metricsPort if set. */
+  listen(): Promise<ListenInfo>;
   /** For mounting on your own HTTP server: its 'request' and 'upgrade' handlers. */
   readonly handleRequest: (request: IncomingMessage, response: ServerResponse) => void;
   readonly handleUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -122,6 +82,24 @@ function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
+/** Listen on `port` and `host` unless already listening; where it listens. */
+function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolvePromise, reject) => {
+    const listening = (): void => {
+      server.off('error', reject);
+      resolvePromise(server.address() as AddressInfo);
+    };
+    if (server.listening) return listening();
+    server.once('error', reject);
+    server.listen(port, host, listening);
+  });
+}
+
+/** An address as a URL's host: IPv6 in brackets. */
+function urlHost(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]` : address.address;
+}
+
 /** Refuse an upgrade with a plain HTTP response; no WebSocket is made. */
 function writeRefusal(socket: Duplex, status: number, code: ErrorCode): void {
   const body = `${code}\n`;
@@ -142,42 +120,15 @@ function releaser(counter: AddressCounter, address: string): () => void {
   };
 }
 
-/** The TURN settings, checked; undefined when TURN is off. Half a configuration is an error. */
-function turnOptions(options: SignalingServerOptions): TurnConfig | undefined {
-  if (options.turnUrls === undefined && options.turnSecret === undefined) return undefined;
-  if (options.turnUrls === undefined || options.turnSecret === undefined)
-    throw new RangeError('turnUrls and turnSecret go together');
-  const turn = { urls: options.turnUrls, secret: options.turnSecret, ttlS: options.turnTtlS ?? DEFAULTS.turnTtlS };
-  const problem = turnConfigProblem(turn);
-  if (problem !== undefined) throw new RangeError(problem);
-  return turn;
-}
-
 export function createSignalingServer(
   options: SignalingServerOptions = {},
   deps: SignalingServerDeps = {},
 ): SignalingServer {
-  const config = {
-    port: options.port ?? DEFAULTS.port,
-    host: options.host ?? DEFAULTS.host,
-    path: options.path ?? DEFAULTS.path,
-    serverName: options.serverName ?? DEFAULTS.serverName,
-    maxPeers: options.maxPeers ?? DEFAULTS.maxPeers,
-    maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
-    rate: options.rate ?? DEFAULTS.rate,
-    burst: options.burst ?? DEFAULTS.burst,
-    floodAllowance: options.floodAllowance ?? DEFAULTS.floodAllowance,
-    sampleSize: options.sampleSize ?? DEFAULTS.sampleSize,
-    registrationTimeoutMs: options.registrationTimeoutMs ?? DEFAULTS.registrationTimeoutMs,
-    heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
-    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs,
-    maxBufferedBytes: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
-    trustProxy: options.trustProxy ?? false,
-  };
+  const config = resolveOptions(options);
   const logger = deps.logger ?? createLogger();
   const now = deps.now ?? Date.now;
-  const origins = new OriginPolicy(options.origins ?? DEFAULTS.origins);
-  const perAddress = new AddressCounter(options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp);
+  const origins = new OriginPolicy(config.origins);
+  const perAddress = new AddressCounter(config.maxConnectionsPerIp);
   const startedAt = now();
 
   const metrics: ServerMetrics = new ServerMetrics(
@@ -190,19 +141,15 @@ export function createSignalingServer(
     DEFAULTS.maxMetricNetworks,
     options.processMetrics ?? true,
   );
-  const turn = turnOptions(options);
-  const presenceTtlMs = options.presenceTtlMs ?? DEFAULTS.presenceTtlMs;
-  const presenceRefreshMs = options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs;
-  if (presenceRefreshMs >= presenceTtlMs) throw new RangeError('presenceRefreshMs must be below presenceTtlMs');
   const federation: Federation =
     options.redis === undefined
       ? LOCAL_ONLY
       : new RedisFederation(
           {
             url: options.redis,
-            presenceTtlMs,
-            presenceRefreshMs,
-            commandTimeoutMs: options.redisCommandTimeoutMs ?? DEFAULTS.redisCommandTimeoutMs,
+            presenceTtlMs: config.presenceTtlMs,
+            presenceRefreshMs: config.presenceRefreshMs,
+            commandTimeoutMs: config.redisCommandTimeoutMs,
           },
           // The hub answers for this instance; it exists before any message arrives.
           {
@@ -216,17 +163,14 @@ export function createSignalingServer(
             now,
           },
         );
-  const theHub: Hub = new Hub(
-    { ...config, turn },
-    {
-      ed25519: deps.ed25519 ?? createNodeEd25519(),
-      logger,
-      metrics,
-      now,
-      random: deps.random ?? Math.random,
-      federation,
-    },
-  );
+  const theHub: Hub = new Hub(config, {
+    ed25519: deps.ed25519 ?? createNodeEd25519(),
+    logger,
+    metrics,
+    now,
+    random: deps.random ?? Math.random,
+    federation,
+  });
 
   // noServer: we decide admission ourselves; clientTracking off: the hub tracks sessions.
   const wss = new WebSocketServer({
@@ -272,16 +216,7 @@ export function createSignalingServer(
       return;
     }
     if (pathname === '/metrics') {
-      metrics.text().then(
-        (text) => {
-          response.writeHead(200, { 'Content-Type': metrics.contentType });
-          response.end(text);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'metrics collection failed');
-          response.writeHead(500).end();
-        },
-      );
+      serveMetrics(request, response, 'main', config.metricsToken, metrics, logger);
       return;
     }
     const notFound = (): void => {
@@ -313,7 +248,7 @@ export function createSignalingServer(
     if (network !== undefined && !isValidNetworkName(network))
       return refuseUpgrade(request, socket, 400, ErrorCode.BAD_FIELD);
     if (closing !== undefined) return refuseUpgrade(request, socket, 503, ErrorCode.SHUTTING_DOWN);
-    if (!origins.allows(request.headers.origin, request.headers.host)) {
+    if (!origins.allows(request.headers.origin, self())) {
       return refuseUpgrade(request, socket, 403, ErrorCode.ORIGIN_REFUSED);
     }
     if (theHub.sessions.size >= config.maxPeers) return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_FULL);
@@ -342,7 +277,43 @@ export function createSignalingServer(
   };
 
   const mounted = options.httpServer !== undefined;
-  const httpServer: Server = options.httpServer ?? createServer(handleRequest);
+  const httpServer: Server =
+    options.httpServer ??
+    createServer(
+      {
+        // A request's headers (an upgrade request is nothing else) must all arrive within headersTimeoutMs;
+        // Node checks every connectionsCheckingInterval, so that is a fraction of it.
+        headersTimeout: config.headersTimeoutMs,
+        requestTimeout: config.headersTimeoutMs,
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+      },
+      handleRequest,
+    );
+  // What `self` stands for depends on the address listened on: known once listening.
+  let selfCache: SelfOrigin | undefined;
+  const self = (): SelfOrigin => {
+    const bound = httpServer.address();
+    if (selfCache !== undefined || bound === null || typeof bound === 'string') return selfCache ?? { kind: 'none' };
+    selfCache = selfOrigin(config.publicOrigin, bound);
+    return selfCache;
+  };
+  // Behind a proxy every connection comes from the proxy: the cap on TCP connections is for a server facing clients.
+  if (!mounted && !config.trustProxy)
+    capSocketsPerAddress(httpServer, config.maxSocketsPerIp, () => {
+      metrics.refused(ErrorCode.TOO_MANY_CONNECTIONS);
+    });
+  const metricsServer = config.metricsPort === undefined ? undefined : createMetricsServer();
+  function createMetricsServer(): Server {
+    return createServer(
+      { headersTimeout: config.headersTimeoutMs, requestTimeout: config.headersTimeoutMs },
+      (request, response) => {
+        response.setHeader('X-Content-Type-Options', 'nosniff');
+        if ((request.url ?? '/').split('?')[0] === '/metrics')
+          serveMetrics(request, response, 'metrics', config.metricsToken, metrics, logger);
+        else response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not found\n');
+      },
+    );
+  }
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // On a server of yours, other paths' upgrades belong to your other listeners.
     if (mounted && (request.url ?? '/').split('?')[0] !== config.path && httpServer.listenerCount('upgrade') > 1)
@@ -351,8 +322,11 @@ export function createSignalingServer(
   };
   httpServer.on('upgrade', onUpgrade);
   if (!mounted) {
-    httpServer.on('clientError', (_error, socket) => {
-      metrics.refused(ErrorCode.BAD_FRAME);
+    httpServer.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      // A request whose headers did not all arrive within headersTimeoutMs: told so, as Node would, and cut.
+      const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      metrics.refused(timedOut ? ErrorCode.REQUEST_TIMEOUT : ErrorCode.BAD_FRAME);
+      if (timedOut && socket.writable) socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
       socket.destroy();
     });
   }
@@ -372,19 +346,20 @@ export function createSignalingServer(
     async listen() {
       // With Redis, tabs that register at once are published at once (bounded: without Redis we start alone).
       await federation.ready();
-      return new Promise((resolvePromise, reject) => {
-        const listening = (): void => {
-          httpServer.off('error', reject);
-          const address = httpServer.address() as AddressInfo;
-          const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          const info = { port: address.port, host: address.address, url: `http://${host}:${address.port}` };
-          logger.info({ ...info, ws: `ws://${host}:${address.port}${config.path}` }, 'listening');
-          resolvePromise(info);
-        };
-        if (httpServer.listening) return listening();
-        httpServer.once('error', reject);
-        httpServer.listen(config.port, config.host, listening);
-      });
+      const address = await listenOn(httpServer, config.port, config.host);
+      const host = urlHost(address);
+      const info: ListenInfo = { port: address.port, host: address.address, url: `http://${host}:${address.port}` };
+      if (metricsServer !== undefined && config.metricsPort !== undefined) {
+        const bound = await listenOn(metricsServer, config.metricsPort, config.metricsHost);
+        info.metricsUrl = `http://${urlHost(bound)}:${bound.port}/metrics`;
+      }
+      if (origins.namesSelf && self().kind === 'none')
+        logger.warn(
+          { host: address.address },
+          "origins has 'self' but no publicOrigin, and this server is not on loopback: 'self' allows no page",
+        );
+      logger.info({ ...info, ws: `ws://${host}:${address.port}${config.path}` }, 'listening');
+      return info;
     },
     stats() {
       return {
@@ -426,6 +401,10 @@ export function createSignalingServer(
         clearTimeout(timer);
         if (!mounted) httpServer.closeAllConnections();
         await stopped;
+        if (metricsServer?.listening === true) {
+          metricsServer.closeAllConnections();
+          await new Promise((done) => metricsServer.close(done));
+        }
         await federation.close();
         wss.close();
         logger.info({}, 'stopped');

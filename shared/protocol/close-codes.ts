@@ -10,6 +10,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** A binary frame on the text-only signaling channel. */
   UNSUPPORTED_DATA: 1003,
+  /** The client left more than its send budget unread (`NOT_READING`). */
+  POLICY_VIOLATION: 1008,
   /** Frame over the server's size cap (sent by ws itself). */
   MESSAGE_TOO_BIG: 1009,
   /** A malformed or out-of-order message before registration. */

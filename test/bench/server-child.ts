@@ -10,7 +10,8 @@ import { createTweetnaclEd25519, createWebCryptoEd25519 } from '../../shared/ide
 import { createSignalingServer } from '../../signaling-server/server.js';
 import { PeerServer } from 'peer';
 import type { AddressInfo } from 'node:net';
-import { silentLogger } from '../helpers/server.js';
+import type { Logger } from '../../signaling-server/logger.js';
+import type { SignalingServerOptions } from '../../signaling-server/server.js';
 
 type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
 
@@ -60,6 +61,20 @@ const send = (message: unknown): void => {
 };
 
 /**
+ * BENCH_SERVER_OPTIONS: JSON options laid over the ones below (the string
+ * "Infinity" stands for Infinity, which JSON lacks: a limit switched off).
+ */
+const overrides = JSON.parse(process.env['BENCH_SERVER_OPTIONS'] ?? '{}', (_key, value: unknown) =>
+  value === 'Infinity' ? Infinity : value,
+) as SignalingServerOptions;
+
+/** Every message of info and up goes to the parent (spawnServer's `logged`): what the server did, as events. */
+const forward = (_fields: object, message: string): void => {
+  send({ log: message });
+};
+const logger: Logger = { debug() {}, info: forward, warn: forward, error: forward };
+
+/**
  * PeerJS's server as a deployer would run it for this load: its defaults,
  * with the concurrent-client cap (5,000) raised and the liveness timeout
  * (90 s without a HEARTBEAT) lengthened, since the load generator sends none.
@@ -87,10 +102,12 @@ async function start(): Promise<number> {
       burst: 1e9,
       maxPeers: 100_000,
       maxConnectionsPerIp: 100_000,
+      maxSocketsPerIp: 100_000,
       registrationTimeoutMs: 120_000,
       ...(redis === undefined ? {} : { redis }),
+      ...overrides,
     },
-    { logger: silentLogger, ...(backend === undefined ? {} : { ed25519: backend }) },
+    { logger, ...(backend === undefined ? {} : { ed25519: backend }) },
   );
   return (await server.listen()).port;
 }

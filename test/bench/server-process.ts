@@ -1,20 +1,30 @@
 /** A benchmark server in a child process, with its CPU and memory read over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withTimeout } from '../helpers/events.js';
 import type { Kind } from './load.js';
 
 export interface ServerProcess {
   readonly port: number;
   cpuMicros(): Promise<number>;
+  /** Resident memory after a forced garbage collection, in bytes. */
   rss(): Promise<number>;
+  /** Resolves once a Tabmesh server has logged `message` (info and up) `times` times: an event, not a sleep. */
+  logged(message: string, times: number, ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * `ed25519` picks the server's backend (see server-child.ts); default: the
  * product's. `redis` joins a Tabmesh server to others over that Redis URL.
+ * `options` are laid over the bench's (BENCH_SERVER_OPTIONS in server-child.ts).
  */
-export async function spawnServer(kind: Kind, ed25519?: string, redis?: string): Promise<ServerProcess> {
+export async function spawnServer(
+  kind: Kind,
+  ed25519?: string,
+  redis?: string,
+  options?: Record<string, unknown>,
+): Promise<ServerProcess> {
   const child: ChildProcess = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [kind], {
     execArgv: [
       '--expose-gc',
@@ -29,7 +39,21 @@ export async function spawnServer(kind: Kind, ed25519?: string, redis?: string):
       ...process.env,
       ...(ed25519 === undefined ? {} : { BENCH_ED25519: ed25519 }),
       ...(redis === undefined ? {} : { BENCH_REDIS: redis }),
+      ...(options === undefined
+        ? {}
+        : {
+            BENCH_SERVER_OPTIONS: JSON.stringify(options, (_key, value: unknown) =>
+              value === Infinity ? 'Infinity' : value,
+            ),
+          }),
     },
+  });
+  const logs = new Map<string, number>();
+  const logWaiters = new Set<() => void>();
+  child.on('message', (message: { log?: unknown }) => {
+    if (typeof message.log !== 'string') return;
+    logs.set(message.log, (logs.get(message.log) ?? 0) + 1);
+    for (const waiter of logWaiters) waiter();
   });
   const ask = <T>(message: object, key: string): Promise<T> =>
     new Promise((resolve) => {
@@ -47,6 +71,22 @@ export async function spawnServer(kind: Kind, ed25519?: string, redis?: string):
     port,
     cpuMicros: () => ask<number>({ cmd: 'cpu' }, 'cpuMicros'),
     rss: () => ask<number>({ cmd: 'mem' }, 'rss'),
+    logged(message, times, ms) {
+      let waiter: (() => void) | undefined;
+      return withTimeout(
+        new Promise<void>((resolve) => {
+          waiter = () => {
+            if ((logs.get(message) ?? 0) >= times) resolve();
+          };
+          logWaiters.add(waiter);
+          waiter();
+        }),
+        ms,
+        `the server to log '${message}' ${times} times`,
+      ).finally(() => {
+        if (waiter !== undefined) logWaiters.delete(waiter);
+      });
+    },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

@@ -14,6 +14,7 @@ import { DEFAULTS } from '../../signaling-server/defaults.js';
 import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { Hub, type HubConfig } from '../../signaling-server/hub.js';
 import { ServerMetrics } from '../../signaling-server/metrics.js';
+import { resolveOptions } from '../../signaling-server/options.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { parseServerMessage, type ChallengeMessage, type ServerMessage } from '../../shared/protocol/signaling.js';
 import { silentLogger, startServer, type TestServer } from '../helpers/server.js';
@@ -156,7 +157,13 @@ class LoopbackSocket extends EventEmitter {
 const NO_TCP = { cork() {}, uncork() {} };
 
 export function inProcessHub(): HubUnderTest {
-  const config: HubConfig = { ...DEFAULTS, serverName: 'fuzz', rate: UNLIMITED, burst: UNLIMITED, turn: FUZZ_TURN };
+  const config: HubConfig = {
+    ...resolveOptions({}),
+    serverName: 'fuzz',
+    rate: UNLIMITED,
+    burst: UNLIMITED,
+    turn: FUZZ_TURN,
+  };
   const hub: Hub = new Hub(config, {
     ed25519: createNodeEd25519(),
     logger: silentLogger,

@@ -51,6 +51,7 @@ export class TestClient {
       // Surfaced through `opened` / `closed`.
     });
     this.socket.on('message', (data: Buffer) => {
+      if (!this.keeping) return;
       this.queue.push(unwrap(parseServerMessage(data.toString('utf8'))));
       this.waiter?.();
     });
@@ -77,6 +78,34 @@ export class TestClient {
       throw new Error(`expected '${type}', got ${JSON.stringify(message)}`);
     }
     return message as Of<T>;
+  }
+
+  /**
+   * The first message of `type` (and matching `match`), discarding those
+   * before it into `skipped`: for a client that also receives a flood.
+   */
+  async until<T extends ServerMessage['type']>(
+    type: T,
+    match: (message: Of<T>) => boolean = () => true,
+    ms = WAIT_MS,
+  ): Promise<Of<T>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const message = await this.next(undefined, Math.max(1, deadline - Date.now()));
+      if (message.type === type && match(message as Of<T>)) return message as Of<T>;
+      this.skipped.push(message);
+    }
+  }
+
+  /** What `until` passed over. */
+  readonly skipped: ServerMessage[] = [];
+
+  private keeping = true;
+
+  /** Keep no more messages (a client under a flood whose messages are counted by listeners of its own). */
+  stopKeeping(): void {
+    this.keeping = false;
+    this.queue.length = 0;
   }
 
   /** Messages received and not yet taken. */
@@ -111,14 +140,47 @@ export class TestClient {
   }
 }
 
+export interface Joined {
+  readonly client: TestClient;
+  readonly identity: Identity;
+  readonly welcome: Of<'welcome'>;
+}
+
 /** Connect, register and return the client with its welcome. */
 export async function joined(
   url: string,
   network = 'test',
   identity?: Identity,
-): Promise<{ client: TestClient; identity: Identity; welcome: Of<'welcome'> }> {
+  options?: { readonly record?: (identity: Identity) => Promise<SignedRecord>; readonly socket?: ClientOptions },
+): Promise<Joined> {
   const id = identity ?? (await newIdentity());
-  const client = new TestClient(url);
-  await client.answer(id, network);
+  const client = new TestClient(url, options?.socket);
+  await client.answer(id, network, await options?.record?.(id));
   return { client, identity: id, welcome: await client.next('welcome') };
+}
+
+/**
+ * A record as large as records may be (just under MAX_RECORD_BYTES): 32 of
+ * them make the largest sample a server sends, about 44 KB.
+ */
+export function largeRecord(network: string): (identity: Identity) => Promise<SignedRecord> {
+  const endpoint = (i: number): string => `wss://${'a'.repeat(180)}${i}.example/ws`;
+  return (identity) =>
+    signRecord(identity, {
+      seq: 1,
+      network,
+      now: Date.now(),
+      endpoints: [0, 1, 2, 3].map(endpoint),
+      name: 'n'.repeat(40),
+    });
+}
+
+/**
+ * A round trip on `client`'s connection: once it resolves, the server has
+ * handled everything the client sent before (it handles a connection's
+ * frames in order). Other messages on the way are skipped.
+ */
+export async function roundTrip(client: TestClient, ref: number, ms?: number): Promise<void> {
+  client.send({ type: 'peers', max: 1, ref });
+  await client.until('peers', (m) => m.ref === ref, ms);
 }

@@ -5,13 +5,62 @@ import {
   type SignalingServerOptions,
 } from '../../signaling-server/server.js';
 import type { Logger } from '../../signaling-server/logger.js';
+import { withTimeout } from './events.js';
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A logger that counts each message (debug and up) and lets a test wait for the n-th of one: an event, not a sleep. */
+export class WatchingLogger implements Logger {
+  private readonly counts = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+
+  debug(_fields: object, message: string): void {
+    this.saw(message);
+  }
+  info(_fields: object, message: string): void {
+    this.saw(message);
+  }
+  warn(_fields: object, message: string): void {
+    this.saw(message);
+  }
+  error(_fields: object, message: string): void {
+    this.saw(message);
+  }
+
+  count(message: string): number {
+    return this.counts.get(message) ?? 0;
+  }
+
+  /** Resolves once `message` has been logged `times` times. */
+  seen(message: string, times = 1, ms = 5000): Promise<void> {
+    let waiter: (() => void) | undefined;
+    return withTimeout(
+      new Promise<void>((resolve) => {
+        waiter = () => {
+          if (this.count(message) >= times) resolve();
+        };
+        this.waiters.add(waiter);
+        waiter();
+      }),
+      ms,
+      `'${message}' logged ${times} times`,
+    ).finally(() => {
+      if (waiter !== undefined) this.waiters.delete(waiter);
+    });
+  }
+
+  private saw(message: string): void {
+    this.counts.set(message, this.count(message) + 1);
+    for (const waiter of this.waiters) waiter();
+  }
+}
 
 export interface TestServer {
   readonly server: ReturnType<typeof createSignalingServer>;
   readonly url: string;
   readonly wsUrl: string;
+  /** With metricsPort: where /metrics is served. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -23,6 +72,6 @@ export async function startServer(
     { port: 0, host: '127.0.0.1', staticDir: null, processMetrics: false, shutdownGraceMs: 1000, ...options },
     { logger: silentLogger, ...deps },
   );
-  const { url } = await server.listen();
-  return { server, url, wsUrl: `${url.replace('http', 'ws')}/ws`, close: () => server.close() };
+  const { url, metricsUrl } = await server.listen();
+  return { server, url, wsUrl: `${url.replace('http', 'ws')}/ws`, metricsUrl, close: () => server.close() };
 }

@@ -13,9 +13,14 @@ import { startServer, type TestServer } from './server.js';
 
 export const PAGE_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
-/** A signaling server that also serves the built page. */
+/**
+ * A signaling server that also serves the built page. Every browser context
+ * of a test is a user of its own with its own HTTP connections (up to 6 while
+ * a page loads), all from one address: the cap on TCP connections per
+ * address is raised so a dozen of them are not taken for one client.
+ */
 export function startPageServer(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
-  return startServer({ staticDir: PAGE_DIR, ...options });
+  return startServer({ staticDir: PAGE_DIR, maxSocketsPerIp: 1000, ...options });
 }
 
 /**

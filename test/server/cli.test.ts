@@ -26,6 +26,50 @@ describe('CLI options', () => {
     expect(config.logLevel).toBe('warn');
   });
 
+  it('reads the budgets, reply credit, header timeout, public origin and metrics settings', () => {
+    const config = parseCli(
+      [
+        '--public-origin',
+        'https://mesh.example',
+        '--max-sockets-per-ip',
+        '100',
+        '--headers-timeout-ms',
+        '5000',
+        '--max-buffered-bytes',
+        '524288',
+        '--max-buffered-per-sender',
+        '32768',
+        '--send-budget-bytes',
+        '786432',
+        '--reply-credit',
+        '0',
+        '--reply-credit-peers',
+        '16',
+        '--reply-credit-ttl-ms',
+        '10000',
+        '--metrics-port',
+        '9464',
+        '--metrics-host',
+        '127.0.0.2',
+      ],
+      { TABMESH_METRICS_TOKEN: 'a-token-of-sixteen+' },
+    );
+    expect(config.options).toEqual({
+      publicOrigin: 'https://mesh.example',
+      maxSocketsPerIp: 100,
+      headersTimeoutMs: 5000,
+      maxBufferedBytes: 524288,
+      maxBufferedPerSender: 32768,
+      sendBudgetBytes: 786432,
+      replyCreditPerPeer: 0,
+      replyCreditPeers: 16,
+      replyCreditTtlMs: 10000,
+      metricsToken: 'a-token-of-sixteen+',
+      metricsPort: 9464,
+      metricsHost: '127.0.0.2',
+    });
+  });
+
   it('gives no options when nothing is set, so every default applies', () => {
     expect(parseCli([], {}).options).toEqual({});
     expect(DEFAULTS.port).toBe(8787);
@@ -39,6 +83,13 @@ describe('CLI options', () => {
     [['--origins', 'ftp://x']],
     [['--sample-size', '33']],
     [['--log-level', 'loud']],
+    [['--public-origin', 'mesh.example']],
+    [['--send-budget-bytes', '1000', '--max-buffered-bytes', '2000']],
+    [['--send-budget-bytes', '1000']],
+    [['--metrics-token', 'short']],
+    [['--metrics-port', '70000']],
+    [['--reply-credit-peers', '0']],
+    [['--max-sockets-per-ip', '0']],
     [['--unknown']],
     [['positional']],
   ])('refuses %j with a usage error', (argv) => {

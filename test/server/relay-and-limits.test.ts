@@ -229,8 +229,12 @@ describe('limits', () => {
 });
 
 describe('operations endpoints', () => {
+  const token = 'a-metrics-token-for-tests';
+  const scrape = (url: string): Promise<Response> =>
+    fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${token}` } });
+
   it('serves /healthz and Prometheus /metrics with connections, peers per network and refusals', async () => {
-    server = await startServer();
+    server = await startServer({ metricsToken: token });
     await joined(server.wsUrl, 'red');
     await joined(server.wsUrl, 'red');
     const blue = await joined(server.wsUrl, 'blue');
@@ -238,7 +242,7 @@ describe('operations endpoints', () => {
     await blue.client.next('error');
     const health = (await (await fetch(`${server.url}/healthz`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ status: 'ok', connections: 3, peers: 3, networks: 2 });
-    const response = await fetch(`${server.url}/metrics`);
+    const response = await scrape(server.url);
     expect(response.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await response.text();
     expect(text).toContain('tabmesh_connections{state="registered"} 3');
@@ -250,8 +254,8 @@ describe('operations endpoints', () => {
   });
 
   it("names Node's process metrics once each: tabmesh_process_cpu_…, not tabmesh_process_process_cpu_…", async () => {
-    server = await startServer({ processMetrics: true });
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    server = await startServer({ processMetrics: true, metricsToken: token });
+    const text = await (await scrape(server.url)).text();
     expect(text).toMatch(/^tabmesh_process_cpu_user_seconds_total \d/m);
     expect(text).toMatch(/^tabmesh_nodejs_eventloop_lag_seconds \d/m);
     expect(text).not.toContain('process_process');

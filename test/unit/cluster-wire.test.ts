@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeSignalDelivery } from '../../shared/protocol/signaling.js';
 import {
   MAX_RELAYED_FRAME_CHARS,
+  deliverySender,
   encodePresence,
   encodeReplacedMessage,
   encodeSignalMessage,
@@ -15,6 +16,18 @@ import { newIdentity } from '../helpers/client.js';
 
 const instance = 'a'.repeat(32);
 const token = `${instance}.7`;
+
+describe('the sender of a delivery frame', () => {
+  it('is the ID encodeSignalDelivery stamped, and nothing for frames that do not begin as deliveries do', async () => {
+    const { id } = await newIdentity();
+    expect(deliverySender(encodeSignalDelivery(id, 'payload with "quotes"'))).toBe(id);
+    expect(deliverySender(`{"v":1,"t":"signal","from":"${id}`)).toBeUndefined();
+    expect(deliverySender(`{"v":1,"t":"signal","from":"not-an-id","payload":""}`)).toBeUndefined();
+    expect(deliverySender(`{"v":2,"t":"signal","from":"${id}","payload":""}`)).toBeUndefined();
+    expect(deliverySender(`{"t":"signal","v":1,"from":"${id}","payload":""}`)).toBeUndefined();
+    expect(deliverySender('')).toBeUndefined();
+  });
+});
 
 describe('presence values', () => {
   it('round-trip', () => {

@@ -1,7 +1,7 @@
 /** A target for the headers the server reads before any WebSocket exists (signaling-server/admission.ts). */
 import { isIPv6 } from 'node:net';
 import fc from 'fast-check';
-import { OriginPolicy, addressKey } from '../../../signaling-server/admission.js';
+import { OriginPolicy, addressKey, type SelfOrigin } from '../../../signaling-server/admission.js';
 import { must, type Verdict } from '../check.js';
 import { mutatedText, randomText } from '../mutate.js';
 import { defineTarget } from '../target.js';
@@ -39,7 +39,7 @@ const addressArb = fc.oneof(
 );
 
 type Header =
-  | { readonly kind: 'origin'; readonly origin: string; readonly host: string }
+  | { readonly kind: 'origin'; readonly origin: string; readonly self: SelfOrigin }
   | { readonly kind: 'address'; readonly address: string };
 
 const POLICY = new OriginPolicy(['self', 'localhost', 'https://friend.example']);
@@ -52,7 +52,12 @@ export const admissionTarget = defineTarget<Header>({
       fc
         .record({
           origin: fc.oneof(originArb, mutatedText(originArb), fc.constant('null'), randomText(60)),
-          host: fc.oneof(hostArb, randomText(30)),
+          // What `self` stands for: a public origin, loopback pages on a port, or nothing (never the Host header).
+          self: fc.oneof(
+            fc.constant<SelfOrigin>({ kind: 'public', origin: 'https://friend.example' }),
+            fc.integer({ min: 1, max: 65_535 }).map((port): SelfOrigin => ({ kind: 'loopback', port })),
+            fc.constant<SelfOrigin>({ kind: 'none' }),
+          ),
         })
         .map((h): Header => ({ kind: 'origin', ...h })),
       addressArb.map((address): Header => ({ kind: 'address', address })),
@@ -61,7 +66,7 @@ export const admissionTarget = defineTarget<Header>({
       input,
       async: false,
       check: (header): Verdict => {
-        if (header.kind === 'origin') return POLICY.allows(header.origin, header.host) ? 'accepted' : 'refused';
+        if (header.kind === 'origin') return POLICY.allows(header.origin, header.self) ? 'accepted' : 'refused';
         const key = addressKey(header.address);
         must(addressKey(key) === key, 'an address key is not its own key');
         const bare = header.address.split('%')[0] ?? '';
