@@ -15,6 +15,8 @@
  *  7. Headroom (headroom.ts): idle connections, messages per CPU-second and
  *     admissions per second beside the floor and PeerJS's server; p50/p99
  *     relay latency at a fixed rate, also through two instances over Redis.
+ *  8. Adversary (adversary/index.ts): each attack of issue 15 against the
+ *     real server or node code, with its defence off and with the defaults.
  *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
  * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (21),
@@ -22,7 +24,8 @@
  * BENCH_HEADROOM_MESSAGES (100000), BENCH_HEADROOM_REGISTRATIONS (5000),
  * BENCH_LATENCY_RATE (2000 messages/s), BENCH_LATENCY_SECONDS (5),
  * BENCH_SKIP (comma list of crypto, browser, relay, memory, register,
- * connect, broadcast, widget, headroom).
+ * connect, broadcast, widget, headroom, adversary), BENCH_ATTACKS (comma list
+ * of the adversary section's attacks, default all).
  */
 import { webcrypto } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -47,6 +50,7 @@ import { broadcastBench, connectBench } from './browser-bench.js';
 import { headroomBench, idleOnce } from './headroom.js';
 import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
+import { adversaryBench } from './adversary/index.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 200_000);
@@ -284,6 +288,7 @@ async function main(): Promise<void> {
       rate: env('BENCH_LATENCY_RATE', 2_000),
       seconds: env('BENCH_LATENCY_SECONDS', 5),
     });
+  if (!SKIP.has('adversary')) await adversaryBench(log, process.env['BENCH_ATTACKS']?.split(','));
 }
 
 main().then(
