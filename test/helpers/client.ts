@@ -184,3 +184,41 @@ export async function roundTrip(client: TestClient, ref: number, ms?: number): P
   client.send({ type: 'peers', max: 1, ref });
   await client.until('peers', (m) => m.ref === ref, ms);
 }
+
+/** `ed` with a count of the verifications it was asked for (to show that a check came before a signature). */
+export function countingEd25519(ed: Ed25519 = ed25519): { readonly ed25519: Ed25519; readonly verifies: () => number } {
+  let verifies = 0;
+  return {
+    ed25519: {
+      ...ed,
+      name: ed.name,
+      verify: (key, message, signature) => {
+        verifies++;
+        return ed.verify(key, message, signature);
+      },
+    },
+    verifies: () => verifies,
+  };
+}
+
+/** The HTTP status of an upgrade to `url` (101 when it opens), from ws's 'unexpected-response'. */
+export function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers });
+      socket.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.on('open', () => {
+        resolve(101);
+        socket.close();
+      });
+      socket.on('error', (error) => {
+        if (!String(error).includes('Unexpected server response')) reject(error);
+      });
+    }),
+    5000,
+    'the upgrade response',
+  );
+}

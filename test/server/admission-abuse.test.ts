@@ -5,10 +5,9 @@
  * is not public.
  */
 import { connect, type Socket } from 'node:net';
-import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
-import { TestClient, newIdentity } from '../helpers/client.js';
+import { TestClient, newIdentity, upgradeStatus } from '../helpers/client.js';
 import { withTimeout } from '../helpers/events.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -36,28 +35,6 @@ function halfOpen(port: number, silent = false): Promise<Socket> {
 
 const closedSocket = (socket: Socket): Promise<void> =>
   socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
-
-/** The HTTP status of an upgrade (101 when it opens). */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { headers });
-      socket.on('unexpected-response', (_request, response) => {
-        resolve(response.statusCode ?? 0);
-        socket.terminate();
-      });
-      socket.on('open', () => {
-        resolve(101);
-        socket.close();
-      });
-      socket.on('error', (error) => {
-        if (!String(error).includes('Unexpected server response')) reject(error);
-      });
-    }),
-    5000,
-    'the upgrade response',
-  );
-}
 
 describe('half-open connections', () => {
   it('caps TCP connections per address before any HTTP is read, and other addresses still register', async () => {

@@ -4,36 +4,13 @@ import { ErrorCode } from '../../shared/errors.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../shared/limits.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { parseClientMessage } from '../../shared/protocol/signaling.js';
-import { TestClient, joined, newIdentity } from '../helpers/client.js';
-import { withTimeout } from '../helpers/events.js';
+import { TestClient, joined, newIdentity, upgradeStatus } from '../helpers/client.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 afterEach(async () => {
   await server.close();
 });
-
-/** The HTTP status of a refused upgrade, from ws's 'unexpected-response'. */
-function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return withTimeout(
-    new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { headers });
-      socket.on('unexpected-response', (_request, response) => {
-        resolve(response.statusCode ?? 0);
-        socket.terminate();
-      });
-      socket.on('open', () => {
-        resolve(101);
-        socket.close();
-      });
-      socket.on('error', (error) => {
-        if (!String(error).includes('Unexpected server response')) reject(error);
-      });
-    }),
-    5000,
-    'the upgrade response',
-  );
-}
 
 describe('relay', () => {
   it('forwards a signal stamped with the authenticated sender, whatever the message claims', async () => {

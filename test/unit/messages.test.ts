@@ -14,10 +14,9 @@ import {
 } from '../../shared/limits.js';
 import { verifyCost } from '../../web/node/verify-budget.js';
 import { broadcastBytes, type BroadcastHeader, type ReceivedMessage } from '../../shared/protocol/channel.js';
-import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { Messages, broadcastDefences, encodePayload, type MessagesHost } from '../../web/node/messages.js';
 import { newLimitCounters, type LimitCounters } from '../../web/node/options.js';
-import { ed25519, newIdentity } from '../helpers/client.js';
+import { countingEd25519, ed25519, newIdentity } from '../helpers/client.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -84,15 +83,8 @@ interface Setup {
 
 function setup(self: Identity, connected: PeerId[] = []): Setup {
   const host = new FakeHost();
-  let verifies = 0;
-  const counting: Ed25519 = {
-    ...ed25519,
-    name: ed25519.name,
-    verify: (key, message, signature) => {
-      verifies++;
-      return ed25519.verify(key, message, signature);
-    },
-  };
+  const counted = countingEd25519(ed25519);
+  const counting = counted.ed25519;
   const { core, state, problems, warnings } = recordingCore(self, {
     clock: NOW,
     network: 'lobby',
@@ -101,7 +93,7 @@ function setup(self: Identity, connected: PeerId[] = []): Setup {
   });
   const tally = newLimitCounters();
   const messages = new Messages(core, host, { ...broadcastDefences(), tally });
-  return Object.assign(state, { messages, host, warnings, problems, tally, verifies: () => verifies });
+  return Object.assign(state, { messages, host, warnings, problems, tally, verifies: counted.verifies });
 }
 
 /** A broadcast as `origin` signs it, arriving with `hops` left. */

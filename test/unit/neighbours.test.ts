@@ -10,13 +10,12 @@ import type { Identity } from '../../shared/identity/signing.js';
 import { parseChannelFrame } from '../../shared/protocol/channel.js';
 import type { WireMembership } from '../../shared/protocol/mesh.js';
 import type { SignedRecord } from '../../shared/records.js';
-import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import { MAX_RECORDS_PER_MESSAGE, VERIFY_BURST } from '../../shared/limits.js';
 import type { NodeCore } from '../../web/node/core.js';
 import { Neighbours, type NeighboursHost } from '../../web/node/neighbours.js';
 import { newLimitCounters } from '../../web/node/options.js';
 import { verifyBudgets } from '../../web/node/verify-budget.js';
-import { ed25519, newIdentity, newRecord } from '../helpers/client.js';
+import { countingEd25519, ed25519, newIdentity, newRecord } from '../helpers/client.js';
 
 const NETWORK = 'n';
 
@@ -34,15 +33,8 @@ async function peer(): Promise<Peer> {
 function setup(self: Peer) {
   const clock = { now: Date.now() };
   const tally = newLimitCounters();
-  let verifies = 0;
-  const counting: Ed25519 = {
-    ...ed25519,
-    name: ed25519.name,
-    verify: (key, message, signature) => {
-      verifies++;
-      return ed25519.verify(key, message, signature);
-    },
-  };
+  const counted = countingEd25519(ed25519);
+  const counting = counted.ed25519;
   const held = new Map<PeerId, SignedRecord>();
   const sent: { to: PeerId; message: WireMembership }[] = [];
   const connects: PeerId[] = [];
@@ -107,7 +99,7 @@ function setup(self: Peer) {
     changes: () => changes,
     clock,
     tally,
-    verifies: () => verifies,
+    verifies: counted.verifies,
   };
 }
 

@@ -8,7 +8,6 @@
  * per-origin broadcast rate set to Infinity) against the defaults.
  */
 import { performance } from 'node:perf_hooks';
-import type { Ed25519 } from '../../../shared/identity/ed25519.js';
 import type { PeerId } from '../../../shared/identity/peer-id.js';
 import { Purpose, type Identity } from '../../../shared/identity/signing.js';
 import { createTweetnaclEd25519 } from '../../../shared/identity/tweetnacl.js';
@@ -21,7 +20,7 @@ import { Messages, broadcastDefences } from '../../../web/node/messages.js';
 import { Neighbours } from '../../../web/node/neighbours.js';
 import { newLimitCounters } from '../../../web/node/options.js';
 import { DEFAULT_VERIFY_BUDGET, verifyBudgets } from '../../../web/node/verify-budget.js';
-import { newIdentity, newRecord } from '../../helpers/client.js';
+import { countingEd25519, newIdentity, newRecord } from '../../helpers/client.js';
 import type { AdversaryAttack, AdversaryRow } from './report.js';
 
 const START = Date.now();
@@ -38,15 +37,8 @@ interface Figures {
 /** A core on `clock`, verifying with tweetnacl and counting. */
 function tweetnaclCore(identity: Identity, clock: { now: number }): { core: NodeCore; verifies: () => number } {
   const nacl = createTweetnaclEd25519();
-  let verifies = 0;
-  const counting: Ed25519 = {
-    ...nacl,
-    name: nacl.name,
-    verify: (key, message, signature) => {
-      verifies++;
-      return nacl.verify(key, message, signature);
-    },
-  };
+  const counted = countingEd25519(nacl);
+  const counting = counted.ed25519;
   const ignore = (): void => undefined;
   const core: NodeCore = {
     identity,
@@ -59,7 +51,7 @@ function tweetnaclCore(identity: Identity, clock: { now: number }): { core: Node
     connected: () => [],
     problem: ignore,
   };
-  return { core, verifies: () => verifies };
+  return { core, verifies: counted.verifies };
 }
 
 async function shuffles(

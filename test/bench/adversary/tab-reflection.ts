@@ -10,7 +10,6 @@
  * With the defence off (the stranger reply budget set to Infinity) the tab
  * replies to all; with the defaults to ten.
  */
-import type { Ed25519 } from '../../../shared/identity/ed25519.js';
 import type { Identity } from '../../../shared/identity/signing.js';
 import { SESSION_NONCE_BYTES, SIGNAL_TTL_MS } from '../../../shared/limits.js';
 import { signSignal } from '../../../shared/protocol/signal.js';
@@ -21,7 +20,7 @@ import type { NodeCore } from '../../../web/node/core.js';
 import type { LinkContext } from '../../../web/node/link.js';
 import { newLimitCounters } from '../../../web/node/options.js';
 import { DEFAULT_STRANGER_REPLIES, SignalIntake, type IntakeLink } from '../../../web/node/signal-intake.js';
-import { ed25519, newIdentity } from '../../helpers/client.js';
+import { countingEd25519, ed25519, newIdentity } from '../../helpers/client.js';
 import type { AdversaryAttack, AdversaryRow } from './report.js';
 
 const ATTACKERS = 10;
@@ -43,15 +42,8 @@ interface Figures {
 
 async function attack(replies: Rate, attackers: readonly Identity[], victim: Identity): Promise<Figures> {
   const clock = { now: START };
-  let verifies = 0;
-  const counting: Ed25519 = {
-    ...ed25519,
-    name: ed25519.name,
-    verify: (key, message, signature) => {
-      verifies++;
-      return ed25519.verify(key, message, signature);
-    },
-  };
+  const counted = countingEd25519(ed25519);
+  const counting = counted.ed25519;
   const ignore = (): void => undefined;
   const core: NodeCore = {
     identity: victim,
@@ -122,7 +114,7 @@ async function attack(replies: Rate, attackers: readonly Identity[], victim: Ide
     offers++;
     await intake.enqueue(attacker.id, offer, { kind: 'server' });
   }
-  return { offers, replies: sentReplies, verifies, ownDropped, closedAt };
+  return { offers, replies: sentReplies, verifies: counted.verifies(), ownDropped, closedAt };
 }
 
 export const tabReflection: AdversaryAttack = async (log) => {
