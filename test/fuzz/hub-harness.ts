@@ -128,8 +128,9 @@ class LoopbackSocket extends EventEmitter {
     super();
   }
 
-  send(text: string): void {
-    if (!this.closing) this.queue.pushText(text);
+  /** As ws sends it: the Hub writes text frames as strings or as UTF-8 Buffers (its outbox), and a client reads a string. */
+  send(data: string | Buffer): void {
+    if (!this.closing) this.queue.pushText(typeof data === 'string' ? data : data.toString('utf8'));
   }
 
   close(code: number): void {
