@@ -13,6 +13,9 @@
  *   Shared code and tweetnacl (loaded only when first needed) are chunks
  *   beside them. Not minified: consumers minify.
  * - Vitest (mode `test`): the tests under test/.
+ *
+ * The browser builds swap simple-peer's Node dependencies for small
+ * stand-ins (`simplePeerShims`); Vitest runs simple-peer over the real ones.
  */
 import { fileURLToPath } from 'node:url';
 import type { BuildEnvironmentOptions, HtmlTagDescriptor, Plugin } from 'vite';
@@ -50,6 +53,21 @@ const lib: BuildEnvironmentOptions = {
     fileName: (_format, name) => `${name}.js`,
   },
   rolldownOptions: { output: { chunkFileNames: 'chunks/[name]-[hash].js' } },
+};
+
+/**
+ * Stand-ins for simple-peer's Node dependencies in the browser builds (not in
+ * Vitest, where Node runs the real packages): each is only what simple-peer's
+ * index.js calls (web/transport/shims/). The real readable-stream, buffer,
+ * events, process and util shims, debug and randombytes were about 20 KiB of
+ * the widget, gzipped, for code Tabmesh never runs: it reads a peer through
+ * its events, never as a stream.
+ */
+const simplePeerShims: Record<string, string> = {
+  'readable-stream': `${here}web/transport/shims/readable-stream.ts`,
+  buffer: `${here}web/transport/shims/buffer.ts`,
+  debug: `${here}web/transport/shims/debug.cjs`,
+  randombytes: `${here}web/transport/shims/randombytes.cjs`,
 };
 
 /**
@@ -97,6 +115,13 @@ function preloadPageChunks(): Plugin {
 export default defineConfig(({ mode }) => ({
   root: `${here}web`,
   plugins: mode === 'production' ? [preloadPageChunks()] : [],
+  ...(mode === 'test'
+    ? {}
+    : {
+        resolve: { alias: simplePeerShims },
+        // queue-microtask (simple-peer's) names Node's `global` where there is no `window`, as in a worker.
+        define: { global: 'globalThis' },
+      }),
   ...(mode === 'widget' || mode === 'lib' ? { publicDir: false as const, logLevel: 'warn' as const } : {}),
   build:
     mode === 'widget'

@@ -11,7 +11,7 @@
  *  5. Page open to first authenticated connection, beside a bare simple-peer
  *     pair through the bare relay; broadcast delivery across 6 and 12 tabs.
  *  6. The widget's size: dist/web/widget.js as built, gzipped (level 9), with
- *     every chunk it loads (goal: under 50 KiB).
+ *     every chunk it loads (goal: at most 52 KiB).
  *  7. Headroom (headroom.ts): idle connections, messages per CPU-second and
  *     admissions per second beside the floor and PeerJS's server; p50/p99
  *     relay latency at a fixed rate, also through two instances over Redis.
@@ -240,8 +240,8 @@ async function registerBench(): Promise<void> {
 
 // --- 6. Widget size ------------------------------------------------------------
 
-/** The widget's gzipped size goal. */
-const WIDGET_GZIP_GOAL_BYTES = 50 * 1024;
+/** The widget's gzipped size goal (with simple-peer as the transport, issue 16): 53,248 bytes. */
+const WIDGET_GZIP_GOAL_BYTES = 52 * 1024;
 
 async function widgetBench(): Promise<void> {
   // Built as `npm run build` builds it, into a folder of its own (tests use dist/web).
@@ -266,7 +266,7 @@ async function widgetBench(): Promise<void> {
   }
   log(`| total | ${fmt(raw)} | ${fmt(gzipped)} (${fmt(gzipped / 1024, 1)} KiB) |`);
   log(
-    `Goal under ${fmt(WIDGET_GZIP_GOAL_BYTES / 1024)} KiB gzipped: ${gzipped < WIDGET_GZIP_GOAL_BYTES ? 'met' : 'NOT met'}`,
+    `Goal at most ${fmt(WIDGET_GZIP_GOAL_BYTES / 1024)} KiB gzipped: ${gzipped <= WIDGET_GZIP_GOAL_BYTES ? 'met' : 'NOT met'}`,
   );
 }
 

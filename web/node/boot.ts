@@ -19,7 +19,7 @@ import {
 import { EarlySocket, takeHeadSocket, type HeadSocket } from '../signaling-client.js';
 import { openStore, storeWhenOpen, type KeyValueStore, type OpenedStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
-import { createWebRtcTransport } from '../transport/webrtc.js';
+import { simplePeerTransport } from '../transport/simple-peer.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
 import { prepareOffer } from './warm-transport.js';
 
@@ -141,7 +141,7 @@ function start(options: NodeOptions, deps: Pick<NodeDeps, 'ed25519' | 'transport
   // progress meanwhile.
   const iceServers = options.iceServers ?? [];
   const policy = options.iceTransportPolicy ?? 'all';
-  const given = deps.transport ?? createWebRtcTransport;
+  const given = deps.transport ?? simplePeerTransport();
   const transport: TransportFactory = (transportOptions, events) =>
     given({ ...transportOptions, iceTransportPolicy: policy }, events);
   return {
