@@ -26,6 +26,7 @@ const nodeModules = [
 const webPatterns = [
   { group: ['**/signaling-server/**'], message: 'web/ must not import the server.' },
   { group: nodeModules, message: 'web/ runs in browsers: no Node modules.' },
+  { group: ['**/nodejs/**'], message: 'web/nodejs/ is the Node entry (tabmesh/node): browser code never imports it.' },
 ];
 
 /**
@@ -113,6 +114,29 @@ export default tseslint.config(
         {
           patterns: [
             ...webPatterns,
+            {
+              group: ['**/app/**', '**/widget/**', '**/ui/**'],
+              message: 'The node knows nothing of the page, the widget or their UI helpers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The Node peer (tabmesh/node): the node's code plus Node's modules, and
+    // of the server only its Ed25519 on node:crypto. Nothing in web/ outside
+    // this folder imports it.
+    files: ['web/nodejs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/signaling-server/**', '!**/signaling-server/ed25519-node.js'],
+              message: 'The Node peer uses of the server only its Ed25519 (signaling-server/ed25519-node.ts).',
+            },
             {
               group: ['**/app/**', '**/widget/**', '**/ui/**'],
               message: 'The node knows nothing of the page, the widget or their UI helpers.',

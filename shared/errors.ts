@@ -111,6 +111,14 @@ export const ErrorCode = {
   NO_MESH_PATH: 'NO_MESH_PATH',
   /** The other side reported an error code not in this catalogue (a newer version's). */
   REMOTE_ERROR: 'REMOTE_ERROR',
+
+  // --- A node in Node (tabmesh/node); local, never on the wire ---
+  /** No WebRTC implementation: the optional dependency @roamhq/wrtc is not installed (or does not load). */
+  WEBRTC_UNAVAILABLE: 'WEBRTC_UNAVAILABLE',
+  /** The data directory is held by another node (this process or another, alive). */
+  DATA_DIR_LOCKED: 'DATA_DIR_LOCKED',
+  /** The data directory cannot be used: not a directory, or not creatable or writable. */
+  DATA_DIR_UNUSABLE: 'DATA_DIR_UNUSABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -32,6 +32,39 @@ export const MAX_TRACKED_REFS = 1024;
 
 export type SignalingState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
+/** WebSocket readyState values (the same in every implementation, from the WHATWG spec). */
+export const SOCKET_CONNECTING = 0;
+export const SOCKET_OPEN = 1;
+
+/**
+ * A handler property of a socket, declared as a method so that both the
+ * browser's handlers (MessageEvent) and the `ws` package's (its own
+ * MessageEvent) fit it: the client reads only `data`.
+ */
+type SocketHandler<E> = { handle(event: E): void }['handle'];
+
+/**
+ * What the client uses of a WebSocket: the browser's, or in Node the `ws`
+ * package's (whose `onmessage` also gives text frames as strings). Nothing
+ * else (no `binaryType`, no statics) is relied on.
+ */
+export interface SignalingSocket {
+  readonly readyState: number;
+  onmessage: SocketHandler<{ readonly data: unknown }> | null;
+  onclose: SocketHandler<unknown> | null;
+  onerror: SocketHandler<unknown> | null;
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** A WebSocket class: the global one in a browser, `ws` in Node (which has none before Node 22). */
+export type SocketConstructor = new (url: string) => SignalingSocket;
+
+/** The given class, else the global WebSocket, looked up only when a socket is made. */
+function socketClass(given: SocketConstructor | undefined): SocketConstructor {
+  return given ?? WebSocket;
+}
+
 export interface SignalingEvents {
   onState(state: SignalingState, url: string | undefined): void;
   onWelcome(url: string, records: readonly string[]): void;
@@ -53,6 +86,8 @@ export interface SignalingClientOptions {
   /** The record to register with (read at each registration). */
   readonly record: () => SignedRecord;
   readonly random: () => number;
+  /** The WebSocket class. Default: the global WebSocket. */
+  readonly webSocket?: SocketConstructor;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
 }
@@ -90,25 +125,32 @@ export function takeHeadSocket(): HeadSocket | undefined {
  * load), its messages held until a SignalingClient adopts it.
  */
 export class EarlySocket {
-  readonly socket: WebSocket;
+  readonly socket: SignalingSocket;
   readonly url: string;
   readonly held: string[] = [];
 
-  /** Adopts `head` if it is a socket to the same URL and network; closes it otherwise. */
-  constructor(url: string, network: string, head?: HeadSocket) {
+  /**
+   * Adopts `head` if it is a socket to the same URL and network; closes it
+   * otherwise. `webSocket`: the class to open one with (default the global).
+   */
+  constructor(url: string, network: string, head?: HeadSocket, webSocket?: SocketConstructor) {
     this.url = url;
     const full = withNetwork(url, network);
-    if (head !== undefined && head.url === full && head.socket.readyState <= WebSocket.OPEN) {
+    if (head !== undefined && head.url === full && head.socket.readyState <= SOCKET_OPEN) {
       this.socket = head.socket;
       // takeHeadSocket has capped them at MAX_EARLY_FRAMES.
       this.held.push(...head.frames);
     } else {
       head?.socket.close();
-      this.socket = new WebSocket(full);
+      const Socket = socketClass(webSocket);
+      this.socket = new Socket(full);
     }
-    this.socket.onmessage = (event: MessageEvent) => {
+    this.socket.onmessage = (event) => {
       if (typeof event.data === 'string' && this.held.length < MAX_EARLY_FRAMES) this.held.push(event.data);
     };
+    // Heard, so that `ws` (an EventEmitter) does not throw it: a failed socket
+    // also closes, and the client that adopts it reconnects.
+    this.socket.onerror = () => undefined;
   }
 }
 
@@ -138,7 +180,7 @@ export const MAX_LEARNED_SIGNALING_URLS = 4;
 export const MAX_QUEUED_UNTIL_WELCOME = 128;
 
 export class SignalingClient {
-  private socket: WebSocket | undefined;
+  private socket: SignalingSocket | undefined;
   /** Configured URLs first, then those learned from peers. */
   private readonly urls: string[];
   private attempt = 0;
@@ -195,7 +237,7 @@ export class SignalingClient {
 
   /** Connect, adopting `early` if it is a socket to the first URL that has not closed. */
   start(early?: EarlySocket): void {
-    if (early !== undefined && early.url === this.options.urls[0] && early.socket.readyState <= WebSocket.OPEN) {
+    if (early !== undefined && early.url === this.options.urls[0] && early.socket.readyState <= SOCKET_OPEN) {
       this.urlIndex = 1;
       this.events.onState('connecting', early.url);
       this.adopt(early.socket, early.url);
@@ -237,7 +279,7 @@ export class SignalingClient {
    * holds up to MAX_HELD_DURING_REGISTRATION requests behind the answer).
    */
   canSignal(): boolean {
-    return this.socket !== undefined && this.socket.readyState === WebSocket.OPEN && (this.answered || this.challenged);
+    return this.socket !== undefined && this.socket.readyState === SOCKET_OPEN && (this.answered || this.challenged);
   }
 
   private sendMessage(message: ClientMessage): boolean {
@@ -246,7 +288,7 @@ export class SignalingClient {
     const opening =
       this.socket !== undefined &&
       !this.challenged &&
-      (this.socket.readyState === WebSocket.CONNECTING || this.socket.readyState === WebSocket.OPEN);
+      (this.socket.readyState === SOCKET_CONNECTING || this.socket.readyState === SOCKET_OPEN);
     if ((!this.canSignal() && !opening) || this.socket === undefined) return false;
     const text = encodeClientMessage(message);
     if (this.welcomed) {
@@ -271,9 +313,10 @@ export class SignalingClient {
     const url = this.urls[this.urlIndex % this.urls.length] ?? '';
     this.urlIndex++;
     this.events.onState('connecting', url);
-    let socket: WebSocket;
+    let socket: SignalingSocket;
     try {
-      socket = new WebSocket(withNetwork(url, this.options.network));
+      const Socket = socketClass(this.options.webSocket);
+      socket = new Socket(withNetwork(url, this.options.network));
     } catch {
       // A malformed URL: try the next one after the backoff.
       this.events.onProblem(ErrorCode.BAD_FIELD, 'invalid signaling URL');
@@ -283,7 +326,7 @@ export class SignalingClient {
     this.adopt(socket, url);
   }
 
-  private adopt(socket: WebSocket, url: string): void {
+  private adopt(socket: SignalingSocket, url: string): void {
     this.socket = socket;
     this.answered = false;
     this.challenged = false;
@@ -291,7 +334,7 @@ export class SignalingClient {
     this.welcomed = false;
     this.aheadOfWelcome = 0;
     this.untilWelcome.length = 0;
-    socket.onmessage = (event: MessageEvent) => {
+    socket.onmessage = (event) => {
       if (typeof event.data !== 'string') {
         this.events.onProblem(ErrorCode.BAD_FRAME, 'binary frame from the signaling server');
         return;
@@ -311,7 +354,7 @@ export class SignalingClient {
     };
   }
 
-  private async receive(socket: WebSocket, url: string, text: string): Promise<void> {
+  private async receive(socket: SignalingSocket, url: string, text: string): Promise<void> {
     const parsed = parseServerMessage(text);
     if (!parsed.ok) {
       this.events.onProblem(parsed.error.code, `from the signaling server: ${parsed.error.message}`);
@@ -327,7 +370,7 @@ export class SignalingClient {
         if (message.peers !== undefined) this.events.onWelcome(url, message.peers);
         const bytes = registrationBytes(message.nonce, message.server, network, identity.id);
         const signature = await identity.sign(Purpose.REGISTER, bytes);
-        if (this.socket !== socket || socket.readyState !== WebSocket.OPEN) return;
+        if (this.socket !== socket || socket.readyState !== SOCKET_OPEN) return;
         socket.send(
           encodeClientMessage({
             type: 'register',

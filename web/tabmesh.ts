@@ -24,10 +24,11 @@ export {
   type NodeEvents,
   type NodeOptions,
   type NodeStatus,
+  type StorageKind,
 } from './node/options.js';
 export type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport/transport.js';
 export { ErrorCode, TabmeshError, isGone, unlessGone, type Result } from '../shared/errors.js';
-export type { SignalingState } from './signaling-client.js';
+export type { SignalingSocket, SignalingState, SocketConstructor } from './signaling-client.js';
 export type { MeshCounters } from './node/mesh.js';
 export type { CacheStats } from './node/peer-book.js';
 export { parsePeerId, shortPeerId, type PeerId } from '../shared/identity/peer-id.js';

@@ -2,7 +2,8 @@
  * The npm package as a stranger gets it: `npm pack`, then `npm install
  * <tarball>` in a fresh folder (from the registry for its dependencies), and
  * every entry point used from there: `tabmesh/server` mounted on an HTTP
- * server of the consumer's, the `tabmesh-signal` command, the declarations
+ * server of the consumer's, `tabmesh/node` as a Node peer with a data
+ * directory, the `tabmesh-signal` command, the declarations
  * (type-checked as a consumer's TypeScript would), and `tabmesh` bundled by
  * Vite into a page that connects two real Chromium tabs through the packed
  * server.
@@ -48,6 +49,7 @@ beforeAll(
     await run(join(tools, 'tsc'), ['-p', 'signaling-server/tsconfig.build.json'], { cwd: REPO });
     await run(join(tools, 'vite'), ['build', '--mode', 'lib'], { cwd: REPO });
     await run(join(tools, 'tsc'), ['-p', 'web/tsconfig.build.json'], { cwd: REPO });
+    await run(join(tools, 'tsc'), ['-p', 'web/nodejs/tsconfig.build.json'], { cwd: REPO });
     await npm(['pack', '--ignore-scripts', '--pack-destination', work], REPO);
     const tarball = (await readdir(work)).find((name) => name.endsWith('.tgz'));
     if (tarball === undefined) throw new Error('npm pack made no tarball');
@@ -98,6 +100,7 @@ describe('the packed npm package, installed in a fresh folder', () => {
     expect(files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toBe(false);
     expect(files.some((f) => f.includes('/test/') || f.endsWith('.map'))).toBe(false);
     expect(files).toContain('node_modules/tabmesh/dist/web/widget.js');
+    expect(files).toContain('node_modules/tabmesh/dist/node/web/nodejs/index.js');
   });
 
   it('tabmesh/server mounts on a server of the consumer and registers a WebSocket client', async () => {
@@ -128,16 +131,48 @@ describe('the packed npm package, installed in a fresh folder', () => {
     expect(JSON.parse(stdout)).toEqual({ health: 'ok', first: 'challenge' });
   });
 
-  it("ships declarations a consumer's TypeScript accepts for all three entry points", async () => {
+  it('tabmesh/node makes a Node peer with its identity in a data directory', async () => {
+    // A stand-in transport: starting needs no WebRTC (the real one is exercised elsewhere).
+    const script = `
+      import { createNode } from 'tabmesh/node';
+      import { readdirSync } from 'node:fs';
+      const idle = () => ({ signal() {}, send: async () => {}, close() {} });
+      const silent = { debug() {}, info() {}, warn() {}, error() {} };
+      const refused = await createNode({}, { transport: idle }).catch((error) => error.code);
+      const options = { signaling: ['ws://127.0.0.1:9/ws'], dataDir: './peer-data', logger: silent };
+      const first = await createNode(options, { transport: idle });
+      await first.close();
+      const second = await createNode(options, { transport: idle });
+      await second.close();
+      console.log(JSON.stringify({
+        refused, storage: second.status.storage, same: first.id === second.id, files: readdirSync('./peer-data').sort(),
+      }));
+    `;
+    await writeFile(join(consumer, 'node-check.mjs'), script);
+    const { stdout } = await run(process.execPath, ['node-check.mjs'], { cwd: consumer, timeout: STEP_TIMEOUT_MS });
+    expect(JSON.parse(stdout)).toEqual({
+      refused: 'BAD_FIELD',
+      storage: 'file',
+      same: true,
+      files: ['identity.json', 'peers-lobby.json'],
+    });
+  });
+
+  it("ships declarations a consumer's TypeScript accepts for all four entry points", async () => {
     await writeFile(
       join(consumer, 'check.ts'),
       `import { createNode, type TabmeshNode, type PeerId } from 'tabmesh';
        import { TabmeshPeerElement } from 'tabmesh/widget';
        import { createSignalingServer, type SignalingServer } from 'tabmesh/server';
+       import { createNode as createNodePeer, type NodeJsOptions } from 'tabmesh/node';
        export const make: () => Promise<TabmeshNode> = () => createNode({ network: 'x', maxConnections: 3 });
        export const element: typeof TabmeshPeerElement = TabmeshPeerElement;
        export const server: SignalingServer = createSignalingServer({ port: 0 });
        export const id = (node: TabmeshNode): PeerId => node.id;
+       const peerOptions: NodeJsOptions = { signaling: ['wss://example.org/ws'], dataDir: './data' };
+       export const peer: () => Promise<TabmeshNode> = () => createNodePeer(peerOptions);
+       // @ts-expect-error: a Node peer has no storage option (it has dataDir)
+       void createNodePeer({ storage: 'memory' });
        // @ts-expect-error: not an option
        void createNode({ netwrk: 'x' });
       `,

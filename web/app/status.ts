@@ -21,7 +21,9 @@ export function renderStatus(status: NodeStatus): void {
     $('#status-storage'),
     status.storage === 'memory'
       ? `memory${status.storageReason === undefined ? '' : `: ${status.storageReason}`}`
-      : 'IndexedDB',
+      : status.storage === 'file'
+        ? 'files'
+        : 'IndexedDB',
   );
   setText($('#status-crypto'), `Ed25519 via ${status.crypto}`);
 }

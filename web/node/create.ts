@@ -1,47 +1,17 @@
 /**
- * createNode(): the public way to make a node. Its first steps (boot.ts)
- * start before its first await; it then restores the verified peer cache,
- * signs our record, and starts a TabNode.
+ * createNode(): the public way to make a node in a browser tab. Its first
+ * steps (boot.ts) start before its first await; see start.ts.
  */
-import { PEER_CACHE_SALT_BYTES } from '../../shared/limits.js';
-import { restoreCache } from '../../shared/peer-cache-store.js';
-import { boot } from './boot.js';
-import { TabNode } from './node.js';
-import { consoleLogger, type NodeDeps, type NodeOptions, type TabmeshNode } from './options.js';
-import { signOwnRecord } from './peer-book.js';
+import { browserPlatform } from './browser-platform.js';
+import type { NodeDeps, NodeOptions, TabmeshNode } from './options.js';
+import { startNode } from './start.js';
 
 /**
  * Create a node, load (or make) this tab's identity and cache, and start
- * joining. Its first steps ({@link boot}) run before this returns: the
+ * joining. Its first steps (boot.ts) run before this returns: the
  * signaling socket, storage, Ed25519 and the first offer are under way at
  * once.
  */
-export async function createNode(options: NodeOptions = {}, deps: NodeDeps = {}): Promise<TabmeshNode> {
-  const started = boot(options, deps);
-  const { network, urls, maxConnections, early, iceServers, transport } = started;
-  const logger = options.logger ?? consoleLogger;
-  const now = deps.now ?? Date.now;
-  const { ed, store, storageReason, tab, cached } = await started.ready;
-  const restored = await restoreCache(cached, ed, {
-    now: now(),
-    network,
-    self: tab.identity.id,
-    // Used when no salt is stored yet (or it is corrupt): secret, so no one can aim records at a bucket.
-    freshSalt: crypto.getRandomValues(new Uint8Array(PEER_CACHE_SALT_BYTES)),
-  });
-  if (restored.dropped > 0) logger.warn(`dropped ${restored.dropped} unusable entries from the stored peer cache`);
-  const settings = { urls, name: options.name };
-  const record = await signOwnRecord(tab.identity, network, settings, undefined, now(), undefined);
-  const node = new TabNode(tab, ed, store, restored, record, network, {
-    ...settings,
-    maxConnections,
-    storageReason,
-    iceServers,
-    logger,
-    transport,
-    now,
-    random: deps.random ?? Math.random,
-  });
-  node.start(early);
-  return node;
+export function createNode(options: NodeOptions = {}, deps: NodeDeps = {}): Promise<TabmeshNode> {
+  return startNode(browserPlatform(options.storage ?? 'indexeddb', deps.ed25519), options, deps);
 }

@@ -28,7 +28,7 @@ import type { RestoredCache } from '../../shared/peer-cache-store.js';
 import type { SignedRecord } from '../../shared/records.js';
 import type { TabIdentity } from '../local/identity.js';
 import { LocalTabs } from '../local/tabs.js';
-import { SignalingClient, type EarlySocket } from '../signaling-client.js';
+import { SignalingClient, type EarlySocket, type SocketConstructor } from '../signaling-client.js';
 import type { KeyValueStore } from '../storage/store.js';
 import type { TransportFactory } from '../transport/transport.js';
 import { Messages, broadcastDefences, encodePayload } from './messages.js';
@@ -78,6 +78,13 @@ export interface NodeSettings {
   readonly iceServers: NonNullable<NodeOptions['iceServers']>;
   readonly logger: Logger;
   readonly transport: TransportFactory;
+  /** The WebSocket class for signaling; undefined: the global one. */
+  readonly webSocket: SocketConstructor | undefined;
+  /**
+   * Whether to find same-browser tabs over BroadcastChannel. Off in Node:
+   * its BroadcastChannel reaches only workers of the same process.
+   */
+  readonly localTabs: boolean;
   readonly now: () => number;
   readonly random: () => number;
 }
@@ -91,7 +98,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private currentStatus: NodeStatus;
   private closed = false;
-  /** Same-browser tabs, when BroadcastChannel exists. */
+  /** Same-browser tabs, when BroadcastChannel exists and settings.localTabs. */
   private local: LocalTabs | undefined;
   private readonly linkContextBase: Omit<LinkContext, 'iceServers'>;
   private readonly signaling: SignalingClient;
@@ -294,7 +301,14 @@ export class TabNode extends EventTarget implements TabmeshNode {
       { ...broadcastDefences(), verify, tally: this.tally },
     );
     this.signaling = new SignalingClient(
-      { urls: settings.urls, network, identity, record: () => this.book.record, random: settings.random },
+      {
+        urls: settings.urls,
+        network,
+        identity,
+        record: () => this.book.record,
+        random: settings.random,
+        ...(settings.webSocket === undefined ? {} : { webSocket: settings.webSocket }),
+      },
       {
         onState: (state, url) => {
           if (state === 'disconnected') this.dialler.signalingLost();
@@ -317,7 +331,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
 
   start(early: EarlySocket | undefined): void {
     this.signaling.start(early);
-    if (typeof BroadcastChannel !== 'undefined') {
+    if (this.settings.localTabs && typeof BroadcastChannel !== 'undefined') {
       this.local = new LocalTabs(this.network, this.id, () => this.book.record.text, {
         onRecord: (text) => void this.dialler.localRecord(text),
         onSignal: (from, payload) => void this.intake.enqueue(from, payload, { kind: 'local' }),

@@ -4,7 +4,7 @@ import type { Ed25519 } from '../../shared/identity/ed25519.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { MeshCounters } from './mesh.js';
 import type { CacheStats } from './peer-book.js';
-import type { SignalingState } from '../signaling-client.js';
+import type { SignalingState, SocketConstructor } from '../signaling-client.js';
 import type { Via } from './paths.js';
 import type { TransportFactory } from '../transport/transport.js';
 
@@ -86,17 +86,24 @@ export interface NodeOptions {
 
 /** Collaborators, injectable for tests and other platforms. */
 export interface NodeDeps {
+  /** Makes each connection's transport. Default: the browser's WebRTC (in Node: simple-peer over @roamhq/wrtc). */
   readonly transport?: TransportFactory;
+  /** The WebSocket class for signaling. Default: the global WebSocket (in Node: the `ws` package's). */
+  readonly webSocket?: SocketConstructor;
   readonly ed25519?: Ed25519;
   readonly now?: () => number;
   readonly random?: () => number;
 }
 
+/** Where a node keeps its identity and peer cache. */
+export type StorageKind = 'indexeddb' | 'memory' | 'file';
+
 export interface NodeStatus {
   readonly signaling: SignalingState;
   /** The server currently connected (or being tried). */
   readonly signalingUrl: string | undefined;
-  readonly storage: 'indexeddb' | 'memory';
+  /** IndexedDB, memory, or (in Node, with `dataDir`) files. */
+  readonly storage: StorageKind;
   /** Why storage is in memory, when it is not by choice. */
   readonly storageReason: string | undefined;
   /** Which Ed25519 implementation signs and verifies. */

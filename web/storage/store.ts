@@ -7,8 +7,8 @@
 import { createStore, del, get, getMany, set, type UseStore } from 'idb-keyval';
 
 export interface KeyValueStore {
-  /** For a store still opening ({@link storeWhenOpen}): 'indexeddb' until it has opened. */
-  readonly kind: 'indexeddb' | 'memory';
+  /** For a store still opening ({@link storeWhenOpen}): 'indexeddb' until it has opened. 'file': Node's data directory. */
+  readonly kind: 'indexeddb' | 'memory' | 'file';
   /** A store still opening: resolves with what it opened as. */
   readonly opened?: Promise<OpenedStore>;
   get(key: string): Promise<unknown>;
