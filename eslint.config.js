@@ -121,6 +121,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The Node peer (tabmesh/node, tabmesh-peer): the node with Node's modules, still no server, page or widget.
+    files: ['web/nodejs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/signaling-server/**'], message: 'web/ must not import the server.' },
+            {
+              group: ['**/app/**', '**/widget/**', '**/ui/**'],
+              message: 'The Node peer knows nothing of the page, the widget or their UI helpers.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   uiRules('web/app/**/*.ts', '**/widget/**', 'The page does not import the widget.'),
   uiRules('web/widget/**/*.ts', '**/app/**', 'The widget does not import the page.'),
   {
