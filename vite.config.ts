@@ -63,7 +63,7 @@ const lib: BuildEnvironmentOptions = {
  * the widget, gzipped, for code Tabmesh never runs: it reads a peer through
  * its events, never as a stream.
  */
-const simplePeerShims: Record<string, string> = {
+export const simplePeerShims: Readonly<Record<string, string>> = {
   'readable-stream': `${here}web/transport/shims/readable-stream.ts`,
   buffer: `${here}web/transport/shims/buffer.ts`,
   debug: `${here}web/transport/shims/debug.cjs`,
@@ -118,7 +118,7 @@ export default defineConfig(({ mode }) => ({
   ...(mode === 'test'
     ? {}
     : {
-        resolve: { alias: simplePeerShims },
+        resolve: { alias: { ...simplePeerShims } },
         // queue-microtask (simple-peer's) names Node's `global` where there is no `window`, as in a worker.
         define: { global: 'globalThis' },
       }),

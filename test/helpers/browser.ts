@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { createServer as createViteServer, type ViteDevServer } from 'vite';
+import { simplePeerShims } from '../../vite.config.js';
 
 export const CHROMIUM_FLAGS = [
   '--no-sandbox',
@@ -90,6 +91,8 @@ export async function serveSources(): Promise<Site> {
     configFile: false,
     logLevel: 'error',
     appType: 'mpa',
+    // The browser builds' stand-ins for simple-peer's Node dependencies, as the page and widget have them.
+    resolve: { alias: { ...simplePeerShims } },
     define: { global: 'globalThis' },
     server: { middlewareMode: true, hmr: false, watch: null },
   });

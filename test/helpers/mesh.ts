@@ -5,6 +5,14 @@
  */
 import type { Page } from 'playwright-core';
 import type { PeerId } from '../../shared/identity/peer-id.js';
+import type { TabmeshNode } from '../../web/tabmesh.js';
+
+/** A member of a test's mesh: a tab, or a node in this process (a Node peer). */
+export type Member = Page | TabmeshNode;
+
+function isNode(member: Member): member is TabmeshNode {
+  return 'neighbourhood' in member;
+}
 
 export interface TabState {
   readonly id: PeerId;
@@ -12,8 +20,15 @@ export interface TabState {
   readonly active: PeerId[];
 }
 
-export function stateOf(page: Page): Promise<TabState> {
-  return page.evaluate(() => {
+export function stateOf(member: Member): Promise<TabState> {
+  if (isNode(member)) {
+    return Promise.resolve({
+      id: member.id,
+      connections: member.connections(),
+      active: member.neighbourhood().active,
+    });
+  }
+  return member.evaluate(() => {
     const node = window.tabmesh;
     if (node === undefined) throw new Error('no node');
     return { id: node.id, connections: node.connections(), active: node.neighbourhood().active };
@@ -54,27 +69,43 @@ export function components(states: readonly TabState[]): PeerId[][] {
 }
 
 /** Resolves when any of the tabs reports a connection, disconnection or view change (or after `ms`). */
-function nextChange(pages: readonly Page[], ms: number): Promise<void> {
+function nextChange(members: readonly Member[], ms: number): Promise<void> {
   return Promise.race(
-    pages.map((page) =>
-      page
-        .evaluate(
-          (bound) =>
-            new Promise<void>((resolve) => {
-              const node = window.tabmesh;
-              if (node === undefined) return resolve();
-              const done = (): void => resolve();
-              for (const type of ['peer:connect', 'peer:disconnect', 'neighbours'] as const) {
-                node.addEventListener(type, done, { once: true });
-              }
-              setTimeout(done, bound);
-            }),
-          ms,
-        )
-        // A tab closing while waited on counts as a change.
-        .catch(() => undefined),
+    members.map((page) =>
+      isNode(page)
+        ? nodeChange(page, ms)
+        : page
+            .evaluate(
+              (bound) =>
+                new Promise<void>((resolve) => {
+                  const node = window.tabmesh;
+                  if (node === undefined) return resolve();
+                  const done = (): void => resolve();
+                  for (const type of ['peer:connect', 'peer:disconnect', 'neighbours'] as const) {
+                    node.addEventListener(type, done, { once: true });
+                  }
+                  setTimeout(done, bound);
+                }),
+              ms,
+            )
+            // A tab closing while waited on counts as a change.
+            .catch(() => undefined),
     ),
   );
+}
+
+/** Resolves when the node reports a connection, disconnection or view change (or after `ms`). */
+function nodeChange(node: TabmeshNode, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const types = ['peer:connect', 'peer:disconnect', 'neighbours'] as const;
+    const done = (): void => {
+      clearTimeout(timer);
+      for (const type of types) node.removeEventListener(type, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const type of types) node.addEventListener(type, done);
+  });
 }
 
 /**
@@ -82,7 +113,7 @@ function nextChange(pages: readonly Page[], ms: number): Promise<void> {
  * `timeoutMs` with the last states in the message.
  */
 export async function waitForMesh(
-  pages: readonly Page[],
+  pages: readonly Member[],
   check: (states: TabState[]) => boolean,
   timeoutMs = 45_000,
 ): Promise<TabState[]> {

@@ -42,7 +42,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Every line a child prints, kept, and waits for one that matches (including lines already printed). */
-class Lines {
+export class Lines {
   private readonly seen: string[] = [];
   private readonly waiters = new Set<(line: string) => void>();
   private exitCode: number | null | undefined;
@@ -84,7 +84,7 @@ class Lines {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
