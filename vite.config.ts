@@ -26,6 +26,13 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 /** The widget's file name inside dist/web (the server serves it at /widget.js). */
 export const WIDGET_FILE = 'widget.js';
 
+/**
+ * Inline every imported constant (the numbers of shared/limits.ts, above all)
+ * where it is used, not only in conditions (rolldown's default, `smart`). For
+ * the minified browser builds; the lib keeps its names for its readers.
+ */
+const inlineConstants = { inlineConst: { mode: 'all', pass: 2 } } as const;
+
 const widget: BuildEnvironmentOptions = {
   outDir: `${here}dist/web`,
   emptyOutDir: false,
@@ -39,6 +46,7 @@ const widget: BuildEnvironmentOptions = {
     input: `${here}web/widget/index.ts`,
     preserveEntrySignatures: 'strict',
     output: { format: 'es', entryFileNames: WIDGET_FILE, codeSplitting: false },
+    optimization: inlineConstants,
   },
 };
 
@@ -69,6 +77,36 @@ export const simplePeerShims: Readonly<Record<string, string>> = {
   debug: `${here}web/transport/shims/debug.cjs`,
   randombytes: `${here}web/transport/shims/randombytes.cjs`,
 };
+
+/**
+ * Vite wraps every dynamic `import()` of a client build in its preload helper
+ * (`\0vite/preload-helper.js`, about 1.7 KB minified), whatever
+ * `build.modulePreload` says; no option turns that off outside library mode.
+ * The widget inlines every lazily loaded module, so there is nothing to
+ * preload: this stands a pass-through in for the helper, resolved and loaded
+ * before Vite's own plugin sees it.
+ */
+function withoutPreloadHelper(): Plugin {
+  const id = '\0vite/preload-helper.js';
+  return {
+    name: 'tabmesh:without-preload-helper',
+    apply: 'build',
+    enforce: 'pre',
+    resolveId: (source) => (source === id ? id : undefined),
+    load: (loaded) => (loaded === id ? 'export const __vitePreload = (load) => load();' : undefined),
+  };
+}
+
+/**
+ * tweetnacl falls back to Node's `crypto` behind `typeof require` when it finds
+ * no `self.crypto`. In a bundle that test sees rolldown's `require` shim, so
+ * the shim (with its long error message) and an empty stand-in for `crypto` are
+ * bundled for a branch that does nothing in a browser. A browser has no
+ * `require`: say so at build time (for every module), and the dead code goes.
+ * Only for the builds that run in browsers alone, not the lib: a consumer may
+ * run that under Node, where tweetnacl needs the branch.
+ */
+const browserOnly = { 'typeof require': JSON.stringify('undefined') };
 
 /**
  * The page's first script (web/app/entry.ts) starts booting, then imports the
@@ -114,13 +152,16 @@ function preloadPageChunks(): Plugin {
 
 export default defineConfig(({ mode }) => ({
   root: `${here}web`,
-  plugins: mode === 'production' ? [preloadPageChunks()] : [],
+  plugins: mode === 'production' ? [preloadPageChunks()] : mode === 'widget' ? [withoutPreloadHelper()] : [],
   ...(mode === 'test'
     ? {}
     : {
         resolve: { alias: { ...simplePeerShims } },
-        // queue-microtask (simple-peer's) names Node's `global` where there is no `window`, as in a worker.
-        define: { global: 'globalThis' },
+        define: {
+          // queue-microtask (simple-peer's) names Node's `global` where there is no `window`, as in a worker.
+          global: 'globalThis',
+          ...(mode === 'production' || mode === 'widget' ? browserOnly : {}),
+        },
       }),
   ...(mode === 'widget' || mode === 'lib' ? { publicDir: false as const, logLevel: 'warn' as const } : {}),
   build:
@@ -132,6 +173,7 @@ export default defineConfig(({ mode }) => ({
             outDir: `${here}dist/web`,
             emptyOutDir: true,
             target: 'es2022',
+            rolldownOptions: { optimization: inlineConstants },
           },
   test: {
     root: here,
