@@ -197,6 +197,10 @@ describe('the packed npm package, installed in a fresh folder', () => {
     await run(join(REPO, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], {
       cwd: consumer,
       timeout: STEP_TIMEOUT_MS,
+    }).catch((error: unknown) => {
+      // tsc says what it refused on stdout.
+      const stdout = (error as { stdout?: unknown }).stdout;
+      throw new Error(`the consumer's tsc refused the declarations:\n${String(stdout)}`, { cause: error });
     });
   });
 

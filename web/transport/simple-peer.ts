@@ -9,14 +9,23 @@
  * answer), and queues early candidates without a bound: everything remote
  * is checked here before simple-peer sees it.
  */
-import SimplePeer, { type SignalData, type Wrtc } from 'simple-peer';
+import SimplePeer, { type SignalData } from 'simple-peer';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { CandidateBody } from '../../shared/protocol/signal.js';
 import { selectedPairRttMs } from './stats.js';
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
-/** What simple-peer's `wrtc` option takes: { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }. */
-export type WrtcModule = Wrtc;
+/**
+ * What simple-peer's `wrtc` option takes: the three WebRTC constructors it
+ * calls (in Node, @roamhq/wrtc's). Declared here, not taken from the
+ * package's declaration (web/transport/simple-peer-module.d.ts, which is not
+ * shipped), so the published declarations stand on their own.
+ */
+export interface WrtcModule {
+  readonly RTCPeerConnection: new (configuration?: RTCConfiguration) => RTCPeerConnection;
+  readonly RTCSessionDescription: new (init: RTCSessionDescriptionInit) => unknown;
+  readonly RTCIceCandidate: new (init: RTCIceCandidateInit) => unknown;
+}
 
 /** The data channel's label (both sides see it; nothing depends on it). */
 export const CHANNEL_LABEL = 'tabmesh';
@@ -95,7 +104,7 @@ const notConnected = (): Promise<never> =>
   Promise.reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel is closed'));
 
 /** The page's own WebRTC constructors, read when a transport is made. */
-function browserRtc(): Omit<Wrtc, 'RTCIceCandidate'> {
+function browserRtc(): Omit<WrtcModule, 'RTCIceCandidate'> {
   return { RTCPeerConnection, RTCSessionDescription };
 }
 
@@ -107,7 +116,7 @@ export function simplePeerTransport(wrtc?: WrtcModule): TransportFactory {
   return (options, events) => open(options, events, wrtc ?? browserRtc());
 }
 
-function open(options: TransportOptions, events: TransportEvents, rtc: Omit<Wrtc, 'RTCIceCandidate'>): Transport {
+function open(options: TransportOptions, events: TransportEvents, rtc: Omit<WrtcModule, 'RTCIceCandidate'>): Transport {
   const peer = new SimplePeer({
     initiator: options.initiator,
     channelName: CHANNEL_LABEL,
