@@ -19,6 +19,29 @@ import { FileStore, NODE_SLOT } from './file-store.js';
 import { IdentityFile } from './identity-file.js';
 import type { DirLock } from './lock.js';
 
+/**
+ * Largest frame the Node peer takes from a signaling server (ws's default is
+ * 100 MiB): a hostile server could otherwise make it buffer that much per
+ * frame. The largest honest frame, a welcome with its sample of records and
+ * TURN credentials, is under a quarter of this. Oversize closes the socket
+ * (1009) and the client reconnects elsewhere or later.
+ */
+export const MAX_SERVER_FRAME_BYTES = 256 * 1024;
+/**
+ * Bound on a signaling server's answer to the WebSocket upgrade: a server
+ * that accepts the TCP connection and never answers would otherwise hold the
+ * client in 'connecting' for good. The same bound as the server's own
+ * headers timeout.
+ */
+export const SIGNALING_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** `ws`'s WebSocket with the bounds above. */
+class BoundedWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { maxPayload: MAX_SERVER_FRAME_BYTES, handshakeTimeout: SIGNALING_HANDSHAKE_TIMEOUT_MS });
+  }
+}
+
 /** A data directory prepared and locked for one node. */
 export interface OpenedDataDir {
   readonly path: string;
@@ -34,7 +57,7 @@ export function nodePlatform(
     takeHeadSocket: () => undefined,
     // No page, so no server to default to: options.signaling is required.
     defaultSignaling: () => [],
-    webSocket: WebSocket,
+    webSocket: BoundedWebSocket,
     transport,
     localTabs: false,
     load: (network, logger) => load(dir, ed25519 ?? createNodeEd25519(), network, logger),
