@@ -134,16 +134,19 @@ describe('Node peers beside tabs', () => {
 });
 
 describe('the tabmesh-peer seed command', () => {
-  it('restarted on the same data directory, comes back under the same ID and the tabs reconnect to it', async () => {
+  it('restarted on the same data directory, comes back under the same ID and the tabs reconnect to it; its metrics count the channels', async () => {
     const server = await browser.pageServer();
     const dir = await dataDir();
     const args = ['--signaling', server.wsUrl, '--network', 'seeded', '--data-dir', dir];
-    const first = seed(args);
+    const first = seed([...args, '--metrics-port', '0']);
     const id = await first.joinedId();
     const tabs = await Promise.all(
       [0, 1].map(async () => browser.tab(server, { network: 'seeded' }, await browser.newContext())),
     );
     await Promise.all(tabs.map((tab) => waitForPeer(tab, id)));
+    // Its metrics count the two channels.
+    const metrics = await (await fetch(String((await first.line('metrics'))['url']))).text();
+    expect(metrics).toMatch(/^tabmesh_peer_connections 2$/m);
 
     expect(await first.stop()).toBe(0);
     await Promise.all(

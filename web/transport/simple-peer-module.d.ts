@@ -42,6 +42,8 @@ declare module 'simple-peer' {
     readonly destroying: boolean;
     /** The peer connection; null once destroyed. */
     readonly _pc: RTCPeerConnection | null;
+    /** Private (the version is pinned): creates the initiator's offer; simple-peer calls it a macrotask after construction. */
+    _createOffer(): void;
     on(event: 'signal', listener: (data: SignalData) => void): this;
     on(event: 'connect' | 'close', listener: () => void): this;
     on(event: 'data', listener: (data: Uint8Array) => void): this;

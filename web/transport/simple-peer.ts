@@ -100,6 +100,25 @@ function usableCandidate(c: CandidateBody): boolean {
   );
 }
 
+/**
+ * Start the initiator's offer now rather than when simple-peer would: it
+ * calls `_createOffer` from a `setTimeout(0)` (an old workaround for a
+ * Chrome crash), which a page's first script, still busy loading, puts
+ * behind all of its other work. Its channel exists already (made in the
+ * constructor), so the offer carries it. simple-peer's own later call, and
+ * any renegotiation (Tabmesh adds no media, so there is none), do nothing.
+ */
+function offerNow(peer: SimplePeer): void {
+  const createOffer = peer._createOffer.bind(peer);
+  let offered = false;
+  peer._createOffer = () => {
+    if (offered) return;
+    offered = true;
+    createOffer();
+  };
+  peer._createOffer();
+}
+
 const notConnected = (): Promise<never> =>
   Promise.reject(new TabmeshError(ErrorCode.NOT_CONNECTED, 'the channel is closed'));
 
@@ -133,6 +152,7 @@ function open(options: TransportOptions, events: TransportEvents, rtc: Omit<Wrtc
       RTCIceCandidate: PlainCandidate,
     },
   });
+  if (options.initiator) offerNow(peer);
   let closed = false;
   /** The remote description was passed on (one per transport: a second would destroy the peer). */
   let described = false;
