@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NodeStatus, TabmeshNode } from '../../web/nodejs/index.js';
 import { createNode } from '../../web/nodejs/index.js';
 import { withTimeout } from '../helpers/events.js';
-import { idleTransport, tempDir, WarningLog } from '../helpers/node-peer.js';
+import { idleTransport, tempDir, WarningLog } from '../helpers/node-fixtures.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { MAX_SERVER_FRAME_BYTES } from '../../web/nodejs/platform.js';
 

@@ -13,7 +13,7 @@ import { LOCK_FILE } from '../../web/nodejs/data-dir.js';
 import { createNode } from '../../web/nodejs/index.js';
 import { acquireLock } from '../../web/nodejs/lock.js';
 import { loadWrtc } from '../../web/nodejs/wrtc.js';
-import { idleTransport, tempDir, WarningLog } from '../helpers/node-peer.js';
+import { idleTransport, tempDir, WarningLog } from '../helpers/node-fixtures.js';
 
 const NOWHERE = ['ws://127.0.0.1:9/ws'];
 

@@ -15,7 +15,7 @@ import { IDENTITY_FILE, peersFile, prepareDataDir } from '../../web/nodejs/data-
 import { decodeData, encodeData } from '../../web/nodejs/file-codec.js';
 import { FileStore, MAX_DATA_FILE_BYTES } from '../../web/nodejs/file-store.js';
 import { IdentityFile, MAX_IDENTITY_FILE_BYTES } from '../../web/nodejs/identity-file.js';
-import { idleTransport, tempDir, WarningLog } from '../helpers/node-peer.js';
+import { idleTransport, tempDir, WarningLog } from '../helpers/node-fixtures.js';
 
 const ed = createNodeEd25519();
 /** Nothing listens here: the node keeps trying, which these tests do not need. */
