@@ -86,6 +86,14 @@ export const MAX_ERROR_MESSAGE_CHARS = 512;
  * browser gathers, so more would only slow every connection attempt.
  */
 export const MAX_TURN_URLS = 8;
+/**
+ * STUN URLs a server announces in its challenge (docs/PROTOCOL.md): its own
+ * responder's under one name, or a few of the operator's; as with TURN, each
+ * is queried on every connection attempt.
+ */
+export const MAX_STUN_URLS = 8;
+/** Longest STUN URL (`stun:` or `stuns:`, a host of at most 253 characters, a port). */
+export const MAX_STUN_URL_CHARS = 272;
 /** Longest TURN URL (`turn:` or `turns:`, host, port, `?transport=`). */
 export const MAX_TURN_URL_CHARS = 256;
 /**

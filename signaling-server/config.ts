@@ -7,6 +7,7 @@ import { DEFAULTS } from './defaults.js';
 import { normalizeOrigin } from './admission.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { MIN_METRICS_TOKEN_CHARS, type SignalingServerOptions } from './options.js';
+import { stunUrlsProblem } from './stun/urls.js';
 import { turnConfigProblem } from './turn.js';
 
 /** Each setting: flag, environment variable, kind, and help text. */
@@ -147,6 +148,21 @@ const SETTINGS = {
     kind: 'int',
     help: `Lifetime of each tab's TURN credentials in seconds (60..86400). Default ${DEFAULTS.turnTtlS}.`,
   },
+  'stun-port': {
+    env: 'TABMESH_STUN_PORT',
+    kind: 'int',
+    help: 'UDP port of the STUN responder, on --host: tabs behind a NAT learn their public address from it (open it in your firewall). Default: the same number as --port (a free one when --port is 0).',
+  },
+  'no-stun': {
+    env: 'TABMESH_NO_STUN',
+    kind: 'bool',
+    help: 'Answer no STUN requests: open no UDP port.',
+  },
+  'stun-urls': {
+    env: 'TABMESH_STUN_URLS',
+    kind: 'list',
+    help: "Comma-separated STUN URLs each tab is told of (stun:host:port; at most 8), instead of this server's own responder under the name the tab reached it by. Default: the responder's own.",
+  },
   'metrics-token': {
     env: 'TABMESH_METRICS_TOKEN',
     kind: 'string',
@@ -282,6 +298,9 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     turnUrls: ((v) => (Array.isArray(v) ? v : undefined))(get('turn-urls')),
     turnSecret: str('turn-secret'),
     turnTtlS: num('turn-ttl-s'),
+    stun: get('no-stun') === true ? false : undefined,
+    stunPort: num('stun-port'),
+    stunUrls: ((v) => (Array.isArray(v) ? v : undefined))(get('stun-urls')),
   });
   validate(options);
   const level = get('log-level') ?? 'info';
@@ -327,6 +346,11 @@ function validate(options: SignalingServerOptions): void {
   if (options.port !== undefined && options.port > 65535) throw new UsageError('--port must be 0..65535');
   if (options.metricsPort !== undefined && options.metricsPort > 65535)
     throw new UsageError('--metrics-port must be 0..65535');
+  if (options.stunPort !== undefined && options.stunPort > 65535) throw new UsageError('--stun-port must be 0..65535');
+  if (options.stun === false && options.stunPort !== undefined)
+    throw new UsageError('--stun-port and --no-stun do not go together');
+  const stunProblem = options.stunUrls === undefined ? undefined : stunUrlsProblem(options.stunUrls);
+  if (stunProblem !== undefined) throw new UsageError(`--stun-urls: ${stunProblem}`);
   const buffered = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
   if ((options.sendBudgetBytes ?? DEFAULTS.sendBudgetBytes) < buffered)
     throw new UsageError('--send-budget-bytes must be at least --max-buffered-bytes');

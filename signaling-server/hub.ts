@@ -109,6 +109,8 @@ export class Hub implements FederationHost {
     address: string,
     network: string | undefined,
     onClose: (session: Session) => void,
+    /** STUN URLs the challenge tells the tab of (stun/urls.ts). */
+    stun?: readonly string[],
   ): Session {
     const now = this.deps.now();
     const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
@@ -139,6 +141,7 @@ export class Hub implements FederationHost {
       expires: deadline,
       // Tells a tab to wait for the welcome's credentials before it dials.
       ...(this.config.turn === undefined ? {} : { turn: true }),
+      ...(stun === undefined ? {} : { stun }),
     } as const;
     // With the network known up front, the tab can choose whom to dial while it registers.
     if (network === undefined) {

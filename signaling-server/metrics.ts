@@ -140,3 +140,45 @@ export class FederationMetrics {
     );
   }
 }
+
+/**
+ * What the STUN responder did with each datagram: `answered`, or why not
+ * (stun/codec.ts's refusals, `rate_limited`, and `too_small`: an answer that
+ * would exceed MAX_AMPLIFICATION times the request, never expected of a
+ * Binding request, kept as the rule's guard).
+ */
+export const STUN_RESULTS = [
+  'answered',
+  'malformed',
+  'not_binding',
+  'unknown_attribute',
+  'bad_fingerprint',
+  'rate_limited',
+  'too_small',
+] as const;
+export type StunResult = (typeof STUN_RESULTS)[number];
+
+/** tabmesh_stun_requests_total{result}: only with the STUN responder on. */
+export class StunMetrics {
+  private readonly requests: Counter<'result'>;
+
+  constructor(registry: Registry) {
+    this.requests = new Counter({
+      name: 'tabmesh_stun_requests_total',
+      help: 'STUN datagrams received on the UDP port, by result: answered, or why dropped.',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    // Every result present from the start, so a rate over it is defined before the first refusal.
+    for (const result of STUN_RESULTS) this.requests.inc({ result }, 0);
+  }
+
+  count(result: StunResult): void {
+    this.requests.inc({ result });
+  }
+
+  async countOf(result: StunResult): Promise<number> {
+    const metric = await this.requests.get();
+    return metric.values.find((v) => v.labels['result'] === result)?.value ?? 0;
+  }
+}

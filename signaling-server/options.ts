@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { normalizeOrigin } from './admission.js';
 import { DEFAULTS } from './defaults.js';
+import { stunUrlsProblem } from './stun/urls.js';
 import { turnConfigProblem, type TurnConfig } from './turn.js';
 
 /** Shortest metrics token accepted: 128 bits of base64 or hex is 22 to 32 characters. */
@@ -100,6 +101,34 @@ export interface SignalingServerOptions {
   readonly turnSecret?: string;
   /** Lifetime of each tab's TURN credentials, in seconds (60..86400). Default DEFAULTS.turnTtlS. */
   readonly turnTtlS?: number;
+  /**
+   * Answer STUN Binding requests on UDP (stun/responder.ts), so tabs behind
+   * a NAT learn their public address from this server and from no third
+   * party. Default true.
+   */
+  readonly stun?: boolean;
+  /**
+   * The UDP port of the STUN responder, on `host`. Default: the HTTP port's
+   * number (when `port` is 0, a free port of its own); 0 picks a free one.
+   */
+  readonly stunPort?: number;
+  /**
+   * The STUN URLs each tab is told of (`stun:host:port`, at most 8), instead
+   * of this server's own responder under the name the tab reached it by.
+   * For a responder behind a port mapping, or STUN served elsewhere (with
+   * `stun: false`). Default: the responder's own.
+   */
+  readonly stunUrls?: readonly string[];
+}
+
+/** The STUN settings, checked. */
+export interface StunConfig {
+  /** Whether the responder runs. */
+  readonly listen: boolean;
+  /** Its port; undefined for the HTTP port's number (or a free one when that is 0). */
+  readonly port: number | undefined;
+  /** What challenges announce instead of the responder's own URL. */
+  readonly urls: readonly string[] | undefined;
 }
 
 /** The options with every default applied and checked. */
@@ -144,6 +173,7 @@ export function resolveOptions(options: SignalingServerOptions) {
     presenceRefreshMs: options.presenceRefreshMs ?? DEFAULTS.presenceRefreshMs,
     redisCommandTimeoutMs: options.redisCommandTimeoutMs ?? DEFAULTS.redisCommandTimeoutMs,
     turn: turnOptions(options),
+    stun: stunOptions(options),
   };
   if (config.presenceRefreshMs >= config.presenceTtlMs)
     throw new RangeError('presenceRefreshMs must be below presenceTtlMs');
@@ -165,4 +195,18 @@ function turnOptions(options: SignalingServerOptions): TurnConfig | undefined {
   const problem = turnConfigProblem(turn);
   if (problem !== undefined) throw new RangeError(problem);
   return turn;
+}
+
+/** The STUN settings, checked: a port for a responder that is off is an error. */
+function stunOptions(options: SignalingServerOptions): StunConfig {
+  const listen = options.stun ?? true;
+  if (!listen && options.stunPort !== undefined) throw new RangeError('stunPort needs stun on');
+  if (
+    options.stunPort !== undefined &&
+    !(Number.isInteger(options.stunPort) && options.stunPort >= 0 && options.stunPort <= 65535)
+  )
+    throw new RangeError('stunPort must be 0..65535');
+  const problem = options.stunUrls === undefined ? undefined : stunUrlsProblem(options.stunUrls);
+  if (problem !== undefined) throw new RangeError(problem);
+  return { listen, port: options.stunPort, urls: options.stunUrls };
 }

@@ -29,9 +29,11 @@ import { LOCAL_ONLY, type Federation } from './federation.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { serveMetrics } from './metrics-endpoint.js';
-import { FederationMetrics, ServerMetrics } from './metrics.js';
+import { FederationMetrics, ServerMetrics, StunMetrics } from './metrics.js';
 import { resolveOptions, type SignalingServerOptions } from './options.js';
 import { RedisFederation } from './redis-federation.js';
+import { StunResponder } from './stun/responder.js';
+import { announcedStunUrls } from './stun/urls.js';
 
 export type { SignalingServerOptions } from './options.js';
 
@@ -43,12 +45,13 @@ export interface SignalingServerDeps {
   readonly random?: () => number;
 }
 
-/** Where a server listens; `metricsUrl` with metricsPort. */
+/** Where a server listens; `metricsUrl` with metricsPort, `stunPort` (UDP, on `host`) with the STUN responder on. */
 export interface ListenInfo {
   port: number;
   host: string;
   url: string;
   metricsUrl?: string;
+  stunPort?: number;
 }
 
 export interface SignalingServer {
@@ -198,6 +201,11 @@ export function createSignalingServer(
           },
         });
   let closing: Promise<void> | undefined;
+  // The STUN responder starts in listen(), on the address the HTTP server got; challenges name it from then on.
+  let stunResponder: StunResponder | undefined;
+  let stunPort: number | undefined;
+  // Where a tab is told to find it when its Host header names nothing usable.
+  const publicHost = config.publicOrigin === undefined ? undefined : new URL(config.publicOrigin).hostname;
 
   const handleRequest = (request: IncomingMessage, response: ServerResponse): void => {
     const url = request.url ?? '/';
@@ -254,7 +262,8 @@ export function createSignalingServer(
     if (theHub.sessions.size >= config.maxPeers) return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_FULL);
     const address = clientAddress(request, config.trustProxy);
     if (!perAddress.tryAcquire(address)) return refuseUpgrade(request, socket, 429, ErrorCode.TOO_MANY_CONNECTIONS);
-    accept(request, socket, head, address, network);
+    const stunUrls = announcedStunUrls(config.stun.urls, stunPort, request.headers.host, publicHost);
+    accept(request, socket, head, address, network, stunUrls);
   };
 
   // Kept apart from handleUpgrade so that the closures a connection keeps for
@@ -265,6 +274,7 @@ export function createSignalingServer(
     head: Buffer,
     address: string,
     network: string | undefined,
+    stunUrls: readonly string[] | undefined,
   ): void => {
     const release = releaser(perAddress, address);
     socket.once('close', release);
@@ -272,7 +282,7 @@ export function createSignalingServer(
     socket.cork();
     process.nextTick(() => socket.uncork());
     wss.handleUpgrade(request, socket, head, (ws) => {
-      theHub.open(ws, socket, address, network, release);
+      theHub.open(ws, socket, address, network, release, stunUrls);
     });
   };
 
@@ -353,6 +363,13 @@ export function createSignalingServer(
         const bound = await listenOn(metricsServer, config.metricsPort, config.metricsHost);
         info.metricsUrl = `http://${urlHost(bound)}:${bound.port}/metrics`;
       }
+      if (config.stun.listen && closing === undefined && stunResponder === undefined) {
+        stunResponder = new StunResponder(address.address, { logger, metrics: new StunMetrics(metrics.registry), now });
+        // The HTTP port's number, unless told otherwise; an HTTP port picked at random picks its own.
+        const port = config.stun.port ?? (config.port === 0 ? 0 : address.port);
+        stunPort = (await stunResponder.listen(address.address, port)).port;
+      }
+      if (stunPort !== undefined) info.stunPort = stunPort;
       if (origins.namesSelf && self().kind === 'none')
         logger.warn(
           { host: address.address },
@@ -405,6 +422,8 @@ export function createSignalingServer(
           metricsServer.closeAllConnections();
           await new Promise((done) => metricsServer.close(done));
         }
+        stunPort = undefined;
+        await stunResponder?.close();
         await federation.close();
         wss.close();
         logger.info({}, 'stopped');

@@ -18,6 +18,8 @@ import {
   MAX_SERVER_NAME_CHARS,
   MAX_SIGNAL_PAYLOAD_CHARS,
   MAX_SIGNALING_FRAME_BYTES,
+  MAX_STUN_URL_CHARS,
+  MAX_STUN_URLS,
   MAX_TURN_CREDENTIAL_CHARS,
   MAX_TURN_TTL_MS,
   MAX_TURN_URL_CHARS,
@@ -97,6 +99,13 @@ export interface ChallengeMessage {
    * use them waits for the welcome before it dials.
    */
   readonly turn?: boolean;
+  /**
+   * STUN servers for this tab's connections (1..MAX_STUN_URLS `stun:` or
+   * `stuns:` URLs, host and port only): the server's own responder, under
+   * the name the tab reached it by, unless its operator named others. In the
+   * challenge, so that they are known before the first offer is made.
+   */
+  readonly stun?: readonly string[];
 }
 /**
  * Short-lived TURN credentials in the shared-secret scheme (coturn's
@@ -243,6 +252,23 @@ function recordList(fields: Fields): string[] {
 }
 
 const TURN_URL_PATTERN = /^turns?:[^\s]+$/;
+/**
+ * A STUN URL as announced (RFC 7064: scheme, host, optional port; nothing
+ * else): a hostname, an IPv4 address or a bracketed IPv6 literal.
+ */
+export const STUN_URL_PATTERN = /^stuns?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** STUN URLs from a server: 1..MAX_STUN_URLS, each matching STUN_URL_PATTERN. */
+function stunUrls(fields: Fields, field: string): string[] {
+  const value = fields[field];
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_STUN_URLS)
+    bad(field, `must be an array of 1..${MAX_STUN_URLS} URLs`);
+  return value.map((url: unknown) => {
+    if (typeof url !== 'string' || url.length > MAX_STUN_URL_CHARS || !STUN_URL_PATTERN.test(url))
+      bad(field, 'holds something other than a stun: or stuns: URL');
+    return url;
+  });
+}
 
 /** TURN credentials from a server: every field checked and capped, a fresh object built. */
 function turnCredentials(fields: Fields, field: string): TurnCredentials {
@@ -374,6 +400,7 @@ export function parseServerMessage(text: string): Result<ServerMessage> {
           ...challenge,
           ...(fields['peers'] === undefined ? {} : { peers: recordList(fields) }),
           ...(turn === true ? { turn } : {}),
+          ...(fields['stun'] === undefined ? {} : { stun: stunUrls(fields, 'stun') }),
         };
       });
     case 'welcome':
@@ -469,6 +496,7 @@ export function encodeServerMessage(message: ServerMessage): string {
         expires: message.expires,
         peers: message.peers,
         turn: message.turn,
+        stun: message.stun,
       });
     case 'welcome':
       return json('welcome', {

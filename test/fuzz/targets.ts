@@ -15,6 +15,7 @@ import { recordTarget, recordVerifyTarget } from './targets/records.js';
 import { signalBodyTarget, signalTarget } from './targets/signal.js';
 import { clientMessageTarget, serverMessageTarget } from './targets/signaling.js';
 import { localTabsTarget, peerCacheTarget } from './targets/storage.js';
+import { stunHostTarget, stunRequestTarget } from './targets/stun.js';
 import { base64urlTarget, canonicalTarget, peerIdTarget } from './targets/wire.js';
 import type { FuzzTarget } from './target.js';
 
@@ -37,6 +38,8 @@ export const CODEC_TARGETS: readonly FuzzTarget[] = [
   peerCacheTarget,
   localTabsTarget,
   admissionTarget,
+  stunRequestTarget,
+  stunHostTarget,
 ];
 
 /** The server's frame handler: the real Hub, in process and behind a real socket. */

@@ -61,6 +61,8 @@ export interface TestServer {
   readonly wsUrl: string;
   /** With metricsPort: where /metrics is served. */
   readonly metricsUrl: string | undefined;
+  /** With the STUN responder on: its UDP port, on 127.0.0.1. */
+  readonly stunPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,6 @@ export async function startServer(
     { port: 0, host: '127.0.0.1', staticDir: null, processMetrics: false, shutdownGraceMs: 1000, ...options },
     { logger: silentLogger, ...deps },
   );
-  const { url, metricsUrl } = await server.listen();
-  return { server, url, wsUrl: `${url.replace('http', 'ws')}/ws`, metricsUrl, close: () => server.close() };
+  const { url, metricsUrl, stunPort } = await server.listen();
+  return { server, url, wsUrl: `${url.replace('http', 'ws')}/ws`, metricsUrl, stunPort, close: () => server.close() };
 }

@@ -46,6 +46,7 @@ async function eager(to: Parameters<SignalingClient['send']>[0], count: number) 
       onUndeliverable: ignore,
       onTurnPending: ignore,
       onTurn: ignore,
+      onStun: ignore,
     },
   );
   client.start();

@@ -192,4 +192,44 @@ describe('IceServers', () => {
     expect(waiting.settled()).toBe(true);
     expect(await waiting.value).toEqual(LISTED);
   });
+
+  describe('the server’s STUN URLs', () => {
+    const STUN = ['stun:mesh.example.com:8787'];
+
+    it('come first, before the server’s TURN, when the application lists no servers', async () => {
+      const none: readonly RTCIceServer[] = [];
+      const ice = new IceServers(none, host);
+      expect(await ice.current()).toBe(none);
+      ice.receiveStun(STUN);
+      ice.receive(TURN);
+      expect(await ice.current()).toEqual([{ urls: STUN }, TURN_SERVER]);
+    });
+
+    it('make a transport prepared without them out of date, once per change', () => {
+      const ice = new IceServers([], host);
+      ice.receiveStun(STUN);
+      ice.receiveStun(STUN);
+      expect(host.pendingCalls).toBe(1);
+      ice.receiveStun(undefined);
+      expect(host.pendingCalls).toBe(2);
+    });
+
+    it('are forgotten when a challenge names none', async () => {
+      const none: readonly RTCIceServer[] = [];
+      const ice = new IceServers(none, host);
+      ice.receiveStun(STUN);
+      ice.receiveStun(undefined);
+      expect(await ice.current()).toBe(none);
+    });
+
+    it('are not used when the application lists servers of its own, or gives a function', async () => {
+      const listed = new IceServers(LISTED, host);
+      listed.receiveStun(STUN);
+      expect(await listed.current()).toEqual(LISTED);
+      const fromApp = new IceServers(() => Promise.resolve(LISTED), host);
+      fromApp.receiveStun(STUN);
+      expect(await fromApp.current()).toEqual(LISTED);
+      expect(host.pendingCalls).toBe(0);
+    });
+  });
 });

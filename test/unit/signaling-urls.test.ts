@@ -16,6 +16,7 @@ async function client(urls: string[]): Promise<SignalingClient> {
       onUndeliverable: ignore,
       onTurnPending: ignore,
       onTurn: ignore,
+      onStun: ignore,
     },
   );
 }

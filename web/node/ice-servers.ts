@@ -2,8 +2,12 @@
  * The ICE servers each new link is made with: the application's (a list, or
  * a function it calls per connection for its own short-lived credentials),
  * followed by the TURN servers whose credentials the signaling server mints
- * (docs/TURN.md). When a server's challenge announces credentials, dials
- * wait for them, at most TURN_WAIT_MAX_MS, rather than start without a relay.
+ * (docs/TURN.md). Without servers of the application's, the STUN URLs the
+ * signaling server's challenge names (its own responder) come first, so a
+ * tab behind a NAT learns its public address from the server it already
+ * talks to and from no third party. When a server's challenge announces
+ * credentials, dials wait for them, at most TURN_WAIT_MAX_MS, rather than
+ * start without a relay.
  */
 import type { TurnCredentials } from '../../shared/protocol/signaling.js';
 import { TURN_WAIT_MAX_MS, type NodeOptions } from './options.js';
@@ -12,7 +16,7 @@ export interface IceHost {
   now(): number;
   /** Ask the signaling server for fresh TURN credentials. */
   requestTurn(): void;
-  /** Credentials are on their way: a transport prepared without them is out of date. */
+  /** Credentials are on their way, or the STUN servers changed: a transport prepared without them is out of date. */
   credentialsPending(): void;
 }
 
@@ -21,6 +25,8 @@ export class IceServers {
   private serverTurn: { readonly servers: readonly RTCIceServer[]; readonly refreshAt: number } | undefined;
   /** Set while credentials a challenge announced are on their way: dials wait for them. */
   private turnWait: { readonly arrived: Promise<void>; readonly resolve: () => void } | undefined;
+  /** The STUN servers the signaling server's last challenge named (none before one, or from a server without). */
+  private serverStun: readonly RTCIceServer[] = [];
 
   constructor(
     private readonly configured: NonNullable<NodeOptions['iceServers']>,
@@ -30,7 +36,11 @@ export class IceServers {
   /**
    * The servers for a new link: the function's when `iceServers` is one (it
    * wins: the application fetches its own credentials), else the listed ones
-   * followed by the signaling server's TURN servers.
+   * followed by the signaling server's TURN servers. An empty list (the
+   * default) lists none of the application's, and the server's STUN URLs
+   * take their place; a list of the application's is used without them.
+   * While the server adds nothing, the configured list itself is returned
+   * (a transport prepared with it is still good).
    */
   async current(): Promise<readonly RTCIceServer[]> {
     const ice = this.configured;
@@ -44,7 +54,8 @@ export class IceServers {
       clearTimeout(timer);
     }
     const turn = this.serverTurn?.servers ?? [];
-    return turn.length === 0 ? ice : [...ice, ...turn];
+    const stun = ice.length === 0 ? this.serverStun : [];
+    return turn.length === 0 && stun.length === 0 ? ice : [...stun, ...ice, ...turn];
   }
 
   /** The server's challenge announced credentials: dials wait for them. */
@@ -67,6 +78,18 @@ export class IceServers {
             refreshAt: this.host.now() + turn.ttlMs / 2,
           };
     this.stopWaiting();
+  }
+
+  /**
+   * The STUN URLs a server's challenge named, or undefined: it named none.
+   * When they change what new links get, a transport prepared with the old
+   * ones is out of date.
+   */
+  receiveStun(urls: readonly string[] | undefined): void {
+    const before = this.serverStun;
+    this.serverStun = urls === undefined ? [] : [{ urls: [...urls] }];
+    const same = JSON.stringify(before) === JSON.stringify(this.serverStun);
+    if (!same && typeof this.configured !== 'function' && this.configured.length === 0) this.host.credentialsPending();
   }
 
   /** The server is gone (lost or closed): what it announced is not coming, so dials wait no longer. */

@@ -325,6 +325,7 @@ export class TabNode extends EventTarget implements TabmeshNode {
         onUndeliverable: (to) => this.undeliverable(to),
         onTurnPending: () => this.ice.pending(),
         onTurn: (turn) => this.ice.receive(turn),
+        onStun: (urls) => this.ice.receiveStun(urls),
       },
     );
   }

@@ -68,8 +68,10 @@ export interface NodeOptions {
    * STUN/TURN servers, or a function returning them (called per connection,
    * for short-lived TURN credentials). A list is used together with the TURN
    * credentials a signaling server hands out (docs/TURN.md), listed first; a
-   * function is used instead of them. Default none: loopback and LANs need
-   * none, and a server's TURN credentials are used when it gives any.
+   * function is used instead of them. Default none (an empty list is the
+   * same): the STUN URLs the signaling server names (its own responder, so
+   * no third party learns this tab's address) and its TURN credentials are
+   * used when it gives any; servers of the application's replace its STUN.
    */
   readonly iceServers?: readonly RTCIceServer[] | (() => Promise<readonly RTCIceServer[]>);
   /**

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { PeerId } from '../../../shared/identity/peer-id.js';
 import {
   MAX_SAMPLE_SIZE,
+  MAX_STUN_URLS,
   MAX_TURN_CREDENTIAL_CHARS,
   MAX_TURN_TTL_MS,
   MAX_TURN_URLS,
@@ -72,10 +73,20 @@ export function serverMessage(ids: readonly PeerId[]): fc.Arbitrary<ServerMessag
         now: fc.maxSafeNat(),
         expires: fc.maxSafeNat(),
         turn: fc.option(fc.constant(true as const), { nil: undefined }),
+        stun: fc.option(
+          fc.array(fc.stringMatching(/^stuns?:(?:[a-z0-9.-]{1,40}|\[[0-9a-f:]{2,39}\])(?::\d{1,5})?$/), {
+            minLength: 1,
+            maxLength: MAX_STUN_URLS,
+          }),
+          { nil: undefined },
+        ),
       })
-      .map(({ turn, ...m }): ServerMessage =>
-        turn === undefined ? { type: 'challenge', ...m } : { type: 'challenge', ...m, turn },
-      ),
+      .map(({ turn, stun, ...m }): ServerMessage => ({
+        type: 'challenge',
+        ...m,
+        ...(turn === undefined ? {} : { turn }),
+        ...(stun === undefined ? {} : { stun }),
+      })),
     fc
       .record({
         id: peerId,
@@ -126,6 +137,7 @@ export const SERVER_KEYS = [
   'expires',
   'peers',
   'turn',
+  'stun',
   'id',
   'network',
   'limits',
