@@ -364,10 +364,20 @@ export function createSignalingServer(
         info.metricsUrl = `http://${urlHost(bound)}:${bound.port}/metrics`;
       }
       if (config.stun.listen && closing === undefined && stunResponder === undefined) {
-        stunResponder = new StunResponder(address.address, { logger, metrics: new StunMetrics(metrics.registry), now });
-        // The HTTP port's number, unless told otherwise; an HTTP port picked at random picks its own.
-        const port = config.stun.port ?? (config.port === 0 ? 0 : address.port);
-        stunPort = (await stunResponder.listen(address.address, port)).port;
+        const responder = (): StunResponder =>
+          new StunResponder(address.address, { logger, metrics: new StunMetrics(metrics.registry), now });
+        stunResponder = responder();
+        // The HTTP port's number, unless told otherwise (where tabs expect it:
+        // web/node/stun-prediction.ts). An HTTP port picked at random (0) may
+        // find its number taken for UDP: then any free one.
+        try {
+          stunPort = (await stunResponder.listen(address.address, config.stun.port ?? address.port)).port;
+        } catch (error) {
+          if (config.stun.port !== undefined || config.port !== 0) throw error;
+          await stunResponder.close();
+          stunResponder = responder();
+          stunPort = (await stunResponder.listen(address.address, 0)).port;
+        }
       }
       if (stunPort !== undefined) info.stunPort = stunPort;
       if (origins.namesSelf && self().kind === 'none')

@@ -77,8 +77,8 @@ export interface SignalingEvents {
   onTurnPending(): void;
   /** TURN credentials from the server (a welcome's or fresh ones), or undefined: a welcome without any. */
   onTurn(turn: TurnCredentials | undefined): void;
-  /** The STUN URLs a challenge named, or undefined: it named none. Told before the challenge's peers. */
-  onStun(urls: readonly string[] | undefined): void;
+  /** The STUN URLs the challenge of the server at `url` named, or undefined: it named none. Told before the challenge's peers. */
+  onStun(url: string, urls: readonly string[] | undefined): void;
 }
 
 export interface SignalingClientOptions {
@@ -367,7 +367,7 @@ export class SignalingClient {
       case 'challenge': {
         const { identity, network } = this.options;
         this.challenged = true;
-        this.events.onStun(message.stun);
+        this.events.onStun(url, message.stun);
         if (message.turn === true) this.events.onTurnPending();
         // Peers to dial come with the challenge: dialling starts while we sign.
         if (message.peers !== undefined) this.events.onWelcome(url, message.peers);

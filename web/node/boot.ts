@@ -10,6 +10,7 @@ import { EarlySocket, type HeadSocket, type SocketConstructor } from '../signali
 import type { TransportFactory } from '../transport/transport.js';
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_NETWORK, consoleLogger, type NodeDeps, type NodeOptions } from './options.js';
 import type { Booted, Platform } from './platform.js';
+import { expectedStun } from './stun-prediction.js';
 import { prepareOffer } from './warm-transport.js';
 
 export type { Booted } from './platform.js';
@@ -26,7 +27,9 @@ export interface Boot {
   readonly iceServers: NonNullable<NodeOptions['iceServers']>;
   /**
    * What every transport is made with: the options' ICE transport policy
-   * applied, and the first initiator asked for with `iceServers` gets the
+   * applied, and the first initiator asked for with the same ICE servers
+   * (`iceServers`, or when it is empty the STUN servers the signaling server
+   * is expected to name: stun-prediction.ts) gets the
    * offer started here (unless the ICE servers are yet to be fetched).
    */
   readonly transport: TransportFactory;
@@ -99,7 +102,15 @@ function start(platform: Platform, options: NodeOptions, deps: BootDeps, head?: 
     early,
     webSocket,
     iceServers,
-    transport: typeof iceServers === 'function' ? transport : prepareOffer(transport, iceServers, deps.now ?? Date.now),
+    transport:
+      typeof iceServers === 'function'
+        ? transport
+        : // With no servers of the application's, the first offer is made with the STUN the server will name.
+          prepareOffer(
+            transport,
+            iceServers.length === 0 ? expectedStun(urls[0] ?? '') : iceServers,
+            deps.now ?? Date.now,
+          ),
     ready,
   };
 }

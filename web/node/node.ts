@@ -58,6 +58,7 @@ import {
 import { SignalPaths } from './paths.js';
 import { PeerBook, type CacheStats } from './peer-book.js';
 import { SignalIntake } from './signal-intake.js';
+import { rememberStun } from './stun-prediction.js';
 import { verifyBudgets } from './verify-budget.js';
 
 export type { TabmeshNode } from './options.js';
@@ -325,7 +326,10 @@ export class TabNode extends EventTarget implements TabmeshNode {
         onUndeliverable: (to) => this.undeliverable(to),
         onTurnPending: () => this.ice.pending(),
         onTurn: (turn) => this.ice.receive(turn),
-        onStun: (urls) => this.ice.receiveStun(urls),
+        onStun: (url, urls) => {
+          rememberStun(url, urls);
+          this.ice.receiveStun(urls);
+        },
       },
     );
   }

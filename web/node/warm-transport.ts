@@ -7,6 +7,7 @@
  * connection (the dialler keeps it).
  */
 import type { Transport, TransportEvents, TransportFactory } from '../transport/transport.js';
+import { sameIceServers } from './stun-prediction.js';
 
 /** A prepared transport unused for this long is closed (its ICE servers' credentials may age). */
 export const WARM_TRANSPORT_MAX_AGE_MS = 20_000;
@@ -52,7 +53,7 @@ export class WarmTransport {
 
 /**
  * Start an initiating transport now, and return a factory that hands it out
- * once: to the first initiator asked for with the same `iceServers` array,
+ * once: to the first initiator asked for with the same ICE servers,
  * if asked within {@link WARM_TRANSPORT_MAX_AGE_MS}. Any other first request
  * closes it and gets a fresh transport.
  */
@@ -68,7 +69,7 @@ export function prepareOffer(
     if (
       warm !== undefined &&
       options.initiator &&
-      options.iceServers === iceServers &&
+      sameIceServers(options.iceServers, iceServers) &&
       now() - warm.createdAt <= WARM_TRANSPORT_MAX_AGE_MS
     )
       return warm.adopt(events);
