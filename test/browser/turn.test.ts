@@ -82,14 +82,20 @@ describe('TURN through coturn', () => {
       expect(pairs.length).toBeGreaterThan(0);
       for (const pair of pairs) expect(pair).toEqual({ local: 'relay', remote: 'relay' });
     }
-    // The connections were given the policy and the server's TURN URL with a
-    // username of the shared-secret scheme: `<unix expiry>:<peer ID>`.
-    const used = (await configs(a)).filter((config) => config.iceServers.length > 0);
+    // Every peer connection was given the policy. Those for connections had
+    // the server's STUN URL, then its TURN URL with a username of the
+    // shared-secret scheme, `<unix expiry>:<peer ID>` (the first offer, made
+    // before the challenge, had the STUN URL only, and was not used).
+    const all = await configs(a);
+    for (const config of all) expect(config.iceTransportPolicy).toBe('relay');
+    const used = all.filter((config) => config.iceServers.some((server) => server.username !== undefined));
     expect(used.length).toBeGreaterThan(0);
     for (const config of used) {
-      expect(config.iceTransportPolicy).toBe('relay');
-      expect(config.iceServers.map((server) => server.urls)).toEqual([[turn.url]]);
-      expect(config.iceServers[0]?.username).toMatch(new RegExp(`^\\d{10}:${idA}$`));
+      expect(config.iceServers.map((server) => server.urls)).toEqual([
+        [`stun:127.0.0.1:${server.stunPort}`],
+        [turn.url],
+      ]);
+      expect(config.iceServers[1]?.username).toMatch(new RegExp(`^\\d{10}:${idA}$`));
     }
     // coturn allocated for both tabs under their minted usernames.
     await turn.logLine(new RegExp(`user <\\d+:${idA}>: incoming packet ALLOCATE processed, success`), 'A allocation');
