@@ -16,6 +16,8 @@ import {
 import { prepareOffer } from '../../web/node/warm-transport.js';
 import type { TransportFactory } from '../../web/transport/transport.js';
 
+const ignore = (): void => undefined;
+
 /** A localStorage for Node, as a tab has one. */
 class MemoryStorage {
   readonly items = new Map<string, string>();
@@ -92,15 +94,12 @@ describe('prepareOffer with an expected list', () => {
     return { factory, made, closed: () => closed };
   }
 
+  /** Events nobody reads. */
+  const events = { onSignal: ignore, onConnect: ignore, onData: ignore, onClose: ignore };
+
   it('hands the prepared offer to a dial whose servers are the same (a list built anew)', () => {
     const { factory, made, closed } = counting();
     const prepared = prepareOffer(factory, stunServers(['stun:127.0.0.1:8787']), () => 0);
-    const events = {
-      onSignal: () => undefined,
-      onConnect: () => undefined,
-      onData: () => undefined,
-      onClose: () => undefined,
-    };
     prepared({ initiator: true, iceServers: [{ urls: ['stun:127.0.0.1:8787'] }] }, events);
     expect(made).toHaveLength(1);
     expect(closed()).toBe(0);
@@ -110,12 +109,6 @@ describe('prepareOffer with an expected list', () => {
   it('closes it and makes a fresh one when the server named other servers', () => {
     const { factory, made, closed } = counting();
     const prepared = prepareOffer(factory, stunServers(['stun:127.0.0.1:8787']), () => 0);
-    const events = {
-      onSignal: () => undefined,
-      onConnect: () => undefined,
-      onData: () => undefined,
-      onClose: () => undefined,
-    };
     prepared({ initiator: true, iceServers: [{ urls: ['stun:127.0.0.1:40000'] }] }, events);
     expect(made).toEqual([[{ urls: ['stun:127.0.0.1:8787'] }], [{ urls: ['stun:127.0.0.1:40000'] }]]);
     expect(closed()).toBe(1);
