@@ -1,6 +1,6 @@
 /**
- * One node per data directory: a lock file (LOCK_FILE) created with O_EXCL,
- * holding the holder's pid. A second node (another process, or this one)
+ * One node per data directory: a lock file (LOCK_FILE) holding the holder's
+ * pid, created whole (see tryCreate). A second node (another process, or this one)
  * gets DATA_DIR_LOCKED; a lock whose pid is no longer alive is stale, and is
  * taken over with a warning. The lock goes when the node closes, and on the
  * process's exit if it did not (a synchronous 'exit' handler; a crash that
@@ -11,11 +11,12 @@
  * directory right after a crash; running one node per directory is the
  * operator's part.
  */
-import { closeSync, openSync, readSync, realpathSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, openSync, readSync, realpathSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { Logger } from '../node/options.js';
-import { FILE_MODE, isCode } from './atomic-file.js';
+import { FILE_MODE, TEMP_MARK, isCode } from './atomic-file.js';
 import { LOCK_FILE } from './data-dir.js';
 
 /** Bytes of a lock file read: a pid and a newline need far fewer. */
@@ -80,13 +81,19 @@ export function acquireLock(dir: string, logger: Logger): DirLock {
   };
 }
 
-/** Create the lock file holding our pid; false if it exists. */
+/**
+ * Create the lock file holding our pid; false if it exists. The pid is
+ * written to a file of our own first and hard-linked into place (link fails
+ * if the name exists), so the lock file is never seen empty: a lock created
+ * with O_EXCL and written after would, for a moment, read as unreadable to a
+ * second start, which would take it over as stale.
+ */
 function tryCreate(path: string): boolean {
+  const temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
   let fd: number;
   try {
-    fd = openSync(path, 'wx', FILE_MODE);
+    fd = openSync(temp, 'wx', FILE_MODE);
   } catch (error) {
-    if (isCode(error, 'EEXIST')) return false;
     throw new TabmeshError(ErrorCode.DATA_DIR_UNUSABLE, `cannot create the lock file ${path}`, { cause: error });
   }
   try {
@@ -94,7 +101,15 @@ function tryCreate(path: string): boolean {
   } finally {
     closeSync(fd);
   }
-  return true;
+  try {
+    linkSync(temp, path);
+    return true;
+  } catch (error) {
+    if (isCode(error, 'EEXIST')) return false;
+    throw new TabmeshError(ErrorCode.DATA_DIR_UNUSABLE, `cannot create the lock file ${path}`, { cause: error });
+  } finally {
+    unlinkIfPresent(temp);
+  }
 }
 
 /** The pid in the lock file, or undefined if it is gone or holds no pid. */
