@@ -9,12 +9,20 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFailed } from 'vitest';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import { useBrowser } from '../helpers/fixture.js';
 import { components, isSettledMesh, waitForMesh, type Member } from '../helpers/mesh.js';
 import { PeerProcess, startNodePeer, waitForReceived, type NodePeer } from '../helpers/node-peers.js';
-import { collectMessages, idOf, waitForMessages, waitForNode, waitForPeer, waitForStatus } from '../helpers/tabs.js';
+import {
+  collectMessages,
+  idOf,
+  reportOnFailure,
+  waitForMessages,
+  waitForNode,
+  waitForPeer,
+  waitForStatus,
+} from '../helpers/tabs.js';
 
 const browser = useBrowser();
 
@@ -99,6 +107,14 @@ describe('Node peers beside tabs', () => {
     expect(tabs).toHaveLength(6);
     expect(nodes).toHaveLength(3);
 
+    reportOnFailure(() => tabs.map((t, i) => [`tab ${i}`, t] as const));
+    onTestFailed(() => {
+      for (const node of nodes) {
+        const { id, status } = node;
+        const [connections, neighbourhood, limits] = [node.connections(), node.neighbourhood(), node.limitStats()];
+        console.error(`--- Node peer ---\n${JSON.stringify({ id, status, connections, neighbourhood, limits })}`);
+      }
+    });
     const readers = await Promise.all(tabs.map(collectMessages));
     const heard = new Map<PeerId, string[]>();
     for (const node of nodes) {
@@ -144,6 +160,9 @@ describe('the tabmesh-peer seed command', () => {
       [0, 1].map(async () => browser.tab(server, { network: 'seeded' }, await browser.newContext())),
     );
     await Promise.all(tabs.map((tab) => waitForPeer(tab, id)));
+    // Each side confirms the channel when the other's confirmation arrives, so
+    // a tab can see the seed before the seed sees the tab: wait for the seed's word.
+    await first.line('peer:connect', undefined, '"connections":2[,}]');
     // Its metrics count the two channels.
     const metrics = await (await fetch(String((await first.line('metrics'))['url']))).text();
     expect(metrics).toMatch(/^tabmesh_peer_connections 2$/m);

@@ -143,5 +143,10 @@ export function isOneMesh(states: readonly TabState[]): boolean {
 export function isSettledMesh(states: readonly TabState[]): boolean {
   const same = (a: readonly string[], b: readonly string[]): boolean =>
     JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-  return isOneMesh(states) && states.every((s) => same(s.active, s.connections));
+  // Each side counts a channel once the other's confirmation arrives, so for a
+  // moment one side lists it and the other not; a broadcast sent then would
+  // not cross it. At rest, every channel among these members is on both lists.
+  const links = new Map(states.map((s) => [s.id, new Set(s.connections)]));
+  const symmetric = states.every((s) => s.connections.every((peer) => links.get(peer)?.has(s.id) ?? true));
+  return isOneMesh(states) && symmetric && states.every((s) => same(s.active, s.connections));
 }

@@ -108,12 +108,15 @@ export class PeerProcess {
     return new PeerProcess(child, new Lines(child), () => stderr);
   }
 
-  /** The first JSON line whose `event` is `event`, printed already or within the bound. */
-  async line(event: string, ms = PEER_PROCESS_MS): Promise<LogLine> {
-    const pattern = new RegExp(`"event":"${event}"`);
+  /**
+   * The first JSON line whose `event` is `event` (and whose text, after the
+   * event, matches `rest` when given), printed already or within the bound.
+   */
+  async line(event: string, ms = PEER_PROCESS_MS, rest = ''): Promise<LogLine> {
+    const pattern = new RegExp(`"event":"${event}"${rest === '' ? '' : `.*${rest}`}`);
     let text: string;
     try {
-      text = await this.lines.wait(pattern, `tabmesh-peer to log '${event}'`, ms);
+      text = await this.lines.wait(pattern, `tabmesh-peer to log '${event}'${rest === '' ? '' : ` with ${rest}`}`, ms);
     } catch (error) {
       throw new Error(`${error instanceof Error ? error.message : String(error)}; its stderr: ${this.stderr()}`, {
         cause: error,

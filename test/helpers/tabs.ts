@@ -139,7 +139,8 @@ async function waitInPage(
         ((JSON.stringify(value, bytes) as string | undefined) ?? 'no detail').slice(0, 300);
       const now =
         `${node.connections().length} connections, signaling ${node.status.signaling}, ` +
-        `problems ${JSON.stringify(node.problems())}`;
+        `problems ${JSON.stringify(node.problems())}, ` +
+        `limits ${JSON.stringify(Object.fromEntries(Object.entries(node.limitStats()).filter(([, n]) => n !== 0)))}`;
       reject(
         new Error(
           `${tab}: no '${wait.event}' event${wait.what === '' ? '' : ` with ${wait.what}`} within ${wait.ms} ms ` +
