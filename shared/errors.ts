@@ -101,6 +101,12 @@ export const ErrorCode = {
   NOT_CONNECTED: 'NOT_CONNECTED',
   /** The connection attempt did not complete in time, or the peer declined it. */
   CONNECT_FAILED: 'CONNECT_FAILED',
+  /**
+   * The peer answered, but the two networks have no direct path (symmetric
+   * NATs, a firewall) and neither side had a TURN relay to offer: configure
+   * one (the signaling server's --turn-urls and --turn-secret).
+   */
+  RELAY_NEEDED: 'RELAY_NEEDED',
   /** The node has been closed. */
   CLOSED: 'CLOSED',
   /** A frame relayed through the mesh for us whose seal does not open, or whose contents are not what the seal promised. */

@@ -1,6 +1,6 @@
 /**
  * Real Chromium for browser tests: Debian's package driven by playwright-core,
- * headless, with the flags this machine needs. `test/ensure-chromium.mjs` has
+ * headless, with the flags this machine needs. `test/ensure-tools.mjs` has
  * made sure a binary exists before Vitest starts.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';

@@ -89,6 +89,7 @@ export function stubLink(peer: PeerId, state: string): LinkInfo {
     bytesReceived: 0,
     connectedAt: undefined,
     rttMs: undefined,
+    path: undefined,
     via: undefined,
     queuedBytes: 0,
   };

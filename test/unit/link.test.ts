@@ -222,4 +222,22 @@ describe('PeerLink', () => {
     expect(declined.declined).toBe('GLARE');
     expect(declined.state).toBe('closed');
   });
+
+  it("takes a peer's RELAY_NEEDED bye while signaling as its own diagnosis", async () => {
+    const [a, b] = [await newIdentity(), await newIdentity()];
+    const transport = (): Transport => ({ signal: ignore, send: () => Promise.resolve(), close: ignore });
+    const closes: (ErrorCode | undefined)[] = [];
+    const link = PeerLink.initiate(context(a, transport), events({ onClosed: (_l, code) => closes.push(code) }), b.id);
+    const payload = await signSignal(b, {
+      to: a.id,
+      session: link.session,
+      nonce: crypto.getRandomValues(new Uint8Array(16)),
+      seq: 0,
+      kind: 'bye',
+      expiresAt: Date.now() + 1000,
+      body: ErrorCode.RELAY_NEEDED,
+    });
+    link.handleSignal(unwrap(await openSignal(ed25519, payload, { self: a.id, relayedFrom: b.id, now: Date.now() })));
+    expect(closes).toEqual([ErrorCode.RELAY_NEEDED]);
+  });
 });

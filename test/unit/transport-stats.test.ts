@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectedPairRttMs } from '../../web/transport/stats.js';
+import { selectedPairPath, selectedPairRttMs } from '../../web/transport/stats.js';
 
 const report = (...stats: Record<string, unknown>[]): ReadonlyMap<string, unknown> =>
   new Map(stats.map((s, i) => [typeof s['id'] === 'string' ? s['id'] : `s${i}`, s]));
@@ -34,5 +34,50 @@ describe('selectedPairRttMs', () => {
       );
       expect(selectedPairRttMs(stats)).toBeUndefined();
     }
+  });
+});
+
+describe('selectedPairPath', () => {
+  const candidates = [
+    { id: 'L1', type: 'local-candidate', candidateType: 'host' },
+    { id: 'L2', type: 'local-candidate', candidateType: 'relay' },
+    { id: 'R1', type: 'remote-candidate', candidateType: 'srflx' },
+    { id: 'R2', type: 'remote-candidate', candidateType: 'prflx' },
+  ];
+
+  it("names the selected pair's local and remote candidate types", () => {
+    const stats = report(
+      ...candidates,
+      { id: 'P1', type: 'candidate-pair', localCandidateId: 'L1', remoteCandidateId: 'R1' },
+      { id: 'P2', type: 'candidate-pair', localCandidateId: 'L2', remoteCandidateId: 'R2' },
+      { id: 'T', type: 'transport', selectedCandidatePairId: 'P2' },
+    );
+    expect(selectedPairPath(stats)).toEqual({ local: 'relay', remote: 'prflx' });
+  });
+
+  it('takes the nominated, succeeded pair without transport stats (Firefox)', () => {
+    const stats = report(...candidates, {
+      id: 'P1',
+      type: 'candidate-pair',
+      nominated: true,
+      state: 'succeeded',
+      localCandidateId: 'L1',
+      remoteCandidateId: 'R1',
+    });
+    expect(selectedPairPath(stats)).toEqual({ local: 'host', remote: 'srflx' });
+  });
+
+  it('gives undefined without a pair, with a candidate missing, or with a type it does not know', () => {
+    expect(selectedPairPath(report(...candidates))).toBeUndefined();
+    const pair = (localCandidateId: string): Record<string, unknown> => ({
+      id: 'P',
+      type: 'candidate-pair',
+      localCandidateId,
+      remoteCandidateId: 'R1',
+    });
+    const transport = { id: 'T', type: 'transport', selectedCandidatePairId: 'P' };
+    expect(selectedPairPath(report(...candidates, pair('missing'), transport))).toBeUndefined();
+    const odd = { id: 'L3', type: 'local-candidate', candidateType: 'carrier-pigeon' };
+    expect(selectedPairPath(report(...candidates, odd, pair('L3'), transport))).toBeUndefined();
   });
 });

@@ -288,14 +288,16 @@ export class Dialler {
       this.retryAfter.set(peer, { at: this.core.now() + wait, failures });
       // What a reachability test learns: a signed decline proves the peer is
       // there; an attempt that found no one (while a test of it runs) evicts it.
-      if (link.declined !== undefined) this.host.book.reachable(peer);
+      // An answer with no path between the networks (RELAY_NEEDED) proves it there too.
+      if (link.declined !== undefined || code === ErrorCode.RELAY_NEEDED) this.host.book.reachable(peer);
       else if (code === ErrorCode.CONNECT_FAILED) this.host.book.unreachable(peer);
     }
-    // An attempt that went nowhere: forget the peer's untried record so we dial others.
-    // Not one the peer declined: a busy peer is still there, and may be the only one in
-    // reach (a tab of this browser with the server down), so its record stays.
-    if (code === ErrorCode.CONNECT_FAILED && !connected && link.declined === undefined)
-      this.host.book.forgetUntried(peer);
+    // An attempt that went nowhere: forget the peer's untried record so we dial others
+    // (one we cannot reach without a relay too). Not one the peer declined: a busy peer is
+    // still there, and may be the only one in reach (a tab of this browser with the server
+    // down), so its record stays.
+    const nowhere = code === ErrorCode.CONNECT_FAILED || code === ErrorCode.RELAY_NEEDED;
+    if (nowhere && !connected && link.declined === undefined) this.host.book.forgetUntried(peer);
   }
 
   /** TURN credentials are coming: a transport prepared without them is out of date. */

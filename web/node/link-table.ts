@@ -90,9 +90,15 @@ export class LinkTable {
       bytesReceived: l.bytesReceived,
       connectedAt: l.connectedAt,
       rttMs: l.rttMs,
+      path: l.path,
       via: l.via,
       queuedBytes: l.queuedBytes,
     }));
+  }
+
+  /** Re-read every connected link's round-trip time and path now. */
+  async measure(): Promise<void> {
+    await Promise.all([...this.links.values()].map((l) => l.measure()));
   }
 
   /** Close every link (the node is closing). */

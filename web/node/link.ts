@@ -27,8 +27,10 @@ import {
   sdpFingerprint,
   type SignalEnvelope,
 } from '../../shared/protocol/signal.js';
+import type { PathTypes } from '../transport/stats.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 import { ChannelConfirmation } from './confirmation.js';
+import { OfferedTypes } from './ice-paths.js';
 import { newLimitCounters, type LimitCounters } from './options.js';
 import { DEFAULT_LINK_LIMITS, LinkRates, type LinkLimits } from './link-limits.js';
 import { SendQueue } from './send-queue.js';
@@ -93,6 +95,7 @@ export class PeerLink {
   #bytesSent = 0;
   #bytesReceived = 0;
   #rttMs: number | undefined;
+  #path: PathTypes | undefined;
   #via: Via['kind'] | undefined;
   private readonly localNonce: Uint8Array;
   private readonly confirmation: ChannelConfirmation;
@@ -106,7 +109,9 @@ export class PeerLink {
   private readonly sends: SendQueue;
   private readonly timer: ReturnType<typeof setTimeout>;
   private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private measuring = false;
+  private measuring: Promise<void> | undefined;
+  /** The candidate types each side offered, for a failure's diagnosis. */
+  private readonly offered = new OfferedTypes();
   private lastSent = 0;
   private lastReceived = 0;
   private keepalive: ReturnType<typeof setInterval> | undefined;
@@ -148,13 +153,14 @@ export class PeerLink {
       this.tally,
     );
     this.timer = setTimeout(() => {
-      if (this.#state !== 'connected') this.close(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time');
+      if (this.#state !== 'connected')
+        this.close(...this.unopened(ErrorCode.CONNECT_FAILED, 'no confirmed channel in time'));
     }, CONNECT_TIMEOUT_MS);
     const transportEvents: TransportEvents = {
       onSignal: (signal) => this.sendTransportSignal(signal),
       onConnect: () => this.channelOpened(),
       onData: (frame) => this.receiveFrame(frame),
-      onClose: (reason) => this.close(undefined, reason ?? 'channel closed'),
+      onClose: (reason) => this.close(...this.unopened(undefined, reason ?? 'channel closed')),
     };
     if (warm === undefined) {
       this.transport = context.transport({ initiator, iceServers: context.iceServers }, transportEvents);
@@ -178,6 +184,7 @@ export class PeerLink {
     const link = new PeerLink(context, events, offer.from, false, offer.session);
     link.confirmation.learnRemote(offer.nonce, fingerprint.value);
     link.lastSeqIn = offer.seq;
+    link.offered.noteSdp('remote', offer.body);
     link.transport.signal({ type: 'offer', sdp: offer.body });
     return ok(link);
   }
@@ -224,6 +231,11 @@ export class PeerLink {
     return this.#rttMs;
   }
 
+  /** The selected candidate pair's types, last read with the round-trip time; undefined before. */
+  get path(): PathTypes | undefined {
+    return this.#path;
+  }
+
   /** How this link's signals travelled when it was confirmed (LinkContext.viaOf at that moment). */
   get via(): Via['kind'] | undefined {
     return this.#via;
@@ -258,6 +270,7 @@ export class PeerLink {
           return;
         }
         // To the transport first: our confirmation is signed meanwhile, as learnRemote starts it.
+        this.offered.noteSdp('remote', envelope.body);
         this.transport.signal({ type: 'answer', sdp: envelope.body });
         this.confirmation.learnRemote(envelope.nonce, fingerprint.value);
         break;
@@ -265,12 +278,24 @@ export class PeerLink {
       case 'candidate': {
         const candidate = parseCandidateBody(envelope.body);
         if (!candidate.ok) this.events.onProblem(this, candidate.error.code, candidate.error.message);
-        else this.transport.signal({ type: 'candidate', candidate: candidate.value });
+        else {
+          this.offered.noteCandidate('remote', candidate.value.candidate);
+          this.transport.signal({ type: 'candidate', candidate: candidate.value });
+        }
         break;
       }
       case 'bye':
         this.#declined = envelope.body.slice(0, 64);
-        this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.#declined})`, false);
+        // The peer's ICE gave up first, with the same candidates ours has: its diagnosis is ours.
+        if (this.#declined === ErrorCode.RELAY_NEEDED && this.#state === 'signaling') {
+          this.close(
+            ErrorCode.RELAY_NEEDED,
+            'the peer found no direct path between the two networks: a TURN relay is needed',
+            false,
+          );
+        } else {
+          this.close(ErrorCode.CONNECT_FAILED, `the peer ended the session (${this.#declined})`, false);
+        }
         break;
       case 'offer':
         // The offer again, for a session under way: the initiator is missing
@@ -288,6 +313,9 @@ export class PeerLink {
         return;
       }
       this.confirmation.learnLocal(fingerprint.value);
+      this.offered.noteSdp('local', signal.sdp);
+    } else {
+      this.offered.noteCandidate('local', signal.candidate.candidate);
     }
     const body = signal.type === 'candidate' ? encodeCandidateBody(signal.candidate) : signal.sdp;
     this.signals.send(signal.type, body).catch(this.reportFailure(ErrorCode.CONNECT_FAILED, 'signal'));
@@ -342,8 +370,8 @@ export class PeerLink {
         this.sendFrame(PING_FRAME).catch(report);
       }
     }, CHANNEL_KEEPALIVE_MS / 2);
-    this.measure();
-    this.statsTimer = setInterval(() => this.measure(), LINK_STATS_INTERVAL_MS);
+    void this.measure();
+    this.statsTimer = setInterval(() => void this.measure(), LINK_STATS_INTERVAL_MS);
     // The path of the attempt's last signals (a fallback may have moved it to the server).
     this.#via = this.context.viaOf(this.peer);
     this.events.onConnected(this);
@@ -353,18 +381,36 @@ export class PeerLink {
     }
   }
 
-  /** Read the round-trip time from the transport, one reading at a time. */
-  private measure(): void {
-    if (this.measuring || this.#state !== 'connected' || this.transport.stats === undefined) return;
-    this.measuring = true;
-    this.transport
+  /**
+   * Read the round-trip time and the path from the transport, one reading at
+   * a time; resolves when the reading under way (or this one) is done.
+   */
+  measure(): Promise<void> {
+    if (this.measuring !== undefined) return this.measuring;
+    if (this.#state !== 'connected' || this.transport.stats === undefined) return Promise.resolve();
+    this.measuring = this.transport
       .stats()
       .then((stats) => {
-        if (stats.rttMs !== undefined && this.#state === 'connected') this.#rttMs = stats.rttMs;
+        if (this.#state !== 'connected') return;
+        if (stats.rttMs !== undefined) this.#rttMs = stats.rttMs;
+        if (stats.path !== undefined) this.#path = stats.path;
       }, lastReadingStands)
       .finally(() => {
-        this.measuring = false;
+        this.measuring = undefined;
       });
+    return this.measuring;
+  }
+
+  /**
+   * The code and reason to close with when the channel never opened: when
+   * both descriptions were exchanged and ICE never found a working pair, what
+   * the candidates say was missing (a relay, most often); otherwise as given.
+   */
+  private unopened(code: ErrorCode | undefined, reason: string): [ErrorCode | undefined, string] {
+    if (this.#state !== 'signaling' || this.confirmation.remoteFingerprint === undefined) return [code, reason];
+    if (this.transport.pathFound?.() !== false) return [code, reason];
+    const diagnosis = this.offered.diagnose();
+    return [diagnosis.code, `${diagnosis.message} (${reason})`];
   }
 
   private receiveFrame(frame: Uint8Array): void {

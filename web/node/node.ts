@@ -386,6 +386,11 @@ export class TabNode extends EventTarget implements TabmeshNode {
     return this.peerLinks.info();
   }
 
+  async measureLinks(): Promise<LinkInfo[]> {
+    await this.peerLinks.measure();
+    return this.peerLinks.info();
+  }
+
   cacheStats(): Readonly<CacheStats> {
     return this.book.stats();
   }

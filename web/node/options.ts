@@ -7,6 +7,7 @@ import type { CacheStats } from './peer-book.js';
 import type { SignalingState, SocketConstructor } from '../signaling-client.js';
 import type { Via } from './paths.js';
 import type { TransportFactory } from '../transport/transport.js';
+import type { CandidateType } from '../transport/stats.js';
 
 /** Network joined when none is given. */
 export const DEFAULT_NETWORK = 'lobby';
@@ -138,6 +139,12 @@ export interface LinkInfo {
    */
   readonly rttMs: number | undefined;
   /**
+   * The selected ICE candidate pair's types, read with `rttMs`: `host` at
+   * both ends is a direct path within one network, `srflx`/`prflx` one
+   * through NATs, `relay` one through a TURN server. Undefined until read.
+   */
+  readonly path: { readonly local: CandidateType; readonly remote: CandidateType } | undefined;
+  /**
    * How the link's signals travelled when it was confirmed: through the
    * signaling `server`, a `local` tab of this browser, or sealed through the
    * `mesh`. Undefined before it is confirmed.
@@ -261,6 +268,8 @@ export interface TabmeshNode extends EventTarget {
   limitStats(): Readonly<LimitCounters>;
   /** Per-connection figures. */
   links(): LinkInfo[];
+  /** Per-connection figures, with every connected link's `rttMs` and `path` read again now. */
+  measureLinks(): Promise<LinkInfo[]>;
   /**
    * The peer cache's diagnostics: new records refused for a full bucket,
    * reachability tests of tried peers (queued, refused, passed, expired) and

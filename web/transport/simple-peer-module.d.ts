@@ -48,6 +48,7 @@ declare module 'simple-peer' {
     on(event: 'connect' | 'close', listener: () => void): this;
     on(event: 'data', listener: (data: Uint8Array) => void): this;
     on(event: 'error', listener: (error: PeerError) => void): this;
+    on(event: 'iceStateChange', listener: (iceConnectionState: string, iceGatheringState: string) => void): this;
   }
   export default SimplePeer;
 }

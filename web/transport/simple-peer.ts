@@ -12,7 +12,7 @@
 import SimplePeer, { type SignalData } from 'simple-peer';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { CandidateBody } from '../../shared/protocol/signal.js';
-import { selectedPairRttMs } from './stats.js';
+import { selectedPairPath, selectedPairRttMs } from './stats.js';
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
 /**
@@ -192,6 +192,10 @@ function open(options: TransportOptions, events: TransportEvents, rtc: Omit<Wrtc
       });
     }
   });
+  let pathFound = false;
+  peer.on('iceStateChange', (state: string) => {
+    if (state === 'connected' || state === 'completed') pathFound = true;
+  });
   peer.on('connect', () => {
     if (!closed) events.onConnect();
   });
@@ -250,11 +254,13 @@ function open(options: TransportOptions, events: TransportEvents, rtc: Omit<Wrtc
     close() {
       finish('closed locally');
     },
+    pathFound: () => pathFound,
     async stats() {
       const pc = peer._pc;
       if (closed || pc === null) return {};
-      const rttMs = selectedPairRttMs(await pc.getStats());
-      return rttMs === undefined ? {} : { rttMs };
+      const report = await pc.getStats();
+      const [rttMs, path] = [selectedPairRttMs(report), selectedPairPath(report)];
+      return { ...(rttMs === undefined ? {} : { rttMs }), ...(path === undefined ? {} : { path }) };
     },
   } satisfies Transport;
 }

@@ -4,6 +4,7 @@
  * @roamhq/wrtc in Node, can stand in).
  */
 import type { CandidateBody } from '../../shared/protocol/signal.js';
+import type { PathTypes } from './stats.js';
 
 export type TransportSignal =
   | { readonly type: 'offer' | 'answer'; readonly sdp: string }
@@ -27,11 +28,19 @@ export interface Transport {
    * cannot measure leaves it out, and the node then reports no round-trip time.
    */
   stats?(): Promise<TransportStats>;
+  /**
+   * Whether ICE has found a working candidate pair at any time (the ICE
+   * connection state reached `connected` or `completed`). Optional: a
+   * transport that cannot tell leaves it out, and a failure is not diagnosed.
+   */
+  pathFound?(): boolean;
 }
 
 export interface TransportStats {
   /** Round-trip time in ms on the selected path (ICE consent checks), once measured. */
   readonly rttMs?: number;
+  /** The selected candidate pair's types: a direct (host), NAT-traversing (srflx, prflx) or relayed path. */
+  readonly path?: PathTypes;
 }
 
 export interface TransportOptions {
