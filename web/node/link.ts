@@ -31,6 +31,7 @@ import type { PathTypes } from '../transport/stats.js';
 import type { Transport, TransportEvents, TransportFactory, TransportSignal } from '../transport/transport.js';
 import { ChannelConfirmation } from './confirmation.js';
 import { OfferedTypes } from './ice-paths.js';
+import { LinkReadings } from './link-readings.js';
 import { newLimitCounters, type LimitCounters } from './options.js';
 import { DEFAULT_LINK_LIMITS, LinkRates, type LinkLimits } from './link-limits.js';
 import { SendQueue } from './send-queue.js';
@@ -40,11 +41,7 @@ import type { WarmTransport } from './warm-transport.js';
 
 /** Time from the first signal to a confirmed channel before the attempt is abandoned. */
 export const CONNECT_TIMEOUT_MS = 20_000;
-/**
- * How often a connected link re-reads its round-trip time from the transport
- * (getStats() walks every stats object, so not on every render of a page).
- */
-export const LINK_STATS_INTERVAL_MS = 2_000;
+export { LINK_STATS_INTERVAL_MS } from './link-readings.js';
 
 export type LinkState = 'signaling' | 'confirming' | 'connected' | 'closed';
 
@@ -81,11 +78,6 @@ function randomNonce(): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(SESSION_NONCE_BYTES));
 }
 
-/** A transport refuses a round-trip reading only when the connection closes under it (which ends the link). */
-function lastReadingStands(): void {
-  // rttMs keeps the last reading.
-}
-
 export class PeerLink {
   readonly session: Uint8Array;
   #state: LinkState = 'signaling';
@@ -94,8 +86,6 @@ export class PeerLink {
   #connectedAt: number | undefined;
   #bytesSent = 0;
   #bytesReceived = 0;
-  #rttMs: number | undefined;
-  #path: PathTypes | undefined;
   #via: Via['kind'] | undefined;
   private readonly localNonce: Uint8Array;
   private readonly confirmation: ChannelConfirmation;
@@ -108,8 +98,8 @@ export class PeerLink {
   private readonly rates: LinkRates;
   private readonly sends: SendQueue;
   private readonly timer: ReturnType<typeof setTimeout>;
-  private statsTimer: ReturnType<typeof setInterval> | undefined;
-  private measuring: Promise<void> | undefined;
+  /** The transport's figures, read once the channel is confirmed. */
+  private readings: LinkReadings | undefined;
   /** The candidate types each side offered, for a failure's diagnosis. */
   private readonly offered = new OfferedTypes();
   private lastSent = 0;
@@ -228,12 +218,12 @@ export class PeerLink {
 
   /** Round-trip time (ms) last read from the transport while connected; undefined before. */
   get rttMs(): number | undefined {
-    return this.#rttMs;
+    return this.readings?.rttMs;
   }
 
   /** The selected candidate pair's types, last read with the round-trip time; undefined before. */
   get path(): PathTypes | undefined {
-    return this.#path;
+    return this.readings?.path;
   }
 
   /** How this link's signals travelled when it was confirmed (LinkContext.viaOf at that moment). */
@@ -370,8 +360,8 @@ export class PeerLink {
         this.sendFrame(PING_FRAME).catch(report);
       }
     }, CHANNEL_KEEPALIVE_MS / 2);
-    void this.measure();
-    this.statsTimer = setInterval(() => void this.measure(), LINK_STATS_INTERVAL_MS);
+    this.readings = new LinkReadings(this.transport, () => this.#state === 'connected');
+    this.readings.start();
     // The path of the attempt's last signals (a fallback may have moved it to the server).
     this.#via = this.context.viaOf(this.peer);
     this.events.onConnected(this);
@@ -381,24 +371,9 @@ export class PeerLink {
     }
   }
 
-  /**
-   * Read the round-trip time and the path from the transport, one reading at
-   * a time; resolves when the reading under way (or this one) is done.
-   */
+  /** Read the round-trip time and the path from the transport now (while connected). */
   measure(): Promise<void> {
-    if (this.measuring !== undefined) return this.measuring;
-    if (this.#state !== 'connected' || this.transport.stats === undefined) return Promise.resolve();
-    this.measuring = this.transport
-      .stats()
-      .then((stats) => {
-        if (this.#state !== 'connected') return;
-        if (stats.rttMs !== undefined) this.#rttMs = stats.rttMs;
-        if (stats.path !== undefined) this.#path = stats.path;
-      }, lastReadingStands)
-      .finally(() => {
-        this.measuring = undefined;
-      });
-    return this.measuring;
+    return this.readings?.read() ?? Promise.resolve();
   }
 
   /**
@@ -531,7 +506,7 @@ export class PeerLink {
     this.#state = 'closed';
     clearTimeout(this.timer);
     clearInterval(this.keepalive);
-    clearInterval(this.statsTimer);
+    this.readings?.stop();
     this.confirmation.stop();
     if (notify && wasSignaling) {
       this.signals.sendOnce('bye', code ?? 'closed').catch(this.reportFailure(ErrorCode.CONNECT_FAILED, 'bye'));
