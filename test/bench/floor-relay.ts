@@ -3,12 +3,23 @@
  * No authentication, no limits, no validation beyond JSON.parse. Everything a
  * real signaling server does costs something on top of this.
  */
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
-export function startFloorRelay(): Promise<{ port: number; close(): void }> {
+/**
+ * Listen on a port of its own (`host`, default loopback), or take the
+ * upgrades of an existing HTTP `server` (then `port` is that server's).
+ */
+export function startFloorRelay(
+  options: { host?: string; server?: Server } = {},
+): Promise<{ port: number; close(): void }> {
   const peers = new Map<string, WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false, maxPayload: 64 * 1024 });
+  const common = { perMessageDeflate: false, maxPayload: 64 * 1024 };
+  const wss =
+    options.server === undefined
+      ? new WebSocketServer({ ...common, port: 0, host: options.host ?? '127.0.0.1' })
+      : new WebSocketServer({ ...common, server: options.server });
   wss.on('connection', (ws, request) => {
     const id = new URL(request.url ?? '/', 'http://x').searchParams.get('id');
     if (id === null) return ws.close();
@@ -27,7 +38,7 @@ export function startFloorRelay(): Promise<{ port: number; close(): void }> {
       if (peers.get(id) === ws) peers.delete(id);
     });
   });
-  return new Promise((resolve) =>
-    wss.on('listening', () => resolve({ port: (wss.address() as AddressInfo).port, close: () => wss.close() })),
-  );
+  const port = (): number => ((options.server ?? wss).address() as AddressInfo).port;
+  if (options.server !== undefined) return Promise.resolve({ port: port(), close: () => wss.close() });
+  return new Promise((resolve) => wss.on('listening', () => resolve({ port: port(), close: () => wss.close() })));
 }
