@@ -38,7 +38,8 @@ export async function buildPages(): Promise<void> {
   });
 }
 
-export async function serveDir(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+/** Serve `dir` on a free port of `host` (its URL names loopback when `host` is every interface). */
+export async function serveDir(dir: string, host = '127.0.0.1'): Promise<{ url: string; close(): Promise<void> }> {
   // The same caching as the Tabmesh server's static files (see server.ts).
   const server: Server = createServer(
     sirv(dir, {
@@ -49,7 +50,7 @@ export async function serveDir(dir: string): Promise<{ url: string; close(): Pro
       },
     }),
   );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { withTimeout } from './events.js';
 
 const START_MS = 10_000;
@@ -41,15 +42,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Every line a child prints, kept, and waits for one that matches (including lines already printed). */
+/**
+ * Every line a child prints (on stdout, or the stream given), kept, and waits
+ * for one that matches (including lines already printed).
+ */
 export class Lines {
   private readonly seen: string[] = [];
   private readonly waiters = new Set<(line: string) => void>();
   private exitCode: number | null | undefined;
 
-  constructor(private readonly child: ChildProcess) {
-    if (child.stdout === null) throw new Error('child has no stdout');
-    createInterface({ input: child.stdout }).on('line', (line) => {
+  constructor(
+    private readonly child: ChildProcess,
+    stream: Readable | null = child.stdout,
+  ) {
+    if (stream === null) throw new Error('child has no such output stream (spawn it with stdio "pipe")');
+    createInterface({ input: stream }).on('line', (line) => {
       this.seen.push(line);
       for (const waiter of this.waiters) waiter(line);
     });
@@ -81,6 +88,11 @@ export class Lines {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** The last `count` lines printed, for a failure's message. */
+  last(count: number): string[] {
+    return this.seen.slice(-count);
   }
 }
 

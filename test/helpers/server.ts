@@ -74,6 +74,9 @@ export async function startServer(
     { port: 0, host: '127.0.0.1', staticDir: null, processMetrics: false, shutdownGraceMs: 1000, ...options },
     { logger: silentLogger, ...deps },
   );
-  const { url, metricsUrl, stunPort } = await server.listen();
+  const listening = await server.listen();
+  // On every interface (for a browser in a network namespace: firefox.ts), this machine's own tabs come by loopback.
+  const url = listening.url.replace('//0.0.0.0:', '//127.0.0.1:');
+  const { metricsUrl, stunPort } = listening;
   return { server, url, wsUrl: `${url.replace('http', 'ws')}/ws`, metricsUrl, stunPort, close: () => server.close() };
 }

@@ -1,6 +1,8 @@
 /**
  * Tabs as Tabmesh peers for browser tests: open the built page from a test
  * server, and wait on the node's own events (with a bound) inside the page.
+ * The helpers take any {@link Tab}: a Chromium page (playwright-core) or a
+ * Firefox one (puppeteer-core, firefox.ts).
  */
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
@@ -12,6 +14,16 @@ import { serveHttp, type Site } from './browser.js';
 import { startServer, type TestServer } from './server.js';
 
 export const PAGE_DIR = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/**
+ * What the helpers use of a tab: evaluating a function (with one argument) or
+ * an expression in the page. playwright-core's and puppeteer-core's pages
+ * both have it.
+ */
+export interface Tab {
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+  evaluate<R>(fn: string | (() => R | Promise<R>)): Promise<R>;
+}
 
 /**
  * A signaling server that also serves the built page. Every browser context
@@ -39,26 +51,30 @@ export async function openTabs(context: BrowserContext, url: string, count: numb
   return pages;
 }
 
-export async function openTab(page: Page, url: string, query = ''): Promise<Page> {
+export async function openTab<T extends Tab & { goto(url: string): Promise<unknown> }>(
+  page: T,
+  url: string,
+  query = '',
+): Promise<T> {
   await page.goto(`${url}/${query === '' ? '' : `?${query}`}`);
   await nodeStarted(page);
   return page;
 }
 
 /** Reload the tab and wait until its new node has started. */
-export async function reloadTab(page: Page): Promise<void> {
+export async function reloadTab(page: Tab & { reload(): Promise<unknown> }): Promise<void> {
   await page.reload();
   await nodeStarted(page);
 }
 
-async function nodeStarted(page: Page): Promise<void> {
+async function nodeStarted(page: Tab): Promise<void> {
   await page.evaluate(async () => {
     if (window.tabmeshReady === undefined) throw new Error('the page did not start a node');
     await window.tabmeshReady;
   });
 }
 
-export function idOf(page: Page): Promise<PeerId> {
+export function idOf(page: Tab): Promise<PeerId> {
   return page.evaluate(() => window.tabmesh?.id ?? Promise.reject(new Error('no node')));
 }
 
@@ -160,7 +176,7 @@ async function waitInPage(
  * `check` returned. Fails after `timeoutMs` naming the event and the tab.
  */
 export async function waitForNode<K extends keyof NodeEvents, R, A = undefined>(
-  page: Page,
+  page: Tab,
   event: K,
   check: NodeCheck<K, A, R>,
   options: NodeWait<A> = {},
@@ -180,7 +196,7 @@ export async function waitForNode<K extends keyof NodeEvents, R, A = undefined>(
 }
 
 /** Resolves once the tab has at least `min` confirmed connections, with them. */
-export function waitForConnections(page: Page, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
+export function waitForConnections(page: Tab, min: number, timeoutMs = 30_000): Promise<PeerId[]> {
   return waitForNode(page, 'peer:connect', (_, node, want) => node.connections().length >= want && node.connections(), {
     arg: min,
     timeoutMs,
@@ -189,7 +205,7 @@ export function waitForConnections(page: Page, min: number, timeoutMs = 30_000):
 }
 
 /** Resolves once the tab is connected to `peer`. */
-export async function waitForPeer(page: Page, peer: PeerId, timeoutMs = 30_000): Promise<void> {
+export async function waitForPeer(page: Tab, peer: PeerId, timeoutMs = 30_000): Promise<void> {
   await waitForNode(page, 'peer:connect', (_, node, id) => node.connections().includes(id), {
     arg: peer,
     timeoutMs,
@@ -198,7 +214,7 @@ export async function waitForPeer(page: Page, peer: PeerId, timeoutMs = 30_000):
 }
 
 /** Resolves with the status once signaling is `signaling`. */
-export function waitForStatus(page: Page, signaling: NodeStatus['signaling'], timeoutMs = 30_000): Promise<NodeStatus> {
+export function waitForStatus(page: Tab, signaling: NodeStatus['signaling'], timeoutMs = 30_000): Promise<NodeStatus> {
   return waitForNode(page, 'status', (_, node, want) => node.status.signaling === want && node.status, {
     arg: signaling,
     timeoutMs,
@@ -208,7 +224,7 @@ export function waitForStatus(page: Page, signaling: NodeStatus['signaling'], ti
 
 /** Start collecting this tab's message events; returns a reader of what arrived. */
 export async function collectMessages(
-  page: Page,
+  page: Tab,
 ): Promise<() => Promise<{ from: string; data: string; broadcast: boolean }[]>> {
   await page.evaluate(() => {
     const w = window as unknown as { collected?: { from: string; data: string; broadcast: boolean }[] };
@@ -230,7 +246,7 @@ export async function collectMessages(
 }
 
 /** Resolves once the tab has collected `count` messages with `data` (collectMessages first). */
-export async function waitForMessages(page: Page, data: string, count: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForMessages(page: Tab, data: string, count: number, timeoutMs = 30_000): Promise<void> {
   // The collecting listener was added first, so it has the event's message by the time the check runs.
   await waitForNode(
     page,
@@ -242,56 +258,60 @@ export async function waitForMessages(page: Page, data: string, count: number, t
 }
 
 /** Events a traced tab keeps, newest last; older ones are dropped. */
-const TRACE_CAP = 400;
+export const TRACE_CAP = 400;
 
 /**
- * Record every node event of the context's tabs, across reloads, for a
- * failure report: the node is caught as the page assigns `window.tabmesh`.
+ * Runs in a page before its scripts (an init script, given {@link TRACE_CAP}):
+ * records every node event of the page, across reloads, for a failure
+ * report; the node is caught as the page assigns `window.tabmesh`.
  */
-export async function traceNodes(context: BrowserContext): Promise<void> {
-  await context.addInitScript((cap: number) => {
-    const trace: string[] = [];
-    const start = performance.now();
-    let node: EventTarget | undefined;
-    Object.defineProperty(window, '__tabmeshTrace', { value: trace });
-    const note = (line: string): void => {
-      trace.push(`${(performance.now() - start).toFixed(0)} ms ${line}`);
-      if (trace.length > cap) trace.shift();
-    };
-    // Errors too: a failure inside the node's handlers shows only there.
-    const error = console.error.bind(console);
-    console.error = (...args: unknown[]) => {
-      note(
-        `console.error ${args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : JSON.stringify(a))).join(' ')}`,
-      );
-      error(...args);
-    };
-    addEventListener('unhandledrejection', (event) => note(`unhandled rejection ${String(event.reason)}`));
-    addEventListener('error', (event) => note(`error ${event.message}`));
-    Object.defineProperty(window, 'tabmesh', {
-      configurable: true,
-      get: () => node,
-      set: (value: EventTarget) => {
-        node = value;
-        for (const type of ['peer:connect', 'peer:disconnect', 'status', 'neighbours', 'warning']) {
-          value.addEventListener(type, (event) => {
-            note(`${type} ${JSON.stringify((event as CustomEvent<unknown>).detail)}`);
-          });
-        }
-        // Messages in short: who from, how, and the start of the text.
-        value.addEventListener('message', (event) => {
-          const { from, data, broadcast } = (event as CustomEvent<{ from: string; data: unknown; broadcast: boolean }>)
-            .detail;
-          const text = typeof data === 'string' ? data.slice(0, 40) : 'bytes';
-          note(`message ${JSON.stringify({ from, broadcast, text })}`);
+export function traceInit(cap: number): void {
+  const trace: string[] = [];
+  const start = performance.now();
+  let node: EventTarget | undefined;
+  Object.defineProperty(window, '__tabmeshTrace', { value: trace });
+  const note = (line: string): void => {
+    trace.push(`${(performance.now() - start).toFixed(0)} ms ${line}`);
+    if (trace.length > cap) trace.shift();
+  };
+  // Errors too: a failure inside the node's handlers shows only there.
+  const error = console.error.bind(console);
+  console.error = (...args: unknown[]) => {
+    note(
+      `console.error ${args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : JSON.stringify(a))).join(' ')}`,
+    );
+    error(...args);
+  };
+  addEventListener('unhandledrejection', (event) => note(`unhandled rejection ${String(event.reason)}`));
+  addEventListener('error', (event) => note(`error ${event.message}`));
+  Object.defineProperty(window, 'tabmesh', {
+    configurable: true,
+    get: () => node,
+    set: (value: EventTarget) => {
+      node = value;
+      for (const type of ['peer:connect', 'peer:disconnect', 'status', 'neighbours', 'warning']) {
+        value.addEventListener(type, (event) => {
+          note(`${type} ${JSON.stringify((event as CustomEvent<unknown>).detail)}`);
         });
-      },
-    });
-  }, TRACE_CAP);
+      }
+      // Messages in short: who from, how, and the start of the text.
+      value.addEventListener('message', (event) => {
+        const { from, data, broadcast } = (event as CustomEvent<{ from: string; data: unknown; broadcast: boolean }>)
+          .detail;
+        const text = typeof data === 'string' ? data.slice(0, 40) : 'bytes';
+        note(`message ${JSON.stringify({ from, broadcast, text })}`);
+      });
+    },
+  });
+}
+
+/** Record every node event of the context's tabs ({@link traceInit}). */
+export async function traceNodes(context: BrowserContext): Promise<void> {
+  await context.addInitScript(traceInit, TRACE_CAP);
 }
 
 /** What a tab's node did and holds now, for a failure report. */
-export async function traceOf(page: Page): Promise<string> {
+export async function traceOf(page: Tab): Promise<string> {
   try {
     return await page.evaluate(() => {
       const node = window.tabmesh;
@@ -319,7 +339,7 @@ export async function traceOf(page: Page): Promise<string> {
  * Call inside a test: when it fails (or always, with TABMESH_TRACE=1), print
  * what the named tabs' nodes did (contexts set up with {@link traceNodes}).
  */
-export function reportOnFailure(which: () => ReadonlyArray<readonly [string, Page]>): void {
+export function reportOnFailure(which: () => ReadonlyArray<readonly [string, Tab]>): void {
   const report = async (): Promise<void> => {
     for (const [label, tab] of which()) console.error(`--- ${label} ---\n${await traceOf(tab)}`);
   };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fromBase64url, toBase64url, utf8 } from '../../shared/bytes.js';
+import { fromBase64url, toBase64url, toHex, utf8 } from '../../shared/bytes.js';
 import { Writer } from '../../shared/canonical.js';
 import { RecentSet } from '../../shared/dedup.js';
 import { ErrorCode } from '../../shared/errors.js';
@@ -27,7 +27,13 @@ import {
   type MessageChunkFrame,
   type MessageStartFrame,
 } from '../../shared/protocol/channel.js';
-import { openSignal, parseCandidateBody, sdpFingerprint, signSignal } from '../../shared/protocol/signal.js';
+import {
+  encodeCandidateBody,
+  openSignal,
+  parseCandidateBody,
+  sdpFingerprint,
+  signSignal,
+} from '../../shared/protocol/signal.js';
 import { ed25519, newIdentity } from '../helpers/client.js';
 
 const NOW = 1_800_000_000_000;
@@ -36,6 +42,68 @@ const FP =
   'a=fingerprint:sha-256 ' +
   Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0').toUpperCase()).join(':');
 const SDP = `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n${FP}\r\na=setup:actpass\r\n`;
+
+/** Fingerprints as Firefox 153 ESR writes them (upper case, at session level) and as Chromium does (in the media section). */
+const FIREFOX_FP = 'F6:21:03:5B:CD:74:2D:62:11:6B:41:71:8B:EC:CD:6B:8C:52:B4:BA:D1:75:F4:0D:CF:FD:4E:93:3D:DB:24:94';
+const CHROMIUM_FP = '01:1D:6B:DC:09:70:82:2C:D5:55:B6:F9:EB:05:4C:7C:10:AB:27:69:50:59:79:DF:58:AA:61:4D:C9:F9:8A:50';
+/** Data-channel SDPs of the two browsers, as they signed them in test/browser/firefox.test.ts (candidates trimmed). */
+const BROWSER_SDPS: readonly (readonly [string, string, string])[] = [
+  [
+    'Firefox offer',
+    [
+      'v=0',
+      'o=mozilla...THIS_IS_SDPARTA-99.0 1835892655900822785 0 IN IP4 0.0.0.0',
+      's=-',
+      't=0 0',
+      'a=sendrecv',
+      `a=fingerprint:sha-256 ${FIREFOX_FP}`,
+      'a=group:BUNDLE 0',
+      'a=ice-options:trickle',
+      'a=msid-semantic:WMS *',
+      'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+      'c=IN IP4 0.0.0.0',
+      'a=sendrecv',
+      'a=ice-pwd:fd11c9630b9d3eb260e031442aa90a8e',
+      'a=ice-ufrag:e355d6c5',
+      'a=mid:0',
+      'a=setup:actpass',
+      'a=sctp-port:5000',
+      'a=max-message-size:1073741823',
+      '',
+    ].join('\r\n'),
+    FIREFOX_FP,
+  ],
+  [
+    'Chromium offer',
+    [
+      'v=0',
+      'o=- 3461824954096006775 2 IN IP4 127.0.0.1',
+      's=-',
+      't=0 0',
+      'a=extmap-allow-mixed',
+      'a=group:BUNDLE 0',
+      'a=msid-semantic:WMS',
+      'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
+      'c=IN IP4 0.0.0.0',
+      'a=ice-ufrag:rwZk',
+      'a=ice-pwd:PohSs8LQjqDTrQSYW2f9Da+Q',
+      'a=ice-options:trickle',
+      `a=fingerprint:sha-256 ${CHROMIUM_FP}`,
+      'a=setup:actpass',
+      'a=mid:0',
+      'a=sctp-port:5000',
+      'a=max-message-size:262144',
+      '',
+    ].join('\r\n'),
+    CHROMIUM_FP,
+  ],
+];
+/** Candidates as Firefox's onicecandidate gives them (host names are mDNS names unless the user changed a pref). */
+const FIREFOX_CANDIDATES = [
+  'candidate:0 1 UDP 2122252543 0bcd9ad8-c8ae-4804-98eb-0b72196d83a4.local 42309 typ host',
+  'candidate:2 1 TCP 2105524479 0bcd9ad8-c8ae-4804-98eb-0b72196d83a4.local 9 typ host tcptype active',
+  'candidate:1 1 UDP 1686052863 10.77.0.2 42309 typ srflx raddr 0.0.0.0 rport 0',
+].map((candidate) => ({ candidate, sdpMLineIndex: 0, sdpMid: '0', usernameFragment: 'e355d6c5' }));
 
 describe('signed signals', () => {
   it('open what was signed, for its recipient, from its signer, within its lifetime', async () => {
@@ -136,6 +204,25 @@ describe('SDP fingerprints and candidates', () => {
     const result = sdpFingerprint(sdp);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error.code).toBe(ErrorCode.BAD_SDP);
+  });
+
+  it('take the fingerprint where each browser puts it: Firefox at session level, Chromium in the media section', () => {
+    for (const [browser, sdp, hex] of BROWSER_SDPS) {
+      const result = sdpFingerprint(sdp);
+      expect(result.ok && toHex(result.value), browser).toBe(hex.replaceAll(':', '').toLowerCase());
+    }
+  });
+
+  it('accept the candidates Firefox sends (mDNS host names, TCP, reflexive with a hidden base), without its ufrag', () => {
+    for (const sent of FIREFOX_CANDIDATES) {
+      const parsed = parseCandidateBody(JSON.stringify(sent));
+      expect(parsed.ok && parsed.value, sent.candidate).toEqual({
+        candidate: sent.candidate,
+        sdpMid: sent.sdpMid,
+        sdpMLineIndex: sent.sdpMLineIndex,
+      });
+      if (parsed.ok) expect(encodeCandidateBody(parsed.value)).not.toContain('usernameFragment');
+    }
   });
 
   it('parse candidate bodies strictly', () => {
