@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   await buildPages();
   const firefox = await launchFirefox();
   const chromium = await launchChromium();
-  const host = firefox.netns.hostAddress;
+  const host = firefox.netns?.hostAddress;
+  if (host === undefined) throw new Error('Firefox has no namespace of its own');
   const port = await freePort();
   const server = await startServer({
     staticDir: PAGE_DIR,

@@ -34,6 +34,7 @@ import { beforeAll } from 'vitest';
 import { withTimeout } from './events.js';
 import type { BrowserFixture } from './fixture.js';
 import { createNetns, type Netns } from './netns.js';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { exited, freePort, Lines, requireBinary } from './processes.js';
 import type { TestServer } from './server.js';
 import { openTab, TRACE_CAP, traceInit } from './tabs.js';
@@ -45,15 +46,15 @@ const STOP_MS = 10_000;
 const PROFILE_PREFIX = 'tabmesh-ff-';
 
 /**
- * Runs inside the namespace (`node -e`): accepts on `address:port` and
- * forwards each connection to `127.0.0.1:port`, where Firefox's remote agent
- * listens. The same port, so the request's Host header names the agent's
- * own port (it refuses any other). It exits when its stdin closes, so it
- * never outlives the test process.
+ * Runs inside the namespace (`node -e`): accepts on a Unix socket (a file,
+ * which every namespace shares, so it works for a namespace this machine
+ * has no route into, such as a NAT lab's home) and forwards each connection
+ * to `127.0.0.1:port`, where Firefox's remote agent listens. It exits when
+ * its stdin closes, so it never outlives the test process.
  */
 const FORWARDER = `
 const net = require('node:net');
-const [address, port] = process.argv.slice(1);
+const [path, port] = process.argv.slice(1);
 const server = net.createServer((client) => {
   const agent = net.connect(Number(port), '127.0.0.1');
   client.pipe(agent);
@@ -63,7 +64,7 @@ const server = net.createServer((client) => {
   client.on('error', () => agent.destroy());
   agent.on('error', () => client.destroy());
 });
-server.listen(Number(port), address, () => console.log('forwarding'));
+server.listen(path, () => console.log('forwarding'));
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
@@ -72,20 +73,44 @@ process.stdin.resume();
 const NAME_HELPER = 'globalThis.__name ??= (fn) => fn;';
 
 /** What the profile sets beyond puppeteer's own test defaults (no updates, no telemetry, no first-run pages). */
-function preferences(netns: Netns): Record<string, string | number | boolean> {
+function preferences(secureHost: string): Record<string, string | number | boolean> {
   return {
     // The page comes over plain http from the host's end of the veth, where a
     // deployment serves it over https: treated as a secure context, it gets
     // Web Crypto, Web Locks and the rest as it would there. Nothing about
     // WebRTC is changed: host candidates stay mDNS names, as for any user.
-    'dom.securecontext.allowlist': netns.hostAddress,
+    'dom.securecontext.allowlist': secureHost,
   };
 }
 
 export interface Firefox {
   readonly browser: Browser;
-  readonly netns: Netns;
   close(): Promise<void>;
+}
+
+/** Where a Firefox runs: how to run a command in its namespace, and the host its pages come from. */
+export interface FirefoxPlace {
+  /** The program and arguments that run `command` inside the namespace (ip netns exec). */
+  exec(command: readonly string[]): [file: string, args: string[]];
+  /** The host (no scheme, no port) whose plain-http pages count as a secure context, as over https. */
+  readonly secureHost: string;
+}
+
+/** On this machine: a TCP port on loopback for puppeteer, piped to the forwarder's Unix socket. */
+function bridgeTo(path: string): Promise<Server> {
+  const bridge = createServer((client) => {
+    const inside = connect(path);
+    client.pipe(inside);
+    inside.pipe(client);
+    client.on('close', () => inside.destroy());
+    inside.on('close', () => client.destroy());
+    client.on('error', () => inside.destroy());
+    inside.on('error', () => client.destroy());
+  });
+  return new Promise((resolve, reject) => {
+    bridge.once('error', reject);
+    bridge.listen(0, '127.0.0.1', () => resolve(bridge));
+  });
 }
 
 /** Profiles of runs that died before closing their Firefox. */
@@ -115,28 +140,46 @@ async function stop(child: ChildProcess, what: string): Promise<void> {
   }
 }
 
-/** Launch Firefox in a fresh namespace and connect to it; everything made is undone if a step fails. */
-export async function launchFirefox(): Promise<Firefox> {
+/** A namespace of netns.ts as a place for Firefox: its pages come from the host's end of the veth. */
+function netnsPlace(netns: Netns): FirefoxPlace {
+  return { exec: (command) => netns.exec(command), secureHost: netns.hostAddress };
+}
+
+/**
+ * Launch Firefox in a namespace and connect to it; everything made is undone
+ * if a step fails. `place` defaults to a fresh namespace of its own
+ * (netns.ts), closed with the browser.
+ */
+export async function launchFirefox(place?: FirefoxPlace): Promise<Firefox & { readonly netns?: Netns }> {
   const executable = process.env['FIREFOX_PATH'] ?? requireBinary('firefox-esr', 'firefox-esr');
   removeLeftoverProfiles();
-  const netns = createNetns();
+  let netns: Netns | undefined;
+  let where: FirefoxPlace;
+  if (place === undefined) {
+    netns = createNetns();
+    where = netnsPlace(netns);
+  } else {
+    where = place;
+  }
   const profile = mkdtempSync(join(tmpdir(), `${PROFILE_PREFIX}${process.pid}-`));
   const children: ChildProcess[] = [];
+  let bridge: Server | undefined;
   let browser: Browser | undefined;
   const close = async (): Promise<void> => {
     try {
       // Over BiDi this ends the session and quits Firefox.
       if (browser?.connected === true) await withTimeout(browser.close(), STOP_MS, 'Firefox to close');
     } finally {
+      bridge?.close();
       for (const child of children.reverse()) await stop(child, 'a process in the Firefox namespace');
-      netns.close();
+      netns?.close();
       rmSync(profile, { recursive: true, force: true });
     }
   };
   try {
-    await createProfile(BrowserKind.FIREFOX, { path: profile, preferences: preferences(netns) });
+    await createProfile(BrowserKind.FIREFOX, { path: profile, preferences: preferences(where.secureHost) });
     const firefox = spawn(
-      ...netns.exec([executable, '--headless', '--no-remote', '--remote-debugging-port=0', '--profile', profile]),
+      ...where.exec([executable, '--headless', '--no-remote', '--remote-debugging-port=0', '--profile', profile]),
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(firefox);
@@ -146,18 +189,20 @@ export async function launchFirefox(): Promise<Firefox> {
       throw new Error(`${String(error)}; Firefox printed:\n${output.last(20).join('\n')}`, { cause: error });
     });
     const port = listening.exec(line)?.[1] ?? '';
-    const forwarder = spawn(...netns.exec([process.execPath, '-e', FORWARDER, netns.address, port]), {
+    const socket = join(profile, 'agent.sock');
+    const forwarder = spawn(...where.exec([process.execPath, '-e', FORWARDER, socket, port]), {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     children.push(forwarder);
     await new Lines(forwarder).wait(/^forwarding$/, 'the forwarder to Firefox to listen');
+    bridge = await bridgeTo(socket);
     browser = await puppeteer.connect({
-      browserWSEndpoint: `ws://${netns.address}:${port}/session`,
+      browserWSEndpoint: `ws://127.0.0.1:${(bridge.address() as AddressInfo).port}/session`,
       protocol: 'webDriverBiDi',
       // The agent answers only requests naming the host and port it listens on.
       headers: { Host: `127.0.0.1:${port}` },
     });
-    return { browser, netns, close };
+    return { browser, close, ...(netns === undefined ? {} : { netns }) };
   } catch (error) {
     await close();
     throw error;
@@ -184,7 +229,7 @@ export interface FirefoxFixture {
 
 /** Call at the top of a browser test file, after {@link useBrowser} (whose scopes close what this opens). */
 export function useFirefox(browser: BrowserFixture): FirefoxFixture {
-  let launched: Firefox | undefined;
+  let launched: (Firefox & { readonly netns?: Netns }) | undefined;
   beforeAll(async () => {
     launched = await launchFirefox();
     const firefox = launched;
@@ -200,7 +245,7 @@ export function useFirefox(browser: BrowserFixture): FirefoxFixture {
     async pageServer() {
       // Its public origin names the port, so the port is chosen first (a tiny race, as freePort says).
       const port = await freePort();
-      const firefoxUrl = `http://${fixture.firefox.netns.hostAddress}:${port}`;
+      const firefoxUrl = `http://${launched?.netns?.hostAddress ?? ''}:${port}`;
       const server = await browser.pageServer({ host: '0.0.0.0', port, publicOrigin: firefoxUrl });
       return { ...server, firefoxUrl };
     },
