@@ -39,11 +39,13 @@ describe('OfferedTypes.diagnose', () => {
   it('counts reflexive candidates found in an SDP', () => {
     const types = new OfferedTypes();
     types.noteSdp('remote', `v=0\r\na=${host}\r\na=${srflx}\r\na=fingerprint:sha-256 AA\r\n`);
+    types.noteSdp('local', `v=0\na=${srflx}\n`);
     expect([...types.remote]).toEqual(['host', 'srflx']);
+    expect([...types.local]).toEqual(['srflx']);
     expect(types.diagnose().code).toBe(ErrorCode.RELAY_NEEDED);
   });
 
-  it('stays CONNECT_FAILED, saying why, with a relay on either side or without any STUN address', () => {
+  it('stays CONNECT_FAILED, saying why, with a relay on either side or without a STUN address on a side', () => {
     for (const [local, remote] of [
       [
         [host, relay],
@@ -55,9 +57,15 @@ describe('OfferedTypes.diagnose', () => {
       expect(diagnosis.code).toBe(ErrorCode.CONNECT_FAILED);
       expect(diagnosis.message).toContain('even through');
     }
-    const bare = offered([host], [host]).diagnose();
-    expect(bare.code).toBe(ErrorCode.CONNECT_FAILED);
-    expect(bare.message).toContain('STUN');
+    for (const [local, remote, which] of [
+      [[host], [host], 'neither side'],
+      [[host], [host, srflx], 'this side'],
+      [[host, srflx], [host], 'the peer'],
+    ] as const) {
+      const diagnosis = offered([...local], [...remote]).diagnose();
+      expect(diagnosis.code).toBe(ErrorCode.CONNECT_FAILED);
+      expect(diagnosis.message).toContain(`${which} has no address from a STUN server`);
+    }
   });
 });
 

@@ -40,20 +40,22 @@ export class OfferedTypes {
   /**
    * The code and words for an attempt whose descriptions were exchanged but
    * whose ICE checks never found a working pair: RELAY_NEEDED when both
-   * sides could reach a STUN server yet offered no relay; CONNECT_FAILED,
-   * saying what was missing, otherwise.
+   * sides had an address from a STUN server yet neither offered a relay;
+   * CONNECT_FAILED, saying what was missing, otherwise.
    */
   diagnose(): { code: ErrorCode; message: string } {
     if (this.local.has('relay') || this.remote.has('relay')) {
       return { code: ErrorCode.CONNECT_FAILED, message: 'no path between the two peers, even through the TURN relay' };
     }
     const reflexive = (types: ReadonlySet<CandidateType>): boolean => types.has('srflx') || types.has('prflx');
-    if (!reflexive(this.local) && !reflexive(this.remote)) {
+    const [ours, theirs] = [reflexive(this.local), reflexive(this.remote)];
+    if (!ours || !theirs) {
+      const which = !ours && !theirs ? 'neither side has' : !ours ? 'this side has' : 'the peer has';
       return {
         code: ErrorCode.CONNECT_FAILED,
         message:
-          'no direct path, and neither side has a STUN or TURN address: give the nodes a STUN server ' +
-          '(the signaling server answers STUN unless started with --no-stun) or a TURN relay',
+          `no direct path, and ${which} no address from a STUN server (unreachable, or none configured): ` +
+          'a relay may not be what is missing (the signaling server answers STUN unless started with --no-stun)',
       };
     }
     return {
