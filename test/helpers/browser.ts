@@ -10,7 +10,8 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { createServer as createViteServer, type ViteDevServer } from 'vite';
 import { simplePeerShims } from '../../vite.config.js';
 
-export const CHROMIUM_FLAGS = [
+/** Flags of every test Chromium: headless on a machine without a GPU or a network of its own. */
+const BASE_FLAGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
@@ -18,6 +19,10 @@ export const CHROMIUM_FLAGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+];
+
+export const CHROMIUM_FLAGS = [
+  ...BASE_FLAGS,
   // WebRTC between tabs of this one browser: gather the machine's own
   // addresses as host candidates instead of mDNS names, so resolving them
   // sends no multicast onto the network, and allow loopback candidates.
@@ -25,11 +30,22 @@ export const CHROMIUM_FLAGS = [
   '--allow-loopback-in-peer-connection',
 ];
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * Flags of a Chromium in a NAT lab's home (test/helpers/lab.ts): WebRTC as in
+ * a user's browser (host candidates hidden behind mDNS names, no loopback),
+ * and `origins` (the lab's servers, plain http on a public address) taken for
+ * secure contexts, as https pages would be: the page needs one.
+ */
+export function labChromiumFlags(origins: readonly string[]): string[] {
+  return [...BASE_FLAGS, `--unsafely-treat-insecure-origin-as-secure=${origins.join(',')}`];
+}
+
+/** Debian's Chromium (or CHROMIUM_PATH), headless; a lab gives its own executable and flags. */
+export function launchChromium(options: { executablePath?: string; args?: readonly string[] } = {}): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+    executablePath: options.executablePath ?? process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...(options.args ?? CHROMIUM_FLAGS)],
   });
 }
 

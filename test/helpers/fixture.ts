@@ -55,7 +55,7 @@ export interface BrowserFixture {
 }
 
 /** What one test (or the file) opened, to close in reverse order. */
-class Scope {
+export class Scope {
   private readonly closers: (() => unknown)[] = [];
   context: Promise<BrowserContext> | undefined;
 

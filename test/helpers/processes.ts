@@ -1,21 +1,29 @@
 /**
  * Real servers in child processes for tests: redis-server (Debian's
- * `redis-server` package) and a `tabmesh-signal` instance, each on a free
- * loopback port with a temporary directory, waited for by their own output
- * and stopped afterwards. A missing binary fails with a message naming the
- * package; nothing is skipped.
+ * `redis-server` package), a `tabmesh-signal` instance and coturn, each on a
+ * free loopback port with a temporary directory (or, the last two, on an
+ * address of a NAT lab's, started through a {@link Spawner} that runs them
+ * in its namespace), waited for by their own output and stopped afterwards.
+ * A missing binary fails with a message naming the package; nothing is
+ * skipped.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { withTimeout } from './events.js';
 
 const START_MS = 10_000;
 const STOP_MS = 5_000;
+
+/** Starts a child process: Node's `spawn`, or one that runs it elsewhere (a lab's namespace: `Lab.spawn`). */
+export type Spawner = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
+
+const spawnHere: Spawner = (command, args, options) => spawn(command, args, options);
 
 /** The binary's path, or a thrown error saying which Debian package to install. */
 export function requireBinary(name: string, debianPackage: string): string {
@@ -161,33 +169,58 @@ export class RedisProcess {
   }
 }
 
-/** `tabmesh-signal` (from source, through tsx) in its own process, so it can be killed. */
+/**
+ * `tabmesh-signal` in its own process, so it can be killed: from source
+ * through tsx on a free loopback port ({@link SignalProcess.start}), or the
+ * built CLI as `npm start` runs it ({@link SignalProcess.startBuilt}).
+ */
 export class SignalProcess {
   private constructor(
     private readonly child: ChildProcess,
     private readonly lines: Lines,
+    readonly host: string,
     readonly port: number,
+    /** The STUN responder's UDP port, on `host`; undefined with --no-stun. */
+    readonly stunPort: number | undefined,
   ) {}
 
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.port}/ws`;
+    return `ws://${this.host}:${this.port}/ws`;
   }
 
   get httpUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
-  static async start(args: readonly string[]): Promise<SignalProcess> {
-    const child = spawn(
-      process.execPath,
+  /** From source (tsx), on a free loopback port, serving no page, with `args` besides. */
+  static start(args: readonly string[]): Promise<SignalProcess> {
+    return SignalProcess.launch(
       ['--import', 'tsx', 'signaling-server/cli.ts', '--port', '0', '--no-static', '--log-level', 'info', ...args],
-      { cwd: new URL('../..', import.meta.url), stdio: ['ignore', 'pipe', 'inherit'] },
+      spawnHere,
     );
+  }
+
+  /**
+   * The built CLI, dist/signaling-server/cli.js (compiled by the test global
+   * setup, test/helpers/build-page.ts), serving the built page from dist/web
+   * as `npm start` does; `args` say where it listens. `spawner` may run it in
+   * a lab's namespace.
+   */
+  static startBuilt(args: readonly string[], spawner: Spawner = spawnHere): Promise<SignalProcess> {
+    return SignalProcess.launch(['dist/signaling-server/cli.js', '--log-level', 'info', ...args], spawner);
+  }
+
+  private static async launch(argv: readonly string[], spawner: Spawner): Promise<SignalProcess> {
+    const child = spawner(process.execPath, argv, {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const lines = new Lines(child);
     const line = await lines.wait(/"msg":"listening"/, 'tabmesh-signal to listen');
-    const port = (JSON.parse(line) as { port?: unknown }).port;
-    if (typeof port !== 'number') throw new Error(`tabmesh-signal logged no port: ${line}`);
-    return new SignalProcess(child, lines, port);
+    const { host, port, stunPort } = JSON.parse(line) as { host?: unknown; port?: unknown; stunPort?: unknown };
+    if (typeof port !== 'number' || typeof host !== 'string')
+      throw new Error(`tabmesh-signal logged no address: ${line}`);
+    return new SignalProcess(child, lines, host, port, typeof stunPort === 'number' ? stunPort : undefined);
   }
 
   /** A log line matching `pattern`, printed already or within `ms`. */
@@ -201,50 +234,64 @@ export class SignalProcess {
     await withTimeout(exited(this.child), STOP_MS, 'tabmesh-signal to exit');
   }
 
+  /** SIGTERM: it tells its clients (goaway), closes them and exits; resolves once it has. */
   async stop(): Promise<void> {
     this.child.kill('SIGTERM');
     await withTimeout(exited(this.child), STOP_MS, 'tabmesh-signal to exit');
   }
 }
 
+/** Where coturn listens and relays, and how it is started. */
+export interface TurnOptions {
+  /** Its listening and relay address; default 127.0.0.1 (then relaying between loopback addresses is allowed). */
+  readonly ip?: string;
+  /** Its UDP port; default a free one on loopback. */
+  readonly port?: number;
+  /** How to start it; a lab's `spawn` runs it in a namespace. Default: here. */
+  readonly spawn?: Spawner;
+}
+
 /**
- * coturn's `turnserver` (Debian's `coturn` package) on a free loopback port in
- * shared-secret mode (`use-auth-secret`), UDP only, relaying between loopback
- * addresses (which production must never allow: `allow-loopback-peers`).
- * Verbose, so its log shows each allocation and each refusal.
+ * coturn's `turnserver` (Debian's `coturn` package) in shared-secret mode
+ * (`use-auth-secret`), UDP only, listening and relaying on one address: by
+ * default a free port on 127.0.0.1, relaying between loopback addresses
+ * (which production must never allow: `allow-loopback-peers`). Verbose, so
+ * its log shows each allocation and each refusal.
  */
 export class TurnProcess {
   private constructor(
     private readonly child: ChildProcess,
     private readonly lines: Lines,
     private readonly dir: string,
+    readonly ip: string,
     readonly port: number,
   ) {}
 
   /** The URL a browser is given. */
   get url(): string {
-    return `turn:127.0.0.1:${this.port}?transport=udp`;
+    return `turn:${this.ip}:${this.port}?transport=udp`;
   }
 
-  static async start(secret: string): Promise<TurnProcess> {
+  static async start(secret: string, options: TurnOptions = {}): Promise<TurnProcess> {
     const binary = requireBinary('turnserver', 'coturn');
-    const port = await freePort();
+    const ip = options.ip ?? '127.0.0.1';
+    const port = options.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'tabmesh-coturn-'));
-    const child = spawn(
+    const child = (options.spawn ?? spawnHere)(
       binary,
       [
         '-n', // no configuration file: only these flags
         '--verbose',
-        '--listening-ip=127.0.0.1',
+        `--listening-ip=${ip}`,
         `--listening-port=${port}`,
-        '--relay-ip=127.0.0.1',
+        `--relay-ip=${ip}`,
         '--use-auth-secret',
         `--static-auth-secret=${secret}`,
         '--realm=tabmesh',
         '--no-tls',
         '--no-dtls',
         '--no-cli',
-        '--allow-loopback-peers',
+        ...(ip.startsWith('127.') ? ['--allow-loopback-peers'] : []),
         '--log-file=stdout',
         '--simple-log',
         `--pidfile=${join(dir, 'turnserver.pid')}`,
@@ -255,8 +302,9 @@ export class TurnProcess {
       { stdio: ['ignore', 'pipe', 'ignore'] },
     );
     const lines = new Lines(child);
-    await lines.wait(/UDP listener opened on: 127\.0\.0\.1:/, `turnserver on port ${port}`);
-    return new TurnProcess(child, lines, dir, port);
+    const listening = new RegExp(`UDP listener opened on: ${ip.replaceAll('.', '\\.')}:${port}`);
+    await lines.wait(listening, `turnserver on ${ip}:${port}`);
+    return new TurnProcess(child, lines, dir, ip, port);
   }
 
   /** A log line matching `pattern`, printed already or within `ms`. */
