@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { LinkInfo } from '../../web/tabmesh.js';
-import { TURN_PORT, useLab } from '../helpers/lab/fixture.js';
+import { SIGNAL_PORT, TURN_PORT, useLab } from '../helpers/lab/fixture.js';
 import { isSettledMesh, waitForMesh } from '../helpers/mesh.js';
 import { collectMessages, idOf, reportOnFailure, waitForMessages, waitForNode, waitForPeer } from '../helpers/tabs.js';
 
@@ -201,9 +201,11 @@ describe('tabs in homes behind NATs', () => {
   it('with the server stopped, opens a channel between two homes by signalling through the mesh', async ({
     annotate,
   }) => {
-    // STUN from coturn, which stays up: the server's own responder stops with
-    // it, and then no new connection between two NATed homes finds a path.
-    const stun = `stun:${net.lab.publicAddress}:${TURN_PORT}`;
+    // STUN from the server and from coturn, as docs/SELF-HOSTING.md advises
+    // where coturn runs: the server's own responder stops with it, and
+    // without a STUN server a new connection between two NATed homes finds
+    // no path (each side knows only its private address).
+    const stun = [SIGNAL_PORT, TURN_PORT].map((port) => `stun:${net.lab.publicAddress}:${port}`).join(',');
     const server = await net.server({ args: ['--stun-urls', stun] });
     // Four tabs of at most two channels each settle into a ring, where the
     // two pairs across have no channel; home c has two of them.
