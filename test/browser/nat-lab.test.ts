@@ -10,16 +10,26 @@
  * Homes: a, b and c behind port-preserving NATs (endpoint-independent
  * mapping, port-restricted filtering, as most home routers); s1 and s2
  * behind symmetric NATs (a new outside port per destination, as some
- * carrier-grade NATs), which only a relay joins.
+ * carrier-grade NATs), which only a relay joins. One case puts Firefox
+ * (test/helpers/firefox.ts, launched in home a's namespace) in a home.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 import type { LinkInfo } from '../../web/tabmesh.js';
+import { firefoxTab, launchFirefox } from '../helpers/firefox.js';
 import { SIGNAL_PORT, TURN_PORT, useLab } from '../helpers/lab/fixture.js';
 import { isSettledMesh, waitForMesh } from '../helpers/mesh.js';
-import { collectMessages, idOf, reportOnFailure, waitForMessages, waitForNode, waitForPeer } from '../helpers/tabs.js';
+import {
+  collectMessages,
+  idOf,
+  reportOnFailure,
+  waitForMessages,
+  waitForNode,
+  waitForPeer,
+  type Tab,
+} from '../helpers/tabs.js';
 
 const net = useLab({
   homes: [
@@ -236,6 +246,44 @@ describe('tabs in homes behind NATs', () => {
     expect(reflexive).toContain(link.path?.local);
     expect(reflexive).toContain(link.path?.remote);
     await exchange(from, to, 'signalled through the mesh');
+  });
+
+  it('a Firefox tab behind one NAT and a Chromium tab behind another connect on a reflexive pair', async ({
+    annotate,
+  }) => {
+    const server = await net.server();
+    const { namespace } = net.lab.home('a');
+    // Firefox as a user has it (mDNS host candidates), in home a; its pages
+    // come over plain http from the public address, which stands for https.
+    const firefox = await launchFirefox({
+      exec: (command) => ['ip', ['netns', 'exec', namespace, ...command]],
+      secureHost: net.lab.publicAddress,
+    });
+    net.defer(() => firefox.close());
+    const fx = await firefoxTab(await firefox.browser.createBrowserContext(), server.httpUrl, 'network=ff-nat');
+    const cr = await net.tab('b', server, { network: 'ff-nat' });
+    reportOnFailure(() => [
+      ['Firefox in home a', fx],
+      ['Chromium in home b', cr],
+    ]);
+    const [idFx, idCr] = await Promise.all([idOf(fx), idOf(cr)]);
+    await Promise.all([waitForPeer(fx, idCr), waitForPeer(cr, idFx)]);
+    await annotate(`first channel ${await firstChannelMs(cr)} ms after the Chromium tab began loading`, 'timing');
+    const path = await pathTo(cr, idFx);
+    expect(reflexive, JSON.stringify(path)).toContain(path.local);
+    expect(reflexive, JSON.stringify(path)).toContain(path.remote);
+    // Messages both ways, each from the other's key.
+    const tabs: [Tab, Tab, string][] = [
+      [fx, cr, 'from Firefox, through two NATs'],
+      [cr, fx, 'from Chromium, through two NATs'],
+    ];
+    for (const [from, to, text] of tabs) {
+      const read = await collectMessages(to);
+      const [idFrom, idTo] = from === fx ? [idFx, idCr] : [idCr, idFx];
+      await from.evaluate(([peer, data]: readonly [PeerId, string]) => window.tabmesh?.send(peer, data), [idTo, text]);
+      await waitForMessages(to, text, 1);
+      expect((await read()).filter((m) => m.data === text)).toEqual([{ from: idFrom, data: text, broadcast: false }]);
+    }
   });
 
   it('two tabs of one home connect within it, on a host pair, though a relay is offered', async ({ annotate }) => {

@@ -255,10 +255,7 @@ export function useFirefox(browser: BrowserFixture): FirefoxFixture {
       return context;
     },
     async tab(at, query = '', context) {
-      const page = await (context ?? (await fixture.context())).newPage();
-      await page.evaluateOnNewDocument(NAME_HELPER);
-      await page.evaluateOnNewDocument(traceInit, TRACE_CAP);
-      return openTab(page, at.firefoxUrl, query);
+      return firefoxTab(context ?? (await fixture.context()), at.firefoxUrl, query);
     },
   };
   return fixture;
@@ -274,4 +271,12 @@ export async function waitForFirefoxStoredIdentity(page: Page, timeoutMs = 10_00
     timeout: timeoutMs,
     polling: 50,
   });
+}
+
+/** A Firefox tab of the page at `url` in `context`, once its node has started; traced for failure reports. */
+export async function firefoxTab(context: BrowserContext, url: string, query = ''): Promise<Page> {
+  const page = await context.newPage();
+  await page.evaluateOnNewDocument(NAME_HELPER);
+  await page.evaluateOnNewDocument(traceInit, TRACE_CAP);
+  return openTab(page, url, query);
 }
