@@ -361,14 +361,19 @@ describe('falling back when a peer path stays silent', () => {
     expect(paths.viaOf(BOB)).toEqual({ kind: 'server' });
   });
 
-  it('keeps an attempt that heard an answer when there is no server (the link has its own timeout)', () => {
+  it('sends everything again once through the mesh for an attempt that heard an answer when there is no server', () => {
     host.meshable.add(BOB);
     host.server = false;
+    paths.hint(BOB, [R1]);
     const attempt = new FakeAttempt();
     attempt.wasHeard = true;
     expect(paths.begin(BOB, attempt.handle).kind).toBe('mesh');
     vi.advanceTimersByTime(MESH_SIGNAL_FALLBACK_MS);
-    expect([attempt.resends, attempt.giveUps]).toEqual([0, 0]);
+    expect([attempt.resends, attempt.giveUps]).toEqual([1, 0]);
+    // Still the way the peer's signals come; once only, and never given up (the link has its own timeout).
+    expect(paths.viaOf(BOB)).toEqual({ kind: 'mesh', route: [R1] });
+    vi.advanceTimersByTime(10 * MESH_SIGNAL_GIVE_UP_MS);
+    expect([attempt.resends, attempt.giveUps]).toEqual([1, 0]);
   });
 
   it('gives up a silent attempt when the server cannot be used', () => {

@@ -11,11 +11,13 @@
  *    one time in six and costs ~1,700 messages (docs/MEMBERSHIP.md), so it is
  *    the last resort, not the first.
  *
- * A reply goes back the way its request came. An attempt that hears nothing
- * within MESH_SIGNAL_FALLBACK_MS on a local or mesh path is re-sent through
- * the server, if one is connected, and given up otherwise: with no server,
- * a peer that no path reaches is not worth a slot for the full connect
- * timeout.
+ * A reply goes back the way its request came. An attempt with no channel
+ * MESH_SIGNAL_FALLBACK_MS after it began on a local or mesh path is re-sent
+ * through the server, if one is connected. Without one, an attempt that
+ * has heard back is re-sent once through the mesh (a signal may have been
+ * lost with a hop that left), and one that has heard nothing is given up
+ * at MESH_SIGNAL_GIVE_UP_MS: a peer that no path reaches is not worth a slot
+ * for the full connect timeout.
  *
  * Through the mesh the first signal of an attempt without a route floods;
  * the candidates after it wait (bounded) until the answer shows the way, so a
@@ -102,9 +104,10 @@ export class SignalPaths {
    * delay, an attempt `stillWaiting` (no channel yet) moves to the server if
    * there is one, and `resend`s its signals there (the peer then answers
    * there too: a signal lost on the way through peers, an answer or a
-   * candidate, is sent again). Without a server, one that has still heard
-   * nothing by MESH_SIGNAL_GIVE_UP_MS is given up (`giveUp`); one that has
-   * keeps trying until the link's own timeout.
+   * candidate, is sent again). Without a server, one that has heard back
+   * `resend`s once through the mesh, the way the peer's signals come; one
+   * that has still heard nothing by MESH_SIGNAL_GIVE_UP_MS is given up
+   * (`giveUp`).
    */
   begin(peer: PeerId, attempt: { stillWaiting(): boolean; heard(): boolean; resend(): void; giveUp(): void }): Via {
     const via = this.choose(peer);
@@ -117,7 +120,14 @@ export class SignalPaths {
           this.timers.delete(peer);
           if (!attempt.stillWaiting()) return;
           if (!this.host.canUseServer()) {
-            if (attempt.heard()) return;
+            if (attempt.heard()) {
+              // Heard, yet no channel: a signal of either side may have been
+              // lost on the way (a hop that left the route meanwhile). Once,
+              // everything again, the way the peer's last signal came; the
+              // peer, seeing our offer again, sends its answer and candidates again.
+              attempt.resend();
+              return;
+            }
             this.timers.set(
               peer,
               setTimeout(() => {
