@@ -26,9 +26,12 @@ async function cpuTimes(): Promise<{ busy: number; total: number } | undefined> 
   }
 }
 
-/** Resolves once one QUIET_WINDOW_MS window had the CPUs under QUIET_BUSY_SHARE busy (or after QUIET_MAX_WAIT_MS). */
-export async function waitForQuiet(): Promise<void> {
-  const deadline = Date.now() + QUIET_MAX_WAIT_MS;
+/**
+ * Resolves once one QUIET_WINDOW_MS window had the CPUs under QUIET_BUSY_SHARE
+ * busy (or after `maxWaitMs`, default QUIET_MAX_WAIT_MS).
+ */
+export async function waitForQuiet(maxWaitMs = QUIET_MAX_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
   let before = await cpuTimes();
   if (before === undefined) return;
   while (Date.now() < deadline) {

@@ -17,15 +17,18 @@
  *     relay latency at a fixed rate, also through two instances over Redis.
  *  8. Adversary (adversary/index.ts): each attack of issue 15 against the
  *     real server or node code, with its defence off and with the defaults.
+ *  9. NAT lab (lab-bench.ts, root): page open to first connection on a host,
+ *     a reflexive and a relayed pair, Chromium and Firefox dialling, each
+ *     beside a bare simple-peer pair with the same ICE servers.
  *
  * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
  * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (21),
  * BENCH_BROADCAST_ROUNDS (9), BENCH_HEADROOM_IDLE (10000),
  * BENCH_HEADROOM_MESSAGES (100000), BENCH_HEADROOM_REGISTRATIONS (5000),
  * BENCH_LATENCY_RATE (2000 messages/s), BENCH_LATENCY_SECONDS (5),
- * BENCH_SKIP (comma list of crypto, browser, relay, memory, register,
- * connect, broadcast, widget, headroom, adversary), BENCH_ATTACKS (comma list
- * of the adversary section's attacks, default all).
+ * BENCH_LAB_RUNS (5), BENCH_SKIP (comma list of crypto, browser, relay,
+ * memory, register, connect, broadcast, widget, headroom, adversary, lab),
+ * BENCH_ATTACKS (comma list of the adversary section's attacks, default all).
  */
 import { webcrypto } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -51,6 +54,7 @@ import { headroomBench, idleOnce } from './headroom.js';
 import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
 import { adversaryBench } from './adversary/index.js';
+import { labBench } from './lab-bench.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 200_000);
@@ -289,6 +293,7 @@ async function main(): Promise<void> {
       seconds: env('BENCH_LATENCY_SECONDS', 5),
     });
   if (!SKIP.has('adversary')) await adversaryBench(log, process.env['BENCH_ATTACKS']?.split(','));
+  if (!SKIP.has('lab')) await labBench(log, env('BENCH_LAB_RUNS', 5));
 }
 
 main().then(
