@@ -35,7 +35,7 @@ import { withTimeout } from './events.js';
 import type { BrowserFixture } from './fixture.js';
 import { createNetns, type Netns } from './netns.js';
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
-import { exited, freePort, Lines, requireBinary } from './processes.js';
+import { exited, freePort, Lines, processAlive, requireBinary } from './processes.js';
 import type { TestServer } from './server.js';
 import { openTab, TRACE_CAP, traceInit } from './tabs.js';
 
@@ -117,14 +117,8 @@ function bridgeTo(path: string): Promise<Server> {
 function removeLeftoverProfiles(): void {
   for (const entry of readdirSync(tmpdir())) {
     const pid = Number(/^tabmesh-ff-(\d+)-/.exec(entry)?.[1] ?? NaN);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (error) {
-      // ESRCH: its run is gone (EPERM would be a live process of someone else's).
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH')
-        rmSync(join(tmpdir(), entry), { recursive: true, force: true });
-    }
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(tmpdir(), entry), { recursive: true, force: true });
   }
 }
 

@@ -77,23 +77,17 @@ export class Scope {
   }
 }
 
-function queryString(query: Query): string {
-  return typeof query === 'string' ? query : new URLSearchParams(query).toString();
-}
-
-/** Call at the top of a browser test file, before its own hooks. */
-export function useBrowser(): BrowserFixture {
-  let chromium: Browser | undefined;
-  let sources: Promise<Site> | undefined;
+/**
+ * Per-test scopes for a fixture: each test gets a scope of its own, closed
+ * after it (a failed test's after its failure reports have read its tabs);
+ * outside a test, `current()` is the file's. Call at the top of a fixture,
+ * before its own hooks; its `afterAll` calls `closeFile()`.
+ */
+export function useScopes(): { readonly file: Scope; current(): Scope; closeFile(): Promise<void> } {
   const file = new Scope();
   let test: Scope | undefined;
   /** Scopes of failed tests, closed once their reports have run (or at the end of the file). */
   const failed = new Set<Scope>();
-  const scope = (): Scope => test ?? file;
-
-  beforeAll(async () => {
-    chromium = await launchChromium();
-  });
   beforeEach(({ onTestFailed }) => {
     const current = new Scope();
     test = current;
@@ -110,10 +104,33 @@ export function useBrowser(): BrowserFixture {
     if (task.result?.state === 'fail') failed.add(current);
     else await current.close();
   });
-  afterAll(async () => {
-    try {
+  return {
+    file,
+    current: () => test ?? file,
+    async closeFile() {
       for (const current of failed) await current.close();
       await file.close();
+    },
+  };
+}
+
+function queryString(query: Query): string {
+  return typeof query === 'string' ? query : new URLSearchParams(query).toString();
+}
+
+/** Call at the top of a browser test file, before its own hooks. */
+export function useBrowser(): BrowserFixture {
+  let chromium: Browser | undefined;
+  let sources: Promise<Site> | undefined;
+  const scopes = useScopes();
+  const scope = (): Scope => scopes.current();
+
+  beforeAll(async () => {
+    chromium = await launchChromium();
+  });
+  afterAll(async () => {
+    try {
+      await scopes.closeFile();
     } finally {
       await chromium?.close();
     }
@@ -157,7 +174,7 @@ export function useBrowser(): BrowserFixture {
     async fixtureTab(name, query, global, context) {
       // The sources' server is the file's, whoever asks first: Vite compiles each module once.
       sources ??= serveSources().then((site) => {
-        file.add(() => site.close());
+        scopes.file.add(() => site.close());
         return site;
       });
       const page = await fixture.newPage(context);

@@ -13,7 +13,7 @@
  * removed by the next one.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { requireBinary } from './processes.js';
+import { processAlive as alive, requireBinary } from './processes.js';
 
 /** Every namespace of these tests is named `${PREFIX}${pid}-${n}`. */
 const PREFIX = 'tabmesh-ff-';
@@ -38,16 +38,6 @@ let exitHooked = false;
 
 function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, only not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Kill what runs in namespace `name` (SIGKILL: it is all ours) and delete it; quiet if it is gone already. */

@@ -37,6 +37,16 @@ export function requireBinary(name: string, debianPackage: string): string {
   return found.stdout.trim();
 }
 
+/** Whether process `pid` exists (EPERM: it does, only not ours to signal). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A free TCP port on loopback (the OS picks it; a tiny race with other processes is accepted). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

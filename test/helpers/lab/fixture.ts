@@ -16,9 +16,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { labChromiumFlags, launchChromium, newContext } from '../browser.js';
-import { Scope, type Query } from '../fixture.js';
+import { Scope, useScopes, type Query } from '../fixture.js';
 import { Lab, type HomeSpec } from '../lab.js';
 import { SignalProcess, TurnProcess, type Spawner } from '../processes.js';
 import { openTab, traceNodes } from '../tabs.js';
@@ -61,11 +61,9 @@ export function useLab(options: { homes: readonly HomeSpec[] }): LabFixture {
   let lab: Lab | undefined;
   let turn: TurnProcess | undefined;
   const browsers = new Map<string, Promise<Browser>>();
-  const file = new Scope();
-  let test: Scope | undefined;
-  /** Scopes of failed tests, closed once their reports have run (or at the end of the file). */
-  const failed = new Set<Scope>();
-  const scope = (): Scope => test ?? file;
+  const scopes = useScopes();
+  const file = scopes.file;
+  const scope = (): Scope => scopes.current();
 
   beforeAll(async () => {
     const built = await Lab.create({ homes: options.homes });
@@ -77,26 +75,7 @@ export function useLab(options: { homes: readonly HomeSpec[] }): LabFixture {
     turn = started;
     file.add(() => started.stop());
   }, LAB_START_MS);
-  beforeEach(({ onTestFailed }) => {
-    const current = new Scope();
-    test = current;
-    // onTestFailed handlers run after afterEach, latest registered first: this
-    // one, registered before the test's own, closes the tabs after the reports.
-    onTestFailed(async () => {
-      if (failed.delete(current)) await current.close();
-    });
-  });
-  afterEach(async ({ task }) => {
-    const current = test;
-    test = undefined;
-    if (current === undefined) return;
-    if (task.result?.state === 'fail') failed.add(current);
-    else await current.close();
-  });
-  afterAll(async () => {
-    for (const current of failed) await current.close();
-    await file.close();
-  });
+  afterAll(() => scopes.closeFile());
 
   const fixture: LabFixture = {
     get lab() {

@@ -17,6 +17,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive as alive } from '../processes.js';
 import { runSync } from './run.js';
 
 const SCHEME = /^tmlab-(\d+)-(\d+)(?:-|$)/;
@@ -40,16 +41,6 @@ export function released(prefix: string): void {
 /** The folder for the wrapper scripts of the lab of `prefix`. */
 export function scriptDir(prefix: string): string {
   return join(tmpdir(), prefix);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether a name of this scheme belongs to no live lab. */
