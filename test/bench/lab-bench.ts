@@ -32,14 +32,12 @@ import { buildServer } from '../helpers/build-page.js';
 import { withTimeout } from '../helpers/events.js';
 import { launchFirefox, type Firefox, type FirefoxPlace } from '../helpers/firefox.js';
 import { Lab } from '../helpers/lab.js';
+import { SIGNAL_PORT, TURN_PORT } from '../helpers/lab/topology.js';
 import { Lines, SignalProcess, TurnProcess, type Spawner } from '../helpers/processes.js';
 import { buildPages, median, BARE_DIR, PAGE_DIR } from './browser-bench.js';
 import { waitForQuiet } from './quiet.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-/** The lab's public network is a namespace of its own: these ports are always free there. */
-const SIGNAL_PORT = 8787;
-const TURN_PORT = 3478;
 /** Bound on building the lab, starting a process or a browser, loading a page, closing. */
 const STEP_MS = 30_000;
 /** Bound on building the pages and the server (about 10 s on 2 cores). */

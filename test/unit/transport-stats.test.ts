@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectedPairPath, selectedPairRttMs } from '../../web/transport/stats.js';
+import { selectedPairPath, selectedPairRttMs, selectedPairStats } from '../../web/transport/stats.js';
 
 const report = (...stats: Record<string, unknown>[]): ReadonlyMap<string, unknown> =>
   new Map(stats.map((s, i) => [typeof s['id'] === 'string' ? s['id'] : `s${i}`, s]));
@@ -79,5 +79,19 @@ describe('selectedPairPath', () => {
     expect(selectedPairPath(report(...candidates, pair('missing'), transport))).toBeUndefined();
     const odd = { id: 'L3', type: 'local-candidate', candidateType: 'carrier-pigeon' };
     expect(selectedPairPath(report(...candidates, odd, pair('L3'), transport))).toBeUndefined();
+  });
+});
+
+describe('selectedPairStats', () => {
+  it('gives the round-trip time and the path of the one selected pair, and nothing without a pair', () => {
+    const stats = report(
+      { id: 'L', type: 'local-candidate', candidateType: 'srflx' },
+      { id: 'R', type: 'remote-candidate', candidateType: 'relay' },
+      { id: 'P1', type: 'candidate-pair', localCandidateId: 'R', remoteCandidateId: 'L', currentRoundTripTime: 0.5 },
+      { id: 'P2', type: 'candidate-pair', localCandidateId: 'L', remoteCandidateId: 'R', currentRoundTripTime: 0.02 },
+      { id: 'T', type: 'transport', selectedCandidatePairId: 'P2' },
+    );
+    expect(selectedPairStats(stats)).toEqual({ rttMs: 20, path: { local: 'srflx', remote: 'relay' } });
+    expect(selectedPairStats(report())).toEqual({});
   });
 });

@@ -12,7 +12,7 @@
 import SimplePeer, { type SignalData } from 'simple-peer';
 import { ErrorCode, TabmeshError } from '../../shared/errors.js';
 import type { CandidateBody } from '../../shared/protocol/signal.js';
-import { selectedPairPath, selectedPairRttMs } from './stats.js';
+import { selectedPairStats } from './stats.js';
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from './transport.js';
 
 /**
@@ -258,9 +258,7 @@ function open(options: TransportOptions, events: TransportEvents, rtc: Omit<Wrtc
     async stats() {
       const pc = peer._pc;
       if (closed || pc === null) return {};
-      const report = await pc.getStats();
-      const [rttMs, path] = [selectedPairRttMs(report), selectedPairPath(report)];
-      return { ...(rttMs === undefined ? {} : { rttMs }), ...(path === undefined ? {} : { path }) };
+      return selectedPairStats(await pc.getStats());
     },
   } satisfies Transport;
 }

@@ -51,13 +51,30 @@ function selectedPair(report: ReadonlyMap<string, unknown>): Record<string, unkn
 
 /** The selected pair's `currentRoundTripTime` (seconds in the report) in ms, or undefined when there is none yet. */
 export function selectedPairRttMs(report: ReadonlyMap<string, unknown>): number | undefined {
-  const seconds = selectedPair(report)?.['currentRoundTripTime'];
-  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  return rttOf(selectedPair(report));
 }
 
 /** The selected pair's candidate types, or undefined when there is no pair yet or a candidate's type is missing. */
 export function selectedPairPath(report: ReadonlyMap<string, unknown>): PathTypes | undefined {
+  return pathOf(report, selectedPair(report));
+}
+
+/** Both figures of the selected pair, the pair found once: what a transport's stats() gives. */
+export function selectedPairStats(report: ReadonlyMap<string, unknown>): { rttMs?: number; path?: PathTypes } {
   const pair = selectedPair(report);
+  const [rttMs, path] = [rttOf(pair), pathOf(report, pair)];
+  return { ...(rttMs === undefined ? {} : { rttMs }), ...(path === undefined ? {} : { path }) };
+}
+
+function rttOf(pair: Record<string, unknown> | undefined): number | undefined {
+  const seconds = pair?.['currentRoundTripTime'];
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function pathOf(
+  report: ReadonlyMap<string, unknown>,
+  pair: Record<string, unknown> | undefined,
+): PathTypes | undefined {
   if (pair === undefined) return undefined;
   const typeOf = (id: unknown): CandidateType | undefined => {
     const candidate = typeof id === 'string' ? report.get(id) : undefined;

@@ -24,10 +24,9 @@ import { SignalProcess, TurnProcess, type Spawner } from '../processes.js';
 import { openTab, traceNodes } from '../tabs.js';
 import { traceIce } from './ice-trace.js';
 
-/** The signaling server's port on the public network (the lab's own namespace: always free). */
-export const SIGNAL_PORT = 8787;
-/** coturn's UDP port on the public network. */
-export const TURN_PORT = 3478;
+import { SIGNAL_PORT, TURN_PORT } from './topology.js';
+
+export { SIGNAL_PORT, TURN_PORT };
 /** Bound on building the lab and starting coturn (a second or two). */
 const LAB_START_MS = 30_000;
 

@@ -58,6 +58,10 @@ export interface LabHome {
 }
 
 export const PUBLIC_ADDRESS = '203.0.113.1';
+/** The signaling server's port on the public network (the lab's own namespace: always free). */
+export const SIGNAL_PORT = 8787;
+/** coturn's UDP port on the public network. */
+export const TURN_PORT = 3478;
 const PUBLIC_NET = '203.0.113';
 const MAX_HOMES = 24;
 const MAX_HOSTS = 9;
