@@ -264,7 +264,7 @@ export async function labBench(log: (line: string) => void, runs: number): Promi
           [
             ['--host', address, '--port', String(SIGNAL_PORT), '--public-origin', signalOrigin],
             ['--static', PAGE_DIR, '--shutdown-grace-ms', '1000'],
-            scenario.turn ? ['--turn-urls', turn.url, '--turn-secret', secret] : [],
+            scenario.turn ? ['--turn-urls', turn.url, `--turn-secret=${secret}`] : [],
           ].flat(),
           spawn,
         );

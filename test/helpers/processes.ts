@@ -60,6 +60,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How much of the start and of the end of a child's stderr an early-exit error quotes. */
+const STDERR_QUOTE_CHARS = 1_000;
+
 /**
  * Every line a child prints (on stdout, or the stream given), kept, and waits
  * for one that matches (including lines already printed).
@@ -68,12 +71,25 @@ export class Lines {
   private readonly seen: string[] = [];
   private readonly waiters = new Set<(line: string) => void>();
   private exitCode: number | null | undefined;
+  /** The child's stderr when it is piped and not the stream watched, shown (its start and end) if it exits early. */
+  private stderrText = '';
+  private stderrCut = false;
 
   constructor(
     private readonly child: ChildProcess,
     stream: Readable | null = child.stdout,
   ) {
     if (stream === null) throw new Error('child has no such output stream (spawn it with stdio "pipe")');
+    const stderr = child.stderr;
+    if (stderr !== null && stderr !== stream)
+      stderr.on('data', (chunk: Buffer) => {
+        process.stderr.write(chunk);
+        this.stderrText += chunk.toString();
+        if (this.stderrText.length > 2 * STDERR_QUOTE_CHARS) {
+          this.stderrText = this.stderrText.slice(0, STDERR_QUOTE_CHARS) + this.stderrText.slice(-STDERR_QUOTE_CHARS);
+          this.stderrCut = true;
+        }
+      });
     createInterface({ input: stream }).on('line', (line) => {
       this.seen.push(line);
       for (const waiter of this.waiters) waiter(line);
@@ -93,7 +109,12 @@ export class Lines {
         waiter = (line) => {
           if (pattern.test(line)) resolve(line);
           else if (this.exitCode !== undefined)
-            reject(new Error(`${what}: the process exited (${String(this.exitCode)})`));
+            reject(
+              new Error(
+                `${what}: the process exited (${String(this.exitCode)})` +
+                  (this.stderrText === '' ? '' : `; its stderr:\n${this.stderrQuote()}`),
+              ),
+            );
         };
         this.waiters.add(waiter);
       }),
@@ -106,6 +127,11 @@ export class Lines {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  private stderrQuote(): string {
+    if (!this.stderrCut) return this.stderrText;
+    return `${this.stderrText.slice(0, STDERR_QUOTE_CHARS)}\n[…]\n${this.stderrText.slice(STDERR_QUOTE_CHARS)}`;
   }
 
   /** The last `count` lines printed, for a failure's message. */
@@ -223,7 +249,7 @@ export class SignalProcess {
   private static async launch(argv: readonly string[], spawner: Spawner): Promise<SignalProcess> {
     const child = spawner(process.execPath, argv, {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = new Lines(child);
     const line = await lines.wait(/"msg":"listening"/, 'tabmesh-signal to listen');

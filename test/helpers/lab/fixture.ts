@@ -95,7 +95,7 @@ export function useLab(options: { homes: readonly HomeSpec[] }): LabFixture {
         ['--public-origin', `http://${address}:${SIGNAL_PORT}`],
         // Its clients get a second to leave when it is stopped (SignalProcess.stop waits 5 s).
         ['--shutdown-grace-ms', '1000'],
-        serverOptions.turn === true ? ['--turn-urls', fixture.turn.url, '--turn-secret', turnSecret] : [],
+        serverOptions.turn === true ? ['--turn-urls', fixture.turn.url, `--turn-secret=${turnSecret}`] : [],
         [...(serverOptions.args ?? [])],
       ].flat();
       const server = await SignalProcess.startBuilt(args, (command, argv, spawnOptions) =>
