@@ -159,15 +159,18 @@ export class AddressCounter {
 export function capSocketsPerAddress(server: NetServer, cap: number, refused: () => void): void {
   if (cap === Infinity) return;
   const counter = new AddressCounter(cap);
+  // One listener for every socket, no closure each: a socket's address is
+  // read once here, and Node keeps it for the socket's life (after it closes too).
+  function released(this: Socket): void {
+    counter.release(this.remoteAddress ?? 'unknown');
+  }
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? 'unknown';
-    if (!counter.tryAcquire(address)) {
+    if (!counter.tryAcquire(socket.remoteAddress ?? 'unknown')) {
       refused();
       socket.destroy();
       return;
     }
-    socket.once('close', () => {
-      counter.release(address);
-    });
+    // 'close' comes once: `on` spares the wrapper `once` would make.
+    socket.on('close', released);
   });
 }

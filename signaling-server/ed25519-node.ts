@@ -16,6 +16,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { Ed25519, Ed25519KeyPair } from '../shared/identity/ed25519.js';
+import { bytesEqual } from '../shared/bytes.js';
 import { SEED_BYTES } from '../shared/limits.js';
 import { TokenBucket } from '../shared/rate-limit.js';
 
@@ -54,7 +55,28 @@ function wrap(privateKey: KeyObject): Ed25519KeyPair {
   };
 }
 
+/**
+ * The key of the last verification, kept for the next: a registration
+ * verifies two signatures by one key (the challenge's answer and the
+ * record), and importing it costs about a fifth of a verification. One
+ * entry, so it holds nothing of anyone for long.
+ */
+class LastKey {
+  private raw: Uint8Array | undefined;
+  private key: KeyObject | undefined;
+
+  /** The KeyObject for `raw`; throws when OpenSSL refuses it (not a point on the curve). */
+  get(raw: Uint8Array): KeyObject {
+    if (this.key !== undefined && this.raw !== undefined && bytesEqual(this.raw, raw)) return this.key;
+    const key = publicKeyObject(raw);
+    this.raw = raw.slice();
+    this.key = key;
+    return key;
+  }
+}
+
 export function createNodeEd25519(inlinePerSecond = INLINE_VERIFIES_PER_SECOND): Ed25519 {
+  const lastKey = new LastKey();
   const inline = inlinePerSecond > 0 ? new TokenBucket(inlinePerSecond, inlinePerSecond, Date.now()) : undefined;
   return {
     name: 'node:crypto',
@@ -69,7 +91,7 @@ export function createNodeEd25519(inlinePerSecond = INLINE_VERIFIES_PER_SECOND):
       return new Promise((resolve) => {
         let key: KeyObject;
         try {
-          key = publicKeyObject(publicKey);
+          key = lastKey.get(publicKey);
         } catch {
           // OpenSSL refuses keys that are not points on the curve.
           resolve(false);

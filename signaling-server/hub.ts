@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import { ErrorCode, type TabmeshError } from '../shared/errors.js';
 import type { Ed25519 } from '../shared/identity/ed25519.js';
 import { parsePeerId, type PeerId } from '../shared/identity/peer-id.js';
@@ -39,6 +38,7 @@ import { checkRegistration } from './registration.js';
 import { Registry } from './registry.js';
 import type { ReplyCreditLimits } from './reply-credit.js';
 import { Session, SessionState, type SessionLimits } from './session.js';
+import { sessionSocketClass, type SessionSocket, type SocketEvents } from './session-socket.js';
 import { mintTurnCredentials, type TurnConfig } from './turn.js';
 
 export interface HubConfig {
@@ -65,7 +65,15 @@ export interface HubDeps {
   readonly random: () => number;
   /** Peers held by other instances (LOCAL_ONLY without Redis). */
   readonly federation: Federation;
+  /** A session's socket closed (after the hub has forgotten it): frees what admission counted for it. */
+  readonly closed: (session: Session) => void;
 }
+
+/**
+ * Challenge nonces drawn from the CSPRNG in one call: one call per challenge
+ * cost ~2% of an admission's CPU. 256 × 16 bytes, each handed out once.
+ */
+export const NONCES_PER_DRAW = 256;
 
 /** Bytes of random payload in each heartbeat ping: unguessable, so only a client that read the ping can answer it. */
 const PING_PAYLOAD_BYTES = 16;
@@ -78,6 +86,9 @@ export class Hub implements FederationHost {
   private readonly limits: ServerLimits;
   private readonly sessionLimits: SessionLimits;
   private readonly batch = new TickBatch();
+  /** Random bytes for the next challenges' nonces, and how many of them are spent. */
+  private nonces = Buffer.alloc(0);
+  private nonceAt = 0;
   private readonly gate: RateGate;
 
   constructor(
@@ -102,37 +113,42 @@ export class Hub implements FederationHost {
     return this.pending.size;
   }
 
-  /** A new socket: make its session, send the challenge, wire its events. */
+  /** What every socket's events do: one object for all of them (session-socket.ts), no closures per connection. */
+  readonly socketEvents: SocketEvents = {
+    message: (session, data, isBinary) => this.receive(session, data, isBinary),
+    pong: (session, payload) => session.liveness.ponged(payload),
+    error: (session, error) => {
+      // ws reports protocol errors (oversize frames, bad UTF-8) here before closing.
+      const code = (error as { code?: string } | undefined)?.code;
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.deps.metrics.refused(ErrorCode.FRAME_TOO_LARGE);
+      else this.deps.metrics.refused(ErrorCode.BAD_FRAME);
+      this.deps.logger.debug({ address: session.address, code }, 'socket error');
+    },
+    close: (session) => {
+      this.drop(session);
+      this.deps.closed(session);
+    },
+  };
+
+  /** The class the WebSocket server makes its sockets with: their events come to `socketEvents`. */
+  readonly socketClass = sessionSocketClass(this.socketEvents);
+
+  /** A new socket (made by `socketClass`): make its session and send the challenge. */
   open(
-    socket: WebSocket,
+    socket: SessionSocket,
     tcp: Duplex,
     address: string,
     network: string | undefined,
-    onClose: (session: Session) => void,
     /** STUN URLs the challenge tells the tab of (stun/urls.ts). */
     stun?: readonly string[],
   ): Session {
     const now = this.deps.now();
-    const nonce = new Uint8Array(randomBytes(CHALLENGE_NONCE_BYTES));
+    const nonce = this.nextNonce();
     const deadline = now + this.config.registrationTimeoutMs;
     const session = new Session(socket, tcp, address, network, deadline, nonce, this.sessionLimits, now);
     this.sessions.add(session);
     this.pending.add(session);
-    socket.on('message', (data, isBinary) => this.receive(session, data, isBinary));
-    socket.on('pong', (payload) => {
-      session.liveness.ponged(payload);
-    });
-    socket.on('error', (error) => {
-      // ws reports protocol errors (oversize frames, bad UTF-8) here before closing.
-      const code = (error as { code?: string }).code;
-      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.deps.metrics.refused(ErrorCode.FRAME_TOO_LARGE);
-      else this.deps.metrics.refused(ErrorCode.BAD_FRAME);
-      this.deps.logger.debug({ address, code }, 'socket error');
-    });
-    socket.on('close', () => {
-      this.drop(session);
-      onClose(session);
-    });
+    socket.session = session;
     const challenge = {
       type: 'challenge',
       nonce,
@@ -156,6 +172,18 @@ export class Hub implements FederationHost {
       });
     }
     return session;
+  }
+
+  /** A fresh challenge nonce (its own copy), from the CSPRNG's bytes drawn NONCES_PER_DRAW at a time. */
+  private nextNonce(): Uint8Array {
+    if (this.nonceAt + CHALLENGE_NONCE_BYTES > this.nonces.length) {
+      this.nonces = randomBytes(CHALLENGE_NONCE_BYTES * NONCES_PER_DRAW);
+      this.nonceAt = 0;
+    }
+    const nonce = new Uint8Array(this.nonces.subarray(this.nonceAt, this.nonceAt + CHALLENGE_NONCE_BYTES));
+    // Each byte is handed out once: never in two challenges.
+    this.nonceAt += CHALLENGE_NONCE_BYTES;
+    return nonce;
   }
 
   /** Forget a closed session. */
@@ -344,7 +372,8 @@ export class Hub implements FederationHost {
       return;
     }
     session.id = message.id;
-    session.network = message.network;
+    // The registry's own string for a network it holds: one copy for all its peers, not one each.
+    session.network = this.registry.networkName(message.network);
     session.recordText = record.value.text;
     session.recordSeq = record.value.record.seq;
     session.recordExpiresAt = record.value.record.expiresAt;

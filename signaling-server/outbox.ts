@@ -35,15 +35,25 @@ export const WRITE_AHEAD_BYTES = 64 * 1024;
 
 const TEXT = { binary: false } as const;
 
+/** The most bytes ws puts before a frame the server sends (2, and 8 for a length over 65,535; never masked). */
+const MAX_FRAME_HEADER_BYTES = 10;
+
 interface Queue {
   readonly frames: Buffer[];
   bytes: number;
 }
 
 export class Outbox {
-  /** Relays waiting for the socket, by sender, in the order they are next served. */
-  private readonly queues = new Map<string, Queue>();
+  /** Relays waiting for the socket, by sender, in the order they are next served (made when one first waits). */
+  private queues: Map<string, Queue> | undefined;
   private queuedBytes = 0;
+  /**
+   * Made when first needed: most connections never fall behind, and an idle
+   * connection is the commonest kind, so it holds no closure for this.
+   */
+  private onWritten: ((error?: Error | null) => void) | undefined;
+  /** Writes handed to the socket that call back when done, not yet called back. */
+  private awaiting = 0;
 
   constructor(
     private readonly socket: OutboxSocket,
@@ -57,7 +67,7 @@ export class Outbox {
 
   /** Senders with relays waiting here now. */
   get senders(): number {
-    return this.queues.size;
+    return this.queues?.size ?? 0;
   }
 
   /** Whether `bytes` more stay within the send budget. */
@@ -87,14 +97,14 @@ export class Outbox {
     if (total > this.limits.maxBufferedBytes || total > this.limits.sendBudgetBytes) return false;
     const fair = this.limits.maxBufferedPerSender !== Infinity;
     const key = fair ? sender : '';
-    const queue = this.queues.get(key);
+    const queue = this.queues?.get(key);
     // A sender with nothing waiting may always have one signal in, however large.
     if (fair && queue !== undefined && queue.bytes + size > this.quota(sender)) return false;
-    if (queue === undefined && this.queues.size === 0 && this.socket.bufferedAmount < WRITE_AHEAD_BYTES) {
+    if (queue === undefined && this.senders === 0 && this.socket.bufferedAmount < WRITE_AHEAD_BYTES) {
       this.write(data);
       return true;
     }
-    if (queue === undefined) this.queues.set(key, { frames: [data], bytes: size });
+    if (queue === undefined) (this.queues ??= new Map()).set(key, { frames: [data], bytes: size });
     else {
       queue.frames.push(data);
       queue.bytes += size;
@@ -110,39 +120,56 @@ export class Outbox {
    * for a sender not waiting yet), whichever is smaller.
    */
   quota(sender: string): number {
-    const active = this.queues.size + (this.queues.has(sender) ? 0 : 1);
+    const active = this.senders + (this.queues?.has(sender) === true ? 0 : 1);
     return Math.min(this.limits.maxBufferedPerSender, Math.floor(this.limits.maxBufferedBytes / (active + 1)));
   }
 
-  /** Hand the socket what it may take, one signal per sender per round. */
+  /**
+   * Hand the socket what it may take, one signal per sender per round. While
+   * relays wait, a write that calls back is always under way (one goes now if
+   * none is: the socket may have fallen behind on frames ws wrote itself,
+   * pings and pongs), so they never wait for nothing.
+   */
   private pump(): void {
-    while (this.socket.bufferedAmount < WRITE_AHEAD_BYTES) {
-      const next = this.queues.entries().next();
+    const queues = this.queues;
+    if (queues === undefined) return;
+    while (this.socket.bufferedAmount < WRITE_AHEAD_BYTES || this.awaiting === 0) {
+      const next = queues.entries().next();
       if (next.done === true) return;
       const [key, queue] = next.value;
       const frame = queue.frames.shift();
-      this.queues.delete(key);
+      queues.delete(key);
       if (frame === undefined) continue;
       queue.bytes -= frame.length;
       this.queuedBytes -= frame.length;
       // Served: to the back of the line, if it has more.
-      if (queue.frames.length > 0) this.queues.set(key, queue);
+      if (queue.frames.length > 0) queues.set(key, queue);
       this.write(frame);
     }
   }
 
+  /**
+   * A write asks to be told when it is done only when something may wait on
+   * it: relays are waiting, or it may leave the socket WRITE_AHEAD_BYTES
+   * behind (only then can a relay come to wait). Idle and keeping-up
+   * connections hold no callback at all.
+   */
   private write(frame: Buffer): void {
-    this.socket.send(frame, TEXT, this.written);
+    if (this.senders > 0 || this.socket.bufferedAmount + frame.length + MAX_FRAME_HEADER_BYTES >= WRITE_AHEAD_BYTES) {
+      this.awaiting++;
+      this.socket.send(frame, TEXT, (this.onWritten ??= this.written.bind(this)));
+    } else this.socket.send(frame, TEXT);
   }
 
   /** ws calls back once a frame is written to the kernel (room for more), or with an error once the socket is gone. */
-  private readonly written = (error?: Error | null): void => {
+  private written(error?: Error | null): void {
+    this.awaiting--;
     // Node calls back with null on success.
     if (error instanceof Error) {
-      this.queues.clear();
+      this.queues?.clear();
       this.queuedBytes = 0;
-    } else if (this.queues.size > 0) this.pump();
-  };
+    } else if (this.senders > 0) this.pump();
+  }
 }
 
 /**

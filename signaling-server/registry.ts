@@ -20,6 +20,8 @@ class Network<E extends RegistryEntry> {
   readonly byId = new Map<PeerId, E>();
   readonly list: E[] = [];
 
+  constructor(readonly name: string) {}
+
   add(entry: E): void {
     entry.slot = this.list.length;
     this.list.push(entry);
@@ -52,6 +54,11 @@ export class Registry<E extends RegistryEntry> {
     return this.networks.size;
   }
 
+  /** `network` as this registry holds it when it holds peers of it (one string shared by them all), else `network`. */
+  networkName(network: string): string {
+    return this.networks.get(network)?.name ?? network;
+  }
+
   get(network: string, id: PeerId): E | undefined {
     return this.networks.get(network)?.byId.get(id);
   }
@@ -60,7 +67,7 @@ export class Registry<E extends RegistryEntry> {
   add(entry: E): E | undefined {
     let net = this.networks.get(entry.network);
     if (net === undefined) {
-      net = new Network<E>();
+      net = new Network<E>(entry.network);
       this.networks.set(entry.network, net);
     }
     const previous = net.byId.get(entry.id);

@@ -29,51 +29,52 @@ interface Credit {
 }
 
 export class ReplyCredit {
-  /** By peer ID, oldest first (the order entries were made in). */
-  private readonly credits = new Map<string, Credit>();
+  /** By peer ID, oldest first (the order entries were made in); made with the first credit (most connections earn none). */
+  private credits: Map<string, Credit> | undefined;
 
   constructor(private readonly limits: ReplyCreditLimits) {}
 
   /** True when no credit is held (every frame is then charged to its sender before it is parsed). */
   get empty(): boolean {
-    return this.credits.size === 0;
+    return this.peers === 0;
   }
 
   get peers(): number {
-    return this.credits.size;
+    return this.credits?.size ?? 0;
   }
 
   /** `from` relayed us a signal it paid for: one more answer to it is paid for. */
   earn(from: string, now: number): void {
     if (this.limits.perPeer <= 0) return;
-    const held = this.credits.get(from);
+    const credits = (this.credits ??= new Map<string, Credit>());
+    const held = credits.get(from);
     // Updated in place: this runs on every relay, so it allocates nothing for a peer already held.
     if (held !== undefined && held.expiresAt > now) {
       held.count = Math.min(this.limits.perPeer, held.count + 1);
       held.expiresAt = now + this.limits.ttlMs;
       return;
     }
-    this.credits.delete(from);
-    if (this.credits.size >= this.limits.peers) this.forgetOldest();
-    this.credits.set(from, { count: 1, expiresAt: now + this.limits.ttlMs });
+    credits.delete(from);
+    if (credits.size >= this.limits.peers) this.forgetOldest(credits);
+    credits.set(from, { count: 1, expiresAt: now + this.limits.ttlMs });
   }
 
   /** Spend one credit towards `to`; false when none is held (or it has expired). */
   spend(to: string, now: number): boolean {
-    const held = this.credits.get(to);
+    const held = this.credits?.get(to);
     if (held === undefined) return false;
     if (held.expiresAt <= now) {
-      this.credits.delete(to);
+      this.credits?.delete(to);
       return false;
     }
     held.count--;
-    if (held.count === 0) this.credits.delete(to);
+    if (held.count === 0) this.credits?.delete(to);
     return true;
   }
 
-  private forgetOldest(): void {
-    for (const key of this.credits.keys()) {
-      this.credits.delete(key);
+  private forgetOldest(credits: Map<string, Credit>): void {
+    for (const key of credits.keys()) {
+      credits.delete(key);
       return;
     }
   }

@@ -15,6 +15,8 @@ import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
 import { Hub, type HubConfig } from '../../signaling-server/hub.js';
 import { ServerMetrics } from '../../signaling-server/metrics.js';
 import { resolveOptions } from '../../signaling-server/options.js';
+import type { Session } from '../../signaling-server/session.js';
+import { routeSocketEvent, type SessionSocket, type SocketEvents } from '../../signaling-server/session-socket.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { parseServerMessage, type ChallengeMessage, type ServerMessage } from '../../shared/protocol/signaling.js';
 import { silentLogger, startServer, type TestServer } from '../helpers/server.js';
@@ -123,9 +125,19 @@ class EventQueue {
 class LoopbackSocket extends EventEmitter {
   readonly bufferedAmount = 0;
   private closing = false;
+  /** Set by the Hub when it opens the connection, as on its own sockets (session-socket.ts). */
+  session: Session | undefined;
 
-  constructor(private readonly queue: EventQueue) {
+  constructor(
+    private readonly queue: EventQueue,
+    private readonly events: SocketEvents,
+  ) {
     super();
+  }
+
+  /** Events reach the Hub as they do from its own sockets: through its socket events, not listeners. */
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    return routeSocketEvent(this.events, this.session, event, a, b) || super.emit(event, a, b);
   }
 
   /** As ws sends it: the Hub writes text frames as strings or as UTF-8 Buffers (its outbox), and a client reads a string. */
@@ -180,13 +192,14 @@ export function inProcessHub(): HubUnderTest {
     now: Date.now,
     random: Math.random,
     federation: LOCAL_ONLY,
+    closed: () => {},
   });
   return {
     connect: async () => {
       const queue = new EventQueue();
-      const socket = new LoopbackSocket(queue);
-      // The Hub's socket type is ws's; the loopback socket has the members it uses.
-      hub.open(socket as unknown as WebSocket, NO_TCP as unknown as Duplex, '127.0.0.1', undefined, () => {});
+      const socket = new LoopbackSocket(queue, hub.socketEvents);
+      // The Hub's socket type is its ws class; the loopback socket has the members it uses.
+      hub.open(socket as unknown as SessionSocket, NO_TCP as unknown as Duplex, '127.0.0.1', undefined);
       const end: ClientEnd = {
         send: (bytes, binary) => {
           socket.emit('message', Buffer.from(bytes), binary);

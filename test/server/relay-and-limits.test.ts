@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
@@ -178,6 +179,39 @@ describe('limits', () => {
     expect(await upgradeStatus(server.wsUrl)).toBe(429);
     a.close();
     await a.closed;
+    expect(await upgradeStatus(server.wsUrl)).toBe(101);
+  });
+
+  it('gives back the slot of an upgrade ws refuses, and of every connection that closes', async () => {
+    server = await startServer({ maxConnectionsPerIp: 1 });
+    const port = new URL(server.wsUrl).port;
+    // A handshake ws refuses (no WebSocket is made): 400, and the address keeps no slot for it.
+    const refused = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest({
+        host: '127.0.0.1',
+        port,
+        path: '/ws',
+        headers: {
+          Connection: 'Upgrade',
+          Upgrade: 'websocket',
+          'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          'Sec-WebSocket-Version': '99',
+        },
+      });
+      request.on('response', (response) => {
+        resolve(response.statusCode ?? 0);
+        response.resume();
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    expect(refused).toBe(400);
+    for (let i = 0; i < 3; i++) {
+      const client = new TestClient(server.wsUrl);
+      await client.opened;
+      client.close();
+      await client.closed;
+    }
     expect(await upgradeStatus(server.wsUrl)).toBe(101);
   });
 

@@ -14,7 +14,12 @@ import { metricsAccess, type Listener } from '../../signaling-server/metrics-end
 import { Outbox, TickBatch, WRITE_AHEAD_BYTES, type OutboxSocket } from '../../signaling-server/outbox.js';
 import { Registry, type RegistryEntry } from '../../signaling-server/registry.js';
 import { ReplyCredit } from '../../signaling-server/reply-credit.js';
-import { Liveness } from '../../signaling-server/session.js';
+import { Liveness, type Session } from '../../signaling-server/session.js';
+import { routeSocketEvent, type SocketEvents } from '../../signaling-server/session-socket.js';
+import { NONCES_PER_DRAW } from '../../signaling-server/hub.js';
+import { createNodeEd25519 } from '../../signaling-server/ed25519-node.js';
+import { CHALLENGE_NONCE_BYTES } from '../../shared/limits.js';
+import { inProcessHub } from '../fuzz/hub-harness.js';
 import type { PeerId } from '../../shared/identity/peer-id.js';
 
 describe('TokenBucket', () => {
@@ -135,6 +140,15 @@ describe('Registry', () => {
     recordSeq: 1,
     recordExpiresAt: expires,
     slot: -1,
+  });
+
+  it("names a network it holds by its own string, shared by the network's entries", () => {
+    const registry = new Registry<RegistryEntry>();
+    const held = ['bl', 'ue'].join('');
+    registry.add(entry('a', held));
+    const asked = ['b', 'lue'].join('');
+    expect(registry.networkName(asked)).toBe('blue');
+    expect(registry.networkName('other')).toBe('other');
   });
 
   it('adds, replaces by ID, removes only the current entry, and forgets empty networks', () => {
@@ -320,6 +334,109 @@ describe('Outbox', () => {
     socket.writes.shift()?.done?.(new Error('socket closed'));
     expect(outbox.senders).toBe(0);
     expect(outbox.unsent).toBe(0);
+  });
+});
+
+describe('Outbox callbacks', () => {
+  const limits = { sendBudgetBytes: 4 * WRITE_AHEAD_BYTES, maxBufferedBytes: 2 * WRITE_AHEAD_BYTES };
+
+  it('asks to be called back only by a write something may wait on', () => {
+    const socket = new FakeSocket();
+    const outbox = new Outbox(socket, { ...limits, maxBufferedPerSender: 32 * 1024 });
+    outbox.reply(frame('challenge'));
+    outbox.relay(frame('a1'), 'a');
+    // A connection that keeps up (or is idle) holds no callback.
+    expect(socket.writes.map((write) => write.done)).toEqual([undefined, undefined]);
+    outbox.reply(frame('sample', WRITE_AHEAD_BYTES));
+    expect(socket.writes[2]?.done).toBeTypeOf('function');
+    outbox.relay(frame('b1'), 'b');
+    socket.drainAll();
+    expect(socket.taken).toEqual(['challenge', 'a1', 'sample', 'b1']);
+    expect(outbox.unsent).toBe(0);
+  });
+
+  it('sends what waits even when the socket fell behind on frames ws wrote itself (pings, pongs)', () => {
+    const socket = new FakeSocket();
+    const outbox = new Outbox(socket, { ...limits, maxBufferedPerSender: 32 * 1024 });
+    // A frame the outbox never saw, with no callback: the socket is behind and nothing will call back.
+    socket.writes.push({ data: frame('pong', WRITE_AHEAD_BYTES), done: undefined });
+    expect(outbox.relay(frame('a1'), 'a')).toBe(true);
+    expect(outbox.relay(frame('a2'), 'a')).toBe(true);
+    // One relay goes at once, with a callback, so the rest are pumped when it is written.
+    expect(socket.writes).toHaveLength(2);
+    expect(socket.writes[1]?.done).toBeTypeOf('function');
+    socket.drainAll();
+    expect(socket.taken).toEqual(['pong', 'a1', 'a2']);
+    expect(outbox.senders).toBe(0);
+  });
+});
+
+describe('session sockets', () => {
+  const calls: string[] = [];
+  const events: SocketEvents = {
+    message: (_session, data, isBinary) => calls.push(`message ${String(data)} ${String(isBinary)}`),
+    pong: () => calls.push('pong'),
+    error: () => calls.push('error'),
+    close: () => calls.push('close'),
+  };
+  const session = Object.create(null) as Session;
+
+  it("hand a session's message, pong, error and close to the hub, and close to listeners too", () => {
+    calls.length = 0;
+    expect(routeSocketEvent(events, session, 'message', 'hi', false)).toBe(true);
+    expect(routeSocketEvent(events, session, 'pong', Buffer.alloc(0), undefined)).toBe(true);
+    expect(routeSocketEvent(events, session, 'error', new Error('x'), undefined)).toBe(true);
+    expect(routeSocketEvent(events, session, 'close', 1000, undefined)).toBe(false);
+    expect(routeSocketEvent(events, session, 'ping', Buffer.alloc(0), undefined)).toBe(false);
+    expect(calls).toEqual(['message hi false', 'pong', 'error', 'close']);
+  });
+
+  it('never throw an error no listener takes, with or without a session', () => {
+    calls.length = 0;
+    expect(routeSocketEvent(events, undefined, 'error', new Error('x'), undefined)).toBe(true);
+    expect(routeSocketEvent(events, undefined, 'message', 'hi', false)).toBe(true);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('challenge nonces', () => {
+  it('are never handed out twice, across the CSPRNG draws they come from', async () => {
+    const hub = inProcessHub();
+    const seen = new Set<string>();
+    for (let i = 0; i < NONCES_PER_DRAW + 8; i++) {
+      const { end, challenge } = await hub.connect();
+      expect(challenge.nonce).toHaveLength(CHALLENGE_NONCE_BYTES);
+      seen.add(Buffer.from(challenge.nonce).toString('hex'));
+      await end.close();
+    }
+    expect(seen.size).toBe(NONCES_PER_DRAW + 8);
+    await hub.close();
+  });
+});
+
+describe('node:crypto Ed25519, keeping the last key', () => {
+  it('gives each signature the verdict of its own key, whatever key came before', async () => {
+    const ed = createNodeEd25519(0);
+    const [a, b] = [await ed.generate(), await ed.generate()];
+    const message = new TextEncoder().encode('hello');
+    const [sigA, sigB] = [await a.sign(message), await b.sign(message)];
+    const notOnCurve = new Uint8Array(32).fill(0xff);
+    for (const [key, signature, expected] of [
+      [a.publicKey, sigA, true],
+      [a.publicKey, sigA, true],
+      [b.publicKey, sigA, false],
+      [b.publicKey, sigB, true],
+      [notOnCurve, sigB, false],
+      [b.publicKey, sigB, true],
+      [a.publicKey, sigB, false],
+    ] as const)
+      expect(await ed.verify(key, message, signature)).toBe(expected);
+    // A key changed in place after use is not mistaken for the one kept.
+    const mutable = a.publicKey.slice();
+    expect(await ed.verify(mutable, message, sigA)).toBe(true);
+    mutable.set(b.publicKey);
+    expect(await ed.verify(mutable, message, sigA)).toBe(false);
+    expect(await ed.verify(mutable, message, sigB)).toBe(true);
   });
 });
 
