@@ -34,6 +34,7 @@ import type { Logger } from './logger.js';
 import type { ServerMetrics } from './metrics.js';
 import { TickBatch, type OutboxLimits } from './outbox.js';
 import { RateGate } from './rate-gate.js';
+import { readSignalFrame, spliceDelivery } from './relay-frame.js';
 import { checkRegistration } from './registration.js';
 import { Registry } from './registry.js';
 import type { ReplyCreditLimits } from './reply-credit.js';
@@ -285,6 +286,8 @@ export class Hub implements FederationHost {
       );
       return;
     }
+    // A registered sender's signal to a peer held here, in the form clients send it: relayed without parsing.
+    if (session.state === SessionState.Registered && this.relayInPlace(session, data)) return;
     const parsed = parseClientMessage(data.toString('utf8'));
     const admission = this.gate.afterParse(session, parsed.ok ? parsed.value : undefined);
     if (admission === 'dropped') return;
@@ -439,6 +442,24 @@ export class Hub implements FederationHost {
     this.send(session, ref === undefined ? { type: 'peers', peers } : { type: 'peers', peers, ref });
   }
 
+  /**
+   * The relay's fast path (relay-frame.ts): a signal request in the canonical
+   * form to a peer this instance holds, charged as afterParse charges it and
+   * spliced into its delivery without being parsed. False, with nothing done
+   * (nothing charged), for anything else: the full parser then decides.
+   */
+  private relayInPlace(session: Session, data: Buffer): boolean {
+    const frame = readSignalFrame(data, session.id.length);
+    if (frame === undefined) return false;
+    // A hit proves `to` a peer ID: the registry holds only IDs verified at registration.
+    const target = this.registry.get(session.network, frame.to as PeerId);
+    if (target === undefined) return false;
+    const admission = this.gate.afterSignal(session, frame.to, frame.ref);
+    if (admission !== 'dropped')
+      this.deliverSignal(session, target, spliceDelivery(session.id, data, frame), frame.ref, admission === 'answer');
+    return true;
+  }
+
   private relay(session: Session, message: SignalRequest, answer: boolean): void {
     const frame = encodeSignalDelivery(session.id, message.payload);
     // The delivery's `from` is two characters longer than the request's `to` (the payload is escaped no
@@ -458,8 +479,19 @@ export class Hub implements FederationHost {
       }
       return;
     }
+    this.deliverSignal(session, target, Buffer.from(frame), message.ref, answer);
+  }
+
+  /** A delivery from `session` to `target`, a peer held here; the sender told when it is refused. */
+  private deliverSignal(
+    session: Session,
+    target: Session,
+    frame: Buffer,
+    ref: number | undefined,
+    answer: boolean,
+  ): void {
     if (!this.deliver(target, frame, session.id, !answer)) {
-      this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient has too much unread; dropped', message.ref);
+      this.error(session, ErrorCode.RECIPIENT_BUSY, 'the recipient has too much unread; dropped', ref);
       return;
     }
     this.deps.metrics.relayed.inc();
@@ -482,7 +514,9 @@ export class Hub implements FederationHost {
     if (target === undefined || target.closed) return 'unknown';
     // Quotas are keyed by the sender the other instance stamped. Reply credit is per instance (that instance
     // cannot say whether the signal was itself an answer on credit): across instances, answers are paid as usual.
-    return this.deliver(target, frame, deliverySender(frame) ?? 'federation', false) ? 'delivered' : 'busy';
+    return this.deliver(target, Buffer.from(frame), deliverySender(frame) ?? 'federation', false)
+      ? 'delivered'
+      : 'busy';
   }
 
   replacedElsewhere(network: string, id: string, token: string): void {
@@ -502,9 +536,9 @@ export class Hub implements FederationHost {
    * a signal its sender paid for earns the target one answer (`earnsCredit`).
    * Everything relayed to a peer in one event-loop turn leaves in one write.
    */
-  private deliver(target: Session, text: string, sender: string, earnsCredit: boolean): boolean {
+  private deliver(target: Session, frame: Buffer, sender: string, earnsCredit: boolean): boolean {
     this.batch.add(target.tcp);
-    if (!target.outbox.relay(Buffer.from(text), sender)) return false;
+    if (!target.outbox.relay(frame, sender)) return false;
     if (earnsCredit) target.credit.earn(sender, this.deps.now());
     return true;
   }

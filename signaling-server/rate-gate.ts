@@ -65,14 +65,28 @@ export class RateGate {
    */
   afterParse(session: Session, message: ClientMessage | undefined): Admission {
     const ref = message !== undefined && 'ref' in message ? message.ref : undefined;
+    return this.afterRead(session, message?.type, message?.type === 'signal' ? message.to : undefined, ref);
+  }
+
+  /** afterParse for a signal to `to` read in place, with no message made (the relay's fast path, relay-frame.ts). */
+  afterSignal(session: Session, to: string, ref: number | undefined): Admission {
+    return this.afterRead(session, 'signal', to, ref);
+  }
+
+  private afterRead(
+    session: Session,
+    type: ClientMessage['type'] | undefined,
+    to: string | undefined,
+    ref: number | undefined,
+  ): Admission {
     if (!session.credit.empty) {
-      if (message?.type === 'signal' && session.credit.spend(message.to, this.deps.now())) {
+      if (to !== undefined && session.credit.spend(to, this.deps.now())) {
         this.deps.metrics.creditedAnswers.inc();
         return 'answer';
       }
       if (!this.admit(session, 1, ref)) return 'dropped';
     }
-    return message?.type !== 'peers' || this.admit(session, PEERS_REQUEST_COST - 1, ref) ? 'paid' : 'dropped';
+    return type !== 'peers' || this.admit(session, PEERS_REQUEST_COST - 1, ref) ? 'paid' : 'dropped';
   }
 
   /** The sender's own token bucket, with a drop budget that cuts off floods. */

@@ -85,6 +85,17 @@ function defaultStaticDir(): string | undefined {
   return undefined;
 }
 
+/**
+ * Connections the kernel may hold accepted before the server takes them
+ * (listen(2)'s backlog; Linux caps it at net.core.somaxconn, 4096 by
+ * default). Node's own default, 511, overflows in a reconnect storm: when a
+ * restarted server's clients all come back within a second, the handshakes
+ * past it are dropped, and a client whose final ACK was dropped believes it
+ * is connected while the server never saw it, until its TCP gives up
+ * (docs/BENCHMARKS.md, "Reconnect storm").
+ */
+export const LISTEN_BACKLOG = 4096;
+
 /** Listen on `port` and `host` unless already listening; where it listens. */
 function listenOn(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolvePromise, reject) => {
@@ -94,7 +105,7 @@ function listenOn(server: Server, port: number, host: string): Promise<AddressIn
     };
     if (server.listening) return listening();
     server.once('error', reject);
-    server.listen(port, host, listening);
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, listening);
   });
 }
 

@@ -22,6 +22,22 @@ import type { SignedRecord } from '../shared/records.js';
 export const SIGNALING_BACKOFF_BASE_MS = 500;
 /** Longest reconnection delay (before jitter). */
 export const SIGNALING_BACKOFF_MAX_MS = 30_000;
+
+/**
+ * The delay before reconnection attempt `attempt` (0 for the first after a
+ * connection is lost; reset by a welcome): full jitter (AWS Architecture
+ * Blog, "Exponential Backoff And Jitter"), uniform in [0, min(maxMs,
+ * baseMs · 2^attempt)). `random` returns [0, 1). Exported so the reconnect
+ * storm benchmark drives its clients on the node's own schedule.
+ */
+export function reconnectDelayMs(
+  attempt: number,
+  random: () => number,
+  baseMs = SIGNALING_BACKOFF_BASE_MS,
+  maxMs = SIGNALING_BACKOFF_MAX_MS,
+): number {
+  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20)));
+}
 /**
  * Frames an early socket keeps before the client adopts it (the challenge is
  * the first; a server sending more before we register is not believed).
@@ -430,11 +446,13 @@ export class SignalingClient {
 
   private scheduleReconnect(): void {
     if (this.closed) return;
-    const base = this.options.backoffBaseMs ?? SIGNALING_BACKOFF_BASE_MS;
-    const max = this.options.backoffMaxMs ?? SIGNALING_BACKOFF_MAX_MS;
-    // Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
-    const ceiling = Math.min(max, base * 2 ** Math.min(this.attempt, 20));
+    const delay = reconnectDelayMs(
+      this.attempt,
+      this.options.random,
+      this.options.backoffBaseMs ?? SIGNALING_BACKOFF_BASE_MS,
+      this.options.backoffMaxMs ?? SIGNALING_BACKOFF_MAX_MS,
+    );
     this.attempt++;
-    this.timer = setTimeout(() => this.connect(), Math.floor(this.options.random() * ceiling));
+    this.timer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -24,8 +24,42 @@ function clientFrame(text: string): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** Resolves with the open socket once the client is admitted (floor: 101; PeerJS: OPEN; Tabmesh: welcome). */
-export function rawAdmit(kind: Kind, port: number, credentials: Credentials, network: string): Promise<Socket> {
+/** WebSocket opcodes the raw client tells apart (RFC 6455 §5.2). */
+const OPCODE_TEXT = 0x1;
+const OPCODE_CLOSE = 0x8;
+const OPCODE_PING = 0x9;
+const OPCODE_PONG = 0xa;
+
+function clientControl(opcode: number, payload: Buffer): Buffer {
+  // Control payloads are at most 125 bytes: a 7-bit length, the all-zero mask.
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+}
+
+export interface RawAdmitOptions {
+  /**
+   * The local address to connect from (any of 127.0.0.0/8 on Linux): the
+   * server's per-address caps then see many clients, as they would in the
+   * field, instead of one address holding them all.
+   */
+  readonly localAddress?: string;
+  /** Give up on the attempt (reject) if it is not admitted within this (default: never, as before). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Resolves with the open socket once the client is admitted (floor: 101;
+ * PeerJS: OPEN; Tabmesh: welcome); rejects when refused, when the socket
+ * errs, or when it closes first. Once admitted the socket answers the
+ * server's heartbeat pings (a Tabmesh server drops a connection that does
+ * not) and ignores what else arrives.
+ */
+export function rawAdmit(
+  kind: Kind,
+  port: number,
+  credentials: Credentials,
+  network: string,
+  options: RawAdmitOptions = {},
+): Promise<Socket> {
   const id = credentials.identity.id;
   const path =
     kind === 'floor'
@@ -34,9 +68,36 @@ export function rawAdmit(kind: Kind, port: number, credentials: Credentials, net
         ? `/peerjs?key=${PEERJS_KEY}&id=${id}&token=${id.slice(-8)}`
         : '/ws';
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect(port, '127.0.0.1');
+    const socket = tcpConnect({
+      port,
+      host: '127.0.0.1',
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     socket.setNoDelay(true);
-    socket.on('error', reject);
+    let settled = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (!settled) refused(new Error('timed out before admission'));
+          }, options.timeoutMs);
+    const admitted = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      resolve(socket);
+    };
+    const refused = (error: Error): void => {
+      settled = true;
+      clearTimeout(timer);
+      reject(error);
+      socket.destroy();
+    };
+    socket.on('error', (error) => {
+      if (!settled) refused(error);
+    });
+    socket.on('close', () => {
+      if (!settled) refused(new Error('closed before admission'));
+    });
     socket.write(
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
@@ -49,28 +110,42 @@ export function rawAdmit(kind: Kind, port: number, credentials: Credentials, net
         const end = buffer.indexOf(HEADER_END);
         if (end < 0) return;
         if (!buffer.subarray(0, 12).toString().includes('101')) {
-          reject(new Error(`upgrade refused: ${buffer.subarray(0, end).toString()}`));
+          refused(new Error(`upgrade refused: ${buffer.subarray(0, end).toString().split('\r\n')[0] ?? ''}`));
           return;
         }
         upgraded = true;
         buffer = buffer.subarray(end + 4);
         if (kind === 'floor') {
-          resolve(socket);
+          admitted();
           return;
         }
       }
-      // Server frames: unmasked text, 7-bit or 16-bit lengths for what we expect here.
+      // Server frames are unmasked; 7-, 16- or 64-bit lengths.
       while (buffer.length >= 2) {
+        const opcode = (buffer[0] ?? 0) & 0x0f;
         const short = (buffer[1] ?? 0) & 0x7f;
-        const headerLength = short === 126 ? 4 : 2;
-        const length = short === 126 ? buffer.readUInt16BE(2) : short;
+        const headerLength = short === 126 ? 4 : short === 127 ? 10 : 2;
+        if (buffer.length < headerLength) return;
+        const length =
+          short === 126 ? buffer.readUInt16BE(2) : short === 127 ? Number(buffer.readBigUInt64BE(2)) : short;
         if (buffer.length < headerLength + length) return;
-        const text = buffer.subarray(headerLength, headerLength + length).toString();
+        const payload = buffer.subarray(headerLength, headerLength + length);
         buffer = buffer.subarray(headerLength + length);
+        if (opcode === OPCODE_PING) {
+          socket.write(clientControl(OPCODE_PONG, payload));
+          continue;
+        }
+        if (opcode === OPCODE_CLOSE) {
+          if (!settled) refused(new Error(`closed before admission: ${payload.subarray(2).toString()}`));
+          socket.destroy();
+          return;
+        }
+        if (opcode !== OPCODE_TEXT || settled) continue;
+        const text = payload.toString();
         if (kind === 'peerjs') {
           const type = (JSON.parse(text) as { type?: string }).type;
-          if (type === 'OPEN') resolve(socket);
-          else reject(new Error(`PeerJS refused: ${String(type)}`));
+          if (type === 'OPEN') admitted();
+          else refused(new Error(`PeerJS refused: ${String(type)}`));
           continue;
         }
         const message = JSON.parse(text) as { t: string; nonce?: string; server?: string; code?: string };
@@ -84,9 +159,9 @@ export function rawAdmit(kind: Kind, port: number, credentials: Credentials, net
             ),
           );
         } else if (message.t === 'welcome') {
-          resolve(socket);
+          admitted();
         } else {
-          reject(new Error(`registration failed: ${message.code ?? message.t}`));
+          refused(new Error(`registration failed: ${message.code ?? message.t}`));
         }
       }
     });

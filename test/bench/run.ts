@@ -4,7 +4,9 @@
  *
  *  1. Ed25519 sign and verify per second on each path (Node and Chromium).
  *  2. Relay cost: server CPU per relayed message for 500 clients in pairs,
- *     Tabmesh (authenticated, rate-limited) against a bare ws relay (floor).
+ *     Tabmesh (authenticated, rate-limited) and PeerJS's server against a
+ *     bare ws relay (floor), alternated round by round; BENCH_RELAY_BASELINE
+ *     (a checkout's path) adds that checkout's Tabmesh server, to compare code.
  *  3. Memory: RSS per connection at 10,000 idle connections.
  *  4. Registrations per second (challenge, signature, record check, welcome).
  *
@@ -20,14 +22,20 @@
  *  9. NAT lab (lab-bench.ts, root): page open to first connection on a host,
  *     a reflexive and a relayed pair, Chromium and Firefox dialling, each
  *     beside a bare simple-peer pair with the same ICE servers.
+ * 10. Reconnect storm (storm.ts): registered clients, the server killed and
+ *     restarted; every client back on the node's own backoff schedule, the
+ *     time against its bound, honest relay p99 meanwhile, RSS before,
+ *     during and after.
  *
- * Environment: BENCH_MESSAGES (default 200000), BENCH_IDLE (10000),
+ * Environment: BENCH_MESSAGES (default 200000), BENCH_RELAY_BASELINE (none),
+ * BENCH_IDLE (10000),
  * BENCH_REGISTRATIONS (10000), BENCH_ROUNDS (3), BENCH_CONNECT_RUNS (21),
  * BENCH_BROADCAST_ROUNDS (9), BENCH_HEADROOM_IDLE (10000),
  * BENCH_HEADROOM_MESSAGES (100000), BENCH_HEADROOM_REGISTRATIONS (5000),
  * BENCH_LATENCY_RATE (2000 messages/s), BENCH_LATENCY_SECONDS (5),
- * BENCH_LAB_RUNS (5), BENCH_SKIP (comma list of crypto, browser, relay,
- * memory, register, connect, broadcast, widget, headroom, adversary, lab),
+ * BENCH_LAB_RUNS (5), BENCH_STORM_CLIENTS (10000), BENCH_SKIP (comma list of
+ * crypto, browser, relay, memory, register, connect, broadcast, widget,
+ * headroom, adversary, lab, storm),
  * BENCH_ATTACKS (comma list of the adversary section's attacks, default all).
  */
 import { webcrypto } from 'node:crypto';
@@ -36,7 +44,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'vite';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   createTweetnaclEd25519,
@@ -55,6 +63,7 @@ import { spawnServer } from './server-process.js';
 import { rate } from './rate.js';
 import { adversaryBench } from './adversary/index.js';
 import { labBench } from './lab-bench.js';
+import { stormBench } from './storm.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const MESSAGES = env('BENCH_MESSAGES', 200_000);
@@ -120,60 +129,101 @@ async function browserCryptoBench(): Promise<void> {
 
 // --- 2. Relay CPU ---------------------------------------------------------------
 
+/** The relay section's servers: the floor, PeerJS's, Tabmesh's, and Tabmesh's from another checkout (BENCH_RELAY_BASELINE). */
+type RelayServer = 'floor' | 'peerjs' | 'tabmesh' | 'baseline';
+const RELAY_NAMES: Record<RelayServer, string> = {
+  floor: 'bare ws relay (floor)',
+  peerjs: 'PeerJS server (peer 1.0.2)',
+  tabmesh: 'Tabmesh (authenticated, rate-limited)',
+  baseline: `Tabmesh at ${process.env['BENCH_RELAY_BASELINE'] ?? ''}`,
+};
+/** Clients in the relay run: 250 pairs. */
+const RELAY_CLIENTS = 500;
+/** Messages in flight per pair: enough that the load generator keeps the server busy. */
+const RELAY_WINDOW = 4;
+/** Messages relayed before the timed ones, so both sides are compiled. */
+const RELAY_WARMUP = 20_000;
+
 async function relayOnce(
-  kind: Kind,
+  server: RelayServer,
 ): Promise<{ perCpuSecond: number; microsPerMessage: number; wallPerSecond: number }> {
-  const server = await spawnServer(kind);
+  const kind: Kind = server === 'baseline' ? 'tabmesh' : server;
+  const child = await spawnServer(
+    kind,
+    undefined,
+    undefined,
+    undefined,
+    server === 'baseline' ? process.env['BENCH_RELAY_BASELINE'] : undefined,
+  );
   try {
-    const credentials = await makeCredentials(500, 'bench');
-    const clients = await connectMany(kind, server.port, credentials, 'bench', 50);
+    const credentials = await makeCredentials(RELAY_CLIENTS, 'bench');
+    const clients = await connectMany(kind, child.port, credentials, 'bench', 50);
     // Warm up the JIT on both sides, then measure.
-    await pingPong(clients, 20_000, 4, PAYLOAD);
-    const cpu0 = await server.cpuMicros();
+    await pingPong(clients, RELAY_WARMUP, RELAY_WINDOW, PAYLOAD);
+    const cpu0 = await child.cpuMicros();
     const t0 = performance.now();
-    await pingPong(clients, MESSAGES, 4, PAYLOAD);
+    await pingPong(clients, MESSAGES, RELAY_WINDOW, PAYLOAD);
     const wall = (performance.now() - t0) / 1000;
-    const cpu = (await server.cpuMicros()) - cpu0;
+    const cpu = (await child.cpuMicros()) - cpu0;
     clients.forEach((c) => c.close());
     return { perCpuSecond: MESSAGES / (cpu / 1e6), microsPerMessage: cpu / MESSAGES, wallPerSecond: MESSAGES / wall };
   } finally {
-    await server.stop();
+    await child.stop();
   }
 }
 
 async function relayBench(): Promise<void> {
+  const servers: RelayServer[] = [
+    'floor',
+    'peerjs',
+    'tabmesh',
+    ...(process.env['BENCH_RELAY_BASELINE'] === undefined ? [] : (['baseline'] as const)),
+  ];
   log(
-    `\n## Relay: ${fmt(MESSAGES)} messages of ${PAYLOAD.length} characters among 500 clients in pairs (median of ${ROUNDS})`,
+    `\n## Relay: ${fmt(MESSAGES)} messages of ${PAYLOAD.length} characters among ${RELAY_CLIENTS} clients in pairs, ${RELAY_WINDOW} in flight per pair (median of ${ROUNDS} rounds; each round runs every server, the order rotating; load ${loadAverage()})`,
   );
-  const results: Record<'floor' | 'tabmesh', { perCpuSecond: number[]; micros: number[]; wall: number[] }> = {
-    floor: { perCpuSecond: [], micros: [], wall: [] },
-    tabmesh: { perCpuSecond: [], micros: [], wall: [] },
-  };
-  const ratios: number[] = [];
+  const results = Object.fromEntries(
+    servers.map((s) => [
+      s,
+      { perCpuSecond: [] as number[], micros: [] as number[], wall: [] as number[], ratio: [] as number[] },
+    ]),
+  ) as Record<RelayServer, { perCpuSecond: number[]; micros: number[]; wall: number[]; ratio: number[] }>;
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate the order so drift on a noisy machine hits both alike.
-    const order = round % 2 === 0 ? (['floor', 'tabmesh'] as const) : (['tabmesh', 'floor'] as const);
-    const got: Partial<Record<Kind, number>> = {};
-    for (const kind of order) {
-      const r = await relayOnce(kind);
-      results[kind].perCpuSecond.push(r.perCpuSecond);
-      results[kind].micros.push(r.microsPerMessage);
-      results[kind].wall.push(r.wallPerSecond);
-      got[kind] = r.perCpuSecond;
+    // Rotate (and on odd rounds reverse) the order, so drift on a noisy machine hits every server alike.
+    const rotated = servers.map((_, i) => servers[(i + round) % servers.length] as RelayServer);
+    const order = round % 2 === 0 ? rotated : rotated.reverse();
+    const got: Partial<Record<RelayServer, number>> = {};
+    for (const server of order) {
+      const r = await relayOnce(server);
+      results[server].perCpuSecond.push(r.perCpuSecond);
+      results[server].micros.push(r.microsPerMessage);
+      results[server].wall.push(r.wallPerSecond);
+      got[server] = r.perCpuSecond;
     }
-    ratios.push((got.tabmesh ?? 0) / (got.floor ?? 1));
+    // Each round's ratios to the floor measured in that round.
+    for (const server of servers) results[server].ratio.push((got[server] ?? NaN) / (got.floor ?? NaN));
   }
-  log('| server | messages per server CPU-second | server CPU µs per message | messages per wall second |');
-  log('|---|---:|---:|---:|');
-  for (const kind of ['floor', 'tabmesh'] as const) {
-    const r = results[kind];
+  log(
+    '| server | messages per server CPU-second | server CPU µs per message | messages per wall second | ÷ floor (median of rounds) | rounds |',
+  );
+  log('|---|---:|---:|---:|---:|---|');
+  for (const server of servers) {
+    const r = results[server];
     log(
-      `| ${kind === 'floor' ? 'bare ws relay (floor)' : 'Tabmesh (authenticated, rate-limited)'} | ${fmt(median(r.perCpuSecond))} | ${fmt(median(r.micros), 2)} | ${fmt(median(r.wall))} |`,
+      `| ${RELAY_NAMES[server]} | ${fmt(median(r.perCpuSecond))} | ${fmt(median(r.micros), 2)} | ${fmt(median(r.wall))} | ${fmt(median(r.ratio), 3)}× | ${r.ratio.map((x) => fmt(x, 3)).join(', ')} |`,
     );
   }
+  const tabmeshOverPeerJs = results.tabmesh.perCpuSecond.map((t, i) => t / (results.peerjs.perCpuSecond[i] ?? NaN));
   log(
-    `Tabmesh / floor, messages per CPU-second: ${fmt(median(ratios), 3)}× (rounds: ${ratios.map((x) => fmt(x, 3)).join(', ')})`,
+    `Tabmesh / floor ${fmt(median(results.tabmesh.ratio), 3)}×, PeerJS / floor ${fmt(median(results.peerjs.ratio), 3)}×, Tabmesh / PeerJS ${fmt(median(tabmeshOverPeerJs), 3)}× (load ${loadAverage()})`,
   );
+}
+
+/** The 1-, 5- and 15-minute load averages, printed beside figures that other work on the machine moves. */
+function loadAverage(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
 // --- 3. Memory ------------------------------------------------------------------
@@ -294,6 +344,7 @@ async function main(): Promise<void> {
     });
   if (!SKIP.has('adversary')) await adversaryBench(log, process.env['BENCH_ATTACKS']?.split(','));
   if (!SKIP.has('lab')) await labBench(log, env('BENCH_LAB_RUNS', 5));
+  if (!SKIP.has('storm')) await stormBench(log, { clients: env('BENCH_STORM_CLIENTS', 10_000) });
 }
 
 main().then(

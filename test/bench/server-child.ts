@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../signaling-server/logger.js';
 import type { SignalingServerOptions } from '../../signaling-server/server.js';
 
-type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'exit' };
+type Command = { cmd: 'cpu' } | { cmd: 'mem' } | { cmd: 'peak' } | { cmd: 'heap' } | { cmd: 'exit' };
 
 const kind = process.argv[2];
 /**
@@ -125,6 +125,18 @@ process.on('message', (message: Command) => {
       gc?.();
       gc?.();
       send({ rss: process.memoryUsage().rss });
+      break;
+    case 'heap': {
+      // What the process holds after a forced GC, in V8's heap and outside it (Buffers): RSS less the allocator's slack.
+      gc?.();
+      gc?.();
+      const usage = process.memoryUsage();
+      send({ heapBytes: usage.heapUsed + usage.external });
+      break;
+    }
+    case 'peak':
+      // The most resident memory the process has had (the kernel's figure, in KiB), with no GC forced.
+      send({ peakRss: process.resourceUsage().maxRSS * 1024 });
       break;
     case 'exit':
       process.exit(0);

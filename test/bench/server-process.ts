@@ -1,5 +1,6 @@
 /** A benchmark server in a child process, with its CPU and memory read over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../helpers/events.js';
 import type { Kind } from './load.js';
@@ -9,9 +10,15 @@ export interface ServerProcess {
   cpuMicros(): Promise<number>;
   /** Resident memory after a forced garbage collection, in bytes. */
   rss(): Promise<number>;
+  /** V8 heap in use plus memory outside it (Buffers) after a forced GC, in bytes: what is held, not what the allocator kept. */
+  heapBytes(): Promise<number>;
+  /** The most resident memory the process has had since it started, in bytes (no GC forced). */
+  peakRss(): Promise<number>;
   /** Resolves once a Tabmesh server has logged `message` (info and up) `times` times: an event, not a sleep. */
   logged(message: string, times: number, ms: number): Promise<void>;
   stop(): Promise<void>;
+  /** Kill the process at once (SIGKILL, as a crash would): no goaway, no close frames; resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -24,8 +31,14 @@ export async function spawnServer(
   ed25519?: string,
   redis?: string,
   options?: Record<string, unknown>,
+  /** Another checkout to run the server of (its test/bench/server-child.ts), to compare code: default this one. */
+  root?: string,
 ): Promise<ServerProcess> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./server-child.ts', import.meta.url)), [kind], {
+  const script =
+    root === undefined
+      ? fileURLToPath(new URL('./server-child.ts', import.meta.url))
+      : join(root, 'test', 'bench', 'server-child.ts');
+  const child: ChildProcess = fork(script, [kind], {
     execArgv: [
       '--expose-gc',
       '--import',
@@ -71,6 +84,8 @@ export async function spawnServer(
     port,
     cpuMicros: () => ask<number>({ cmd: 'cpu' }, 'cpuMicros'),
     rss: () => ask<number>({ cmd: 'mem' }, 'rss'),
+    heapBytes: () => ask<number>({ cmd: 'heap' }, 'heapBytes'),
+    peakRss: () => ask<number>({ cmd: 'peak' }, 'peakRss'),
     logged(message, times, ms) {
       let waiter: (() => void) | undefined;
       return withTimeout(
@@ -91,6 +106,12 @@ export async function spawnServer(
       new Promise((resolve) => {
         child.once('exit', () => resolve());
         child.send({ cmd: 'exit' });
+      }),
+    kill: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 }

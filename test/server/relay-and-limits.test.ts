@@ -1,11 +1,13 @@
 import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Server as NetServer } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../../shared/errors.js';
 import { MAX_SIGNALING_FRAME_BYTES } from '../../shared/limits.js';
 import { CloseCode } from '../../shared/protocol/close-codes.js';
 import { parseClientMessage } from '../../shared/protocol/signaling.js';
 import { TestClient, joined, newIdentity, upgradeStatus } from '../helpers/client.js';
+import { LISTEN_BACKLOG } from '../../signaling-server/server.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -26,6 +28,16 @@ describe('relay', () => {
     carol.client.send({ type: 'peers', max: 1, ref: 77 });
     expect((await carol.client.next('peers')).ref).toBe(77);
     expect(carol.client.pending()).toEqual([]);
+  });
+
+  it('relays a request alike in the form clients send it (read in place) and in any other JSON spelling (parsed)', async () => {
+    server = await startServer();
+    const [alice, bob] = await Promise.all([joined(server.wsUrl), joined(server.wsUrl)]);
+    alice.client.send({ type: 'signal', to: bob.identity.id, payload: 'a/b', ref: 1 });
+    alice.client.sendRaw(`{ "t":"signal", "v":1, "payload":"a\\/b", "to":"${bob.identity.id}", "ref":2 }`);
+    const first = await bob.client.next('signal');
+    expect(first).toEqual({ type: 'signal', from: alice.identity.id, payload: 'a/b' });
+    expect(await bob.client.next('signal')).toEqual(first);
   });
 
   it('answers UNKNOWN_PEER for an ID not registered, queueing nothing', async () => {
@@ -280,5 +292,17 @@ describe('operations endpoints', () => {
     expect((await alice.client.closed).code).toBe(CloseCode.GOING_AWAY);
     await closing;
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('listening', () => {
+  it("asks the kernel for a backlog that holds a reconnect storm, not Node's 511", async () => {
+    const listen = vi.spyOn(NetServer.prototype, 'listen');
+    try {
+      server = await startServer();
+      expect(listen.mock.calls.map(([options]) => (options as { backlog?: number }).backlog)).toContain(LISTEN_BACKLOG);
+    } finally {
+      listen.mockRestore();
+    }
   });
 });
