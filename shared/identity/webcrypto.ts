@@ -5,7 +5,7 @@
  * platform passes a known-answer self-test, else falls back to tweetnacl.
  */
 import { concatBytes, fromBase64url, fromHex } from '../bytes.js';
-import { SEED_BYTES } from '../limits.js';
+import { PUBLIC_KEY_BYTES, SEED_BYTES } from '../limits.js';
 import type { Ed25519, Ed25519KeyPair } from './ed25519.js';
 import { verifyDetached } from './ed25519.js';
 
@@ -43,7 +43,42 @@ function isKeyPair(value: unknown): value is { publicKey: never; privateKey: nev
   return typeof value === 'object' && value !== null && 'publicKey' in value && 'privateKey' in value;
 }
 
+/**
+ * Public keys imported for verification, kept per backend: a link verifies
+ * the same peer's key for its record, its SDP, each of its candidates and
+ * its channel confirmation, and each import is a round trip to the
+ * platform's crypto thread (on a page's busy main thread, a task that may
+ * wait). The key is the exact 32 bytes, so a cached key is the one an import
+ * would give. Oldest dropped first past this many.
+ */
+export const VERIFY_KEY_CACHE_SIZE = 256;
+
+/** The import of each public key, at most VERIFY_KEY_CACHE_SIZE, the most recently used last. */
+function verifyKeys(subtle: SubtleEd25519): (publicKey: Uint8Array) => Promise<unknown> {
+  const imported = new Map<string, Promise<unknown>>();
+  return (publicKey) => {
+    // Only keys of a key's length are kept (verifyDetached passes no other).
+    if (publicKey.length !== PUBLIC_KEY_BYTES)
+      return subtle.importKey('raw', own(publicKey), ED25519, false, ['verify']);
+    const name = String.fromCharCode(...publicKey);
+    let key = imported.get(name);
+    if (key !== undefined) {
+      imported.delete(name);
+    } else {
+      key = subtle.importKey('raw', own(publicKey), ED25519, false, ['verify']);
+      // A failed import is not kept: the next verification tries again (and fails as it would).
+      key.catch(() => {
+        if (imported.get(name) === key) imported.delete(name);
+      });
+      if (imported.size >= VERIFY_KEY_CACHE_SIZE) imported.delete(imported.keys().next().value ?? '');
+    }
+    imported.set(name, key);
+    return key;
+  };
+}
+
 export function createWebCryptoEd25519(subtle: SubtleEd25519): Ed25519 {
+  const verifyKey = verifyKeys(subtle);
   const wrap = (publicKey: Uint8Array, privateKey: unknown): Ed25519KeyPair => ({
     publicKey,
     sign: async (message) => new Uint8Array(await subtle.sign(ED25519, privateKey as never, own(message))),
@@ -74,7 +109,7 @@ export function createWebCryptoEd25519(subtle: SubtleEd25519): Ed25519 {
       return wrap(publicKey, privateKey);
     },
     async verify(publicKey, message, signature) {
-      const key = await subtle.importKey('raw', own(publicKey), ED25519, false, ['verify']);
+      const key = await verifyKey(publicKey);
       return subtle.verify(ED25519, key as never, own(signature), own(message));
     },
   };
@@ -98,10 +133,15 @@ export async function detectEd25519(subtle: SubtleEd25519 | undefined): Promise<
   if (subtle !== undefined) {
     const candidate = createWebCryptoEd25519(subtle);
     try {
-      const good = await verifyDetached(candidate, SELF_TEST.publicKey, SELF_TEST.message, SELF_TEST.signature);
       const tampered = new Uint8Array(SELF_TEST.message);
       tampered[0] = (tampered[0] ?? 0) ^ 1;
-      const bad = await candidate.verify(SELF_TEST.publicKey, tampered, SELF_TEST.signature);
+      // Side by side (one import of the key): each call is a round trip to
+      // the platform's crypto thread, and this is on the way to a tab's first
+      // signature.
+      const [good, bad] = await Promise.all([
+        verifyDetached(candidate, SELF_TEST.publicKey, SELF_TEST.message, SELF_TEST.signature),
+        candidate.verify(SELF_TEST.publicKey, tampered, SELF_TEST.signature),
+      ]);
       if (good && !bad) return candidate;
     } catch {
       // No Ed25519 in this platform's Web Crypto: fall through to tweetnacl.

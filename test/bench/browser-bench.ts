@@ -64,6 +64,34 @@ export const median = (values: number[]): number =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 /**
+ * An init script: records when the page's node first dispatches
+ * `peer:connect` (window.__tabmeshFirstConnect). The benchmark asks the page
+ * only once `goto` has returned (the load event), which can be after the
+ * first connection: the listener it then adds would time when it asked,
+ * not when the node connected. The bare page records its own `connect`.
+ */
+export const FIRST_CONNECT_HOOK = `(() => {
+  const dispatch = EventTarget.prototype.dispatchEvent;
+  EventTarget.prototype.dispatchEvent = function (event) {
+    if (event.type === 'peer:connect' && window.__tabmeshFirstConnect === undefined)
+      window.__tabmeshFirstConnect = performance.now();
+    return dispatch.call(this, event);
+  };
+})();`;
+
+/** In the page: ms from navigation to the first confirmed connection (FIRST_CONNECT_HOOK's, or when it comes). */
+export const TABMESH_FIRST_CONNECT = `(async () => {
+  if (window.__tabmeshFirstConnect !== undefined) return window.__tabmeshFirstConnect;
+  const node = await window.tabmeshReady;
+  if (node === undefined) throw new Error('no node');
+  if (window.__tabmeshFirstConnect !== undefined) return window.__tabmeshFirstConnect;
+  return new Promise((resolve) => {
+    if (node.connections().length > 0) resolve(performance.now());
+    node.addEventListener('peer:connect', () => resolve(performance.now()), { once: true });
+  });
+})()`;
+
+/**
  * Open `url` in a new page and time it with `measure`. With `returning`, the
  * page opens in that profile (a returning visitor: cached scripts, existing
  * IndexedDB) and is closed after; otherwise in a fresh profile (first visit).
@@ -76,6 +104,7 @@ async function timePageOpen(
 ): Promise<number> {
   const context = returning ?? (await newContext(browser));
   const page = await context.newPage();
+  await page.addInitScript(FIRST_CONNECT_HOOK);
   // Each run starts on a quiet machine, not amid the last one's teardown.
   await waitForQuiet();
   try {
@@ -102,15 +131,7 @@ export function tabmeshConnectOnce(
   return timePageOpen(
     browser,
     `${url}/?network=${network}`,
-    (page) =>
-      page.evaluate(async () => {
-        const node = await window.tabmeshReady;
-        if (node === undefined) throw new Error('no node');
-        return new Promise<number>((resolve) => {
-          if (node.connections().length > 0) resolve(performance.now());
-          node.addEventListener('peer:connect', () => resolve(performance.now()), { once: true });
-        });
-      }),
+    (page) => page.evaluate<number>(TABMESH_FIRST_CONNECT),
     returning,
   );
 }

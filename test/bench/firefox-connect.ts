@@ -14,27 +14,28 @@ import { launchFirefox, type Firefox } from '../helpers/firefox.js';
 import { freePort } from '../helpers/processes.js';
 import { startServer } from '../helpers/server.js';
 import { openTabs } from '../helpers/tabs.js';
-import { buildPages, median, serveDir, BARE_DIR, PAGE_DIR } from './browser-bench.js';
+import {
+  buildPages,
+  median,
+  serveDir,
+  BARE_DIR,
+  FIRST_CONNECT_HOOK,
+  PAGE_DIR,
+  TABMESH_FIRST_CONNECT,
+} from './browser-bench.js';
 import { startFloorRelay } from './floor-relay.js';
 import { waitForQuiet } from './quiet.js';
 
 const RUNS = Number(process.argv[2] ?? 7);
 
 /** In the page: ms from navigation to the first confirmed Tabmesh connection, or the bare pair's `connect`. */
-const FIRST_CONNECTION = `(async () => {
-  const bare = window.bareConnected;
-  if (bare !== undefined) return bare;
-  const node = await window.tabmeshReady;
-  return new Promise((resolve) => {
-    if (node.connections().length > 0) resolve(performance.now());
-    node.addEventListener('peer:connect', () => resolve(performance.now()), { once: true });
-  });
-})()`;
+const FIRST_CONNECTION = `(() => window.bareConnected ?? ${TABMESH_FIRST_CONNECT})()`;
 
 /** Open `url` in a Firefox tab (a fresh profile unless `returning`), time it, close it as a person would. */
 async function firefoxOnce(firefox: Firefox, url: string, returning?: FirefoxProfile): Promise<number> {
   const profile = returning ?? (await firefox.browser.createBrowserContext());
   const page = await profile.newPage();
+  await page.evaluateOnNewDocument(FIRST_CONNECT_HOOK);
   await waitForQuiet();
   try {
     await page.goto(url);
@@ -49,6 +50,7 @@ async function firefoxOnce(firefox: Firefox, url: string, returning?: FirefoxPro
 async function chromiumOnce(chromium: Browser, url: string): Promise<number> {
   const context = await newContext(chromium);
   const page = await context.newPage();
+  await page.addInitScript(FIRST_CONNECT_HOOK);
   await waitForQuiet();
   try {
     await page.goto(url);

@@ -7,6 +7,7 @@
  * median and the median run in order; PHASES_NOBUILD=1 reuses the last build.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { pathToFileURL } from 'node:url';
 import { WebSocket as ServerSocket } from 'ws';
 import { launchChromium, newContext } from '../helpers/browser.js';
 import { openTabs } from '../helpers/tabs.js';
@@ -19,7 +20,7 @@ import { waitForQuiet } from './quiet.js';
  * The signaling server's side (it runs in this process): every frame it sends
  * and every message it receives, with its wall-clock time, prefixed `S:`.
  */
-const serverEvents: [string, number][] = [];
+export const serverEvents: [string, number][] = [];
 const wallClock = (): number => performance.timeOrigin + performance.now();
 const typeOf = (data: unknown): string => {
   try {
@@ -48,7 +49,7 @@ const typeOf = (data: unknown): string => {
 }
 
 /** Runs in the page before its scripts: records the first time each labelled event happens. */
-const INSTRUMENT = `(() => {
+export const INSTRUMENT = `(() => {
   const t = {};
   // Every event also goes, with its wall-clock time, into a bounded list: the
   // listener's events are read from there and placed on the dialer's timeline.
@@ -94,13 +95,26 @@ const INSTRUMENT = `(() => {
   window.RTCPeerConnection = class extends PC {
     constructor(...a) {
       mark('pc:new'); super(...a);
-      this.addEventListener('icecandidate', () => mark('pc:candidate'));
+      this.addEventListener('icecandidate', (e) => {
+        mark('pc:candidate');
+        // Its type (host, srflx, relay; an mDNS host name shows as host.local), or the end of gathering.
+        const line = e.candidate ? e.candidate.candidate : '';
+        const typ = / typ (\\w+)/.exec(line);
+        mark(line === '' ? 'pc:gathered' : 'pc:candidate:' + (typ ? typ[1] : '?') + (/\\.local /.test(line) ? '.local' : ''));
+      });
+      this.addEventListener('datachannel', (e) => e.channel.addEventListener('open', () => mark('dc:open')));
       this.addEventListener('connectionstatechange', () => mark('pc:' + this.connectionState));
       this.addEventListener('iceconnectionstatechange', () => mark('ice:' + this.iceConnectionState));
     }
     async createOffer(...a) { const r = await super.createOffer(...a); mark('pc:offer'); return r; }
     async setRemoteDescription(...a) { mark('pc:setRemote'); const r = await super.setRemoteDescription(...a); mark('pc:setRemote:ok'); return r; }
     async createAnswer(...a) { mark('pc:createAnswer'); const r = await super.createAnswer(...a); mark('pc:answer'); return r; }
+    async addIceCandidate(...a) {
+      const c = a[0] && a[0].candidate ? a[0].candidate : '';
+      const typ = / typ (\\w+)/.exec(c);
+      mark('pc:addRemote:' + (typ ? typ[1] : '?') + (/\\.local /.test(c) ? '.local' : ''));
+      return super.addIceCandidate(...a);
+    }
     async setLocalDescription(...a) { mark('pc:setLocal'); const r = await super.setLocalDescription(...a); mark('pc:setLocal:ok'); return r; }
     createDataChannel(...a) {
       const c = super.createDataChannel(...a);
@@ -130,6 +144,15 @@ const INSTRUMENT = `(() => {
   const req = navigator.locks.request.bind(navigator.locks);
   navigator.locks.request = (...a) => { mark('locks:request'); return req(...a); };
   addEventListener('DOMContentLoaded', () => mark('domcontentloaded'));
+  // The node's first connection, when it happens (the page is asked only after its load event).
+  const dispatch = EventTarget.prototype.dispatchEvent;
+  EventTarget.prototype.dispatchEvent = function (event) {
+    if (event.type === 'peer:connect' && window.__tabmeshFirstConnect === undefined) {
+      window.__tabmeshFirstConnect = performance.now();
+      mark('peer:connect');
+    }
+    return dispatch.call(this, event);
+  };
 })();`;
 
 async function instrumented(browser: Browser): Promise<BrowserContext> {
@@ -142,6 +165,8 @@ async function instrumented(browser: Browser): Promise<BrowserContext> {
 function connected(): Promise<number> {
   const bare = (window as unknown as { bareConnected?: Promise<number> }).bareConnected;
   if (bare !== undefined) return bare;
+  const first = (window as unknown as { __tabmeshFirstConnect?: number }).__tabmeshFirstConnect;
+  if (first !== undefined) return Promise.resolve(first);
   return (window.tabmeshReady ?? Promise.reject(new Error('no node'))).then(
     (node) =>
       new Promise<number>((resolve) => {
@@ -214,7 +239,7 @@ async function timeline(context: BrowserContext, url: string, listener: Page): P
   }
 }
 
-function report(label: string, runs: Record<string, number>[]): void {
+export function report(label: string, runs: Record<string, number>[]): void {
   const keys = new Map<string, number[]>();
   for (const run of runs) for (const [k, v] of Object.entries(run)) keys.set(k, [...(keys.get(k) ?? []), v]);
   const rows = [...keys].map(([k, v]) => [k, median(v), v.length] as const).sort((a, b) => a[1] - b[1]);
@@ -277,10 +302,12 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`phases failed: ${String(error)}\n`);
-    process.exit(1);
-  },
-);
+// Run as a script, not when firefox-phases.ts imports the instrumentation.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href)
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`phases failed: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );

@@ -9,6 +9,7 @@ import {
   createTweetnaclEd25519,
   createWebCryptoEd25519,
   detectEd25519,
+  VERIFY_KEY_CACHE_SIZE,
   isAcceptablePublicKey,
   verifyDetached,
   type Ed25519,
@@ -118,6 +119,55 @@ describe('Ed25519 across backends', () => {
       importKey: () => Promise.reject(new Error('NotSupportedError')),
     };
     expect((await detectEd25519(missing)).name).toBe('tweetnacl');
+  });
+
+  it('Web Crypto imports each public key once for verification, keeps no failed import, and keeps a bounded number', async () => {
+    let imports = 0;
+    let failNext = false;
+    const counting: SubtleEd25519 = {
+      ...bindSubtle(subtle),
+      importKey: (...args: Parameters<SubtleEd25519['importKey']>) => {
+        imports++;
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('OperationError'));
+        }
+        return subtle.importKey(...args);
+      },
+    };
+    const ed = createWebCryptoEd25519(counting);
+    const vector = RFC8032[1];
+    const [key, message, signature] = [vector.public, vector.message, vector.signature].map(fromHex) as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+    ];
+    const results = await Promise.all([
+      verifyDetached(ed, key, message, signature),
+      verifyDetached(ed, key, Uint8Array.from([...message, 1]), signature),
+    ]);
+    expect(results).toEqual([true, false]);
+    expect(await verifyDetached(ed, key, message, signature)).toBe(true);
+    expect(imports).toBe(1);
+    // Another key, whose first import fails: refused, then imported afresh and accepted.
+    const other = RFC8032[2];
+    const [otherKey, otherMessage, otherSignature] = [other.public, other.message, other.signature].map(fromHex) as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+    ];
+    failNext = true;
+    expect(await verifyDetached(ed, otherKey, otherMessage, otherSignature)).toBe(false);
+    expect(await verifyDetached(ed, otherKey, otherMessage, otherSignature)).toBe(true);
+    expect(imports).toBe(3);
+    // Past VERIFY_KEY_CACHE_SIZE other keys, the first is imported again.
+    for (let i = 0; i < VERIFY_KEY_CACHE_SIZE; i++) {
+      const pair = await createTweetnaclEd25519().generate();
+      await ed.verify(pair.publicKey, message, await pair.sign(message));
+    }
+    const before = imports;
+    expect(await verifyDetached(ed, key, message, signature)).toBe(true);
+    expect(imports).toBe(before + 1);
   });
 });
 

@@ -147,12 +147,39 @@ function markIdentityStored(): void {
   }
 }
 
-/** A fresh key, and what to store for it. */
-async function freshKey(ed: Ed25519): Promise<{ identity: Identity; stored: StoredWebCryptoKey | StoredSeed }> {
+/** A fresh Web Crypto key pair and its public key's bytes. */
+export interface WebCryptoKey {
+  readonly pair: CryptoKeyPair;
+  readonly publicKey: Uint8Array;
+}
+
+async function webCryptoKey(): Promise<WebCryptoKey> {
+  // Non-extractable: the private key never exists as bytes in JavaScript.
+  const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+  return { pair, publicKey: new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)) };
+}
+
+/**
+ * A first visit's key made while Ed25519 is still being detected (its
+ * known-answer test: two round trips to the crypto thread that the key's
+ * generation and export need not wait for). {@link claimFirstIdentity} uses
+ * it only if detection chose Web Crypto, the backend that made it; undefined
+ * (never a rejection) where Web Crypto has no Ed25519.
+ */
+export function earlyWebCryptoKey(): Promise<WebCryptoKey | undefined> {
+  // Synchronous throws too (no `crypto`, or no `subtle` outside a secure context) end in undefined.
+  return Promise.resolve()
+    .then(webCryptoKey)
+    .catch(() => undefined);
+}
+
+/** A fresh key (`early` if it came, when Web Crypto is the backend), and what to store for it. */
+async function freshKey(
+  ed: Ed25519,
+  early?: Promise<WebCryptoKey | undefined>,
+): Promise<{ identity: Identity; stored: StoredWebCryptoKey | StoredSeed }> {
   if (ed.name === 'webcrypto') {
-    // Non-extractable: the private key never exists as bytes in JavaScript.
-    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
-    const publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey));
+    const { pair, publicKey } = (await early) ?? (await webCryptoKey());
     const identity = identityFromKeyPair({
       publicKey,
       sign: async (m) => new Uint8Array(await crypto.subtle.sign('Ed25519', pair.privateKey, new Uint8Array(m))),
@@ -232,9 +259,10 @@ export async function claimFirstIdentity(
   ed: Ed25519,
   opening: Promise<{ readonly store: KeyValueStore }>,
   warn: (m: string) => void,
+  early?: Promise<WebCryptoKey | undefined>,
 ): Promise<TabIdentity | undefined> {
   if (typeof navigator === 'undefined' || !('locks' in navigator)) return undefined;
-  const fresh = await freshKey(ed);
+  const fresh = await freshKey(ed, early);
   let slot: number | undefined;
   let release: (() => void) | undefined;
   // Set by release(), possibly while a slot is being claimed.

@@ -9,6 +9,7 @@ import { detectEd25519 } from '../../shared/identity/webcrypto.js';
 import {
   acquireTabIdentity,
   claimFirstIdentity,
+  earlyWebCryptoKey,
   identityStoredBefore,
   preferredSlot,
   slotKey,
@@ -55,14 +56,18 @@ async function load(
     opened = result;
     if (result.reason !== undefined) logger.warn(result.reason);
   });
+  // A first visit makes its key while Ed25519 is detected (used only if
+  // detection picks Web Crypto).
+  const first = storage === 'indexeddb' && !identityStoredBefore();
+  const early = first && given === undefined ? earlyWebCryptoKey() : undefined;
   // The database opens (a fresh one takes a while to create) while the
   // first native Ed25519 call warms up the crypto library.
   const ed = await (given ?? detectEd25519(typeof crypto === 'undefined' ? undefined : crypto.subtle));
   const warn = (message: string): void => logger.warn(message);
   // A first visit has no identity or peers to read: it goes on while the
   // database is created (unless storage has already given its answer).
-  if (storage === 'indexeddb' && opened === undefined && !identityStoredBefore()) {
-    const tab = await claimFirstIdentity(ed, opening, warn);
+  if (first && opened === undefined && !identityStoredBefore()) {
+    const tab = await claimFirstIdentity(ed, opening, warn, early);
     if (tab !== undefined) {
       const store = storeWhenOpen(opening);
       // The node hears from `store.opened` should storage end in memory.
