@@ -69,6 +69,8 @@ export const ErrorCode = {
   TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
   /** The server holds its maximum number of peers. */
   SERVER_FULL: 'SERVER_FULL',
+  /** The server holds its maximum number of connections still registering; retry later. */
+  SERVER_BUSY: 'SERVER_BUSY',
   /** The same peer ID registered again on a newer connection. */
   REPLACED: 'REPLACED',
   /** The server is shutting down. */

@@ -25,6 +25,11 @@ const SETTINGS = {
     help: "The origin pages reach this server at (https://mesh.example.com): what 'self' in --origins allows. Default: none.",
   },
   'max-peers': { env: 'TABMESH_MAX_PEERS', kind: 'int', help: `Most open connections. Default ${DEFAULTS.maxPeers}.` },
+  'max-pending': {
+    env: 'TABMESH_MAX_PENDING',
+    kind: 'int',
+    help: `Most connections not yet registered at once; beyond, 503 SERVER_BUSY and the client retries on its backoff. Default ${DEFAULTS.maxPendingRegistrations}.`,
+  },
   'max-per-ip': {
     env: 'TABMESH_MAX_PER_IP',
     kind: 'int',
@@ -269,6 +274,7 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
     origins: ((v) => (Array.isArray(v) ? v : undefined))(get('origins')),
     publicOrigin: str('public-origin'),
     maxPeers: num('max-peers'),
+    maxPendingRegistrations: num('max-pending'),
     maxConnectionsPerIp: num('max-per-ip'),
     maxSocketsPerIp: num('max-sockets-per-ip'),
     headersTimeoutMs: num('headers-timeout-ms'),
@@ -323,6 +329,7 @@ function compact<T extends object>(fields: { [K in keyof T]?: T[K] | undefined }
 function validate(options: SignalingServerOptions): void {
   const positive: [string, number | undefined][] = [
     ['max-peers', options.maxPeers],
+    ['max-pending', options.maxPendingRegistrations],
     ['max-per-ip', options.maxConnectionsPerIp],
     ['max-sockets-per-ip', options.maxSocketsPerIp],
     ['headers-timeout-ms', options.headersTimeoutMs],

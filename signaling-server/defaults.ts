@@ -17,6 +17,17 @@ export const DEFAULTS = {
   origins: ['self', 'localhost'] as readonly string[],
   /** Open WebSocket connections (registered or not) one server holds. */
   maxPeers: 10_000,
+  /**
+   * Connections at once that have not yet registered (challenge sent, no
+   * valid answer yet); an upgrade beyond is refused at once, 503
+   * `SERVER_BUSY`, before any WebSocket or challenge is made. In a
+   * reconnect storm on a starved server, unbounded handshakes queue past
+   * the time clients wait and the server spends itself on clients that have
+   * given up (docs/BENCHMARKS.md, "Reconnect storm"); refused clients retry
+   * on their jittered backoff. At ~3,400 admissions a second this is about
+   * 0.3 s of work; it also caps what slow or silent clients can hold.
+   */
+  maxPendingRegistrations: 1_024,
   /** Open connections from one IP address, an IPv6 address counted as its /64 (a NAT may hide many tabs). */
   maxConnectionsPerIp: 64,
   /** Largest frame; ws closes oversize frames with 1009. */

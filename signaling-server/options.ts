@@ -31,6 +31,8 @@ export interface SignalingServerOptions {
    */
   readonly publicOrigin?: string;
   readonly maxPeers?: number;
+  /** Connections not yet registered at once; beyond, 503 `SERVER_BUSY` (defaults.ts). */
+  readonly maxPendingRegistrations?: number;
   readonly maxConnectionsPerIp?: number;
   /** TCP connections per address before any HTTP is read (not with trustProxy, nor on a server of yours). */
   readonly maxSocketsPerIp?: number;
@@ -144,6 +146,7 @@ export function resolveOptions(options: SignalingServerOptions) {
     origins: options.origins ?? DEFAULTS.origins,
     publicOrigin: options.publicOrigin === undefined ? undefined : normalizeOrigin(options.publicOrigin),
     maxPeers: options.maxPeers ?? DEFAULTS.maxPeers,
+    maxPendingRegistrations: options.maxPendingRegistrations ?? DEFAULTS.maxPendingRegistrations,
     maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULTS.maxConnectionsPerIp,
     maxSocketsPerIp: options.maxSocketsPerIp ?? DEFAULTS.maxSocketsPerIp,
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,

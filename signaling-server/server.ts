@@ -268,6 +268,8 @@ export function createSignalingServer(
       return refuseUpgrade(request, socket, 403, ErrorCode.ORIGIN_REFUSED);
     }
     if (theHub.sessions.size >= config.maxPeers) return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_FULL);
+    if (theHub.pendingCount >= config.maxPendingRegistrations)
+      return refuseUpgrade(request, socket, 503, ErrorCode.SERVER_BUSY);
     const address = clientAddress(request, config.trustProxy);
     if (!perAddress.tryAcquire(address)) return refuseUpgrade(request, socket, 429, ErrorCode.TOO_MANY_CONNECTIONS);
     const stunUrls = announcedStunUrls(config.stun.urls, stunPort, request.headers.host, publicHost);

@@ -235,6 +235,21 @@ describe('limits', () => {
     expect(await server.server.metrics.refusalCount(ErrorCode.SERVER_FULL)).toBe(1);
   });
 
+  it('refuses upgrades beyond maxPendingRegistrations connections still registering with 503 SERVER_BUSY, and admits again once one registers', async () => {
+    server = await startServer({ maxPendingRegistrations: 2 });
+    const a = new TestClient(server.wsUrl);
+    const b = new TestClient(server.wsUrl);
+    await Promise.all([a.opened, b.opened]);
+    expect(await upgradeStatus(server.wsUrl)).toBe(503);
+    expect(await server.server.metrics.refusalCount(ErrorCode.SERVER_BUSY)).toBe(1);
+    // Registered connections do not count: once one of the two registers, a third is let in.
+    await a.answer(await newIdentity(), 'test');
+    await a.next('welcome');
+    expect(await upgradeStatus(server.wsUrl)).toBe(101);
+    expect(await server.server.metrics.refusalCount(ErrorCode.SERVER_BUSY)).toBe(1);
+    b.close();
+  });
+
   it('refuses upgrades on other paths with 404', async () => {
     server = await startServer();
     expect(await upgradeStatus(server.wsUrl.replace('/ws', '/other'))).toBe(404);
