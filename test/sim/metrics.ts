@@ -59,26 +59,38 @@ export function components(graph: Graph): number {
   return count;
 }
 
-/** Hop distances from `source` (-1 where unreachable). */
+/** Hop distances from `source` (-1 where unreachable or beyond `maxDepth`). */
 export function bfs(graph: Graph, source: number, maxDepth = Infinity): Int32Array {
   const dist = new Int32Array(graph.size).fill(-1);
+  bfsWithin(graph, source, maxDepth, dist);
+  return dist;
+}
+
+/**
+ * Breadth-first search from `source` up to `maxDepth` hops that costs only
+ * what it reaches, not the graph's size, so that many small searches (the
+ * route study's TTL-bounded floods) stay cheap at 100,000 peers. `dist`
+ * (`graph.size` long) must hold -1 everywhere on entry; it gets each reached
+ * node's distance. Returns the reached nodes (the source first, in order of
+ * distance); the caller resets `dist` with them.
+ */
+export function bfsWithin(graph: Graph, source: number, maxDepth: number, dist: Int32Array): number[] {
   dist[source] = 0;
-  let frontier = [source];
-  let depth = 0;
-  while (frontier.length > 0 && depth < maxDepth) {
-    depth++;
-    const next: number[] = [];
-    for (const v of frontier) {
-      for (const w of graph.adjacency[v] as number[]) {
+  const reached = [source];
+  let start = 0;
+  for (let depth = 1; depth <= maxDepth && start < reached.length; depth++) {
+    const end = reached.length;
+    for (let i = start; i < end; i++) {
+      for (const w of graph.adjacency[reached[i] as number] as number[]) {
         if (dist[w] === -1) {
           dist[w] = depth;
-          next.push(w);
+          reached.push(w);
         }
       }
     }
-    frontier = next;
+    start = end;
   }
-  return dist;
+  return reached;
 }
 
 export interface PathStats {
