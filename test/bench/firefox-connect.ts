@@ -9,21 +9,11 @@
  */
 import type { BrowserContext as FirefoxProfile } from 'puppeteer-core';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { launchChromium, newContext } from '../helpers/browser.js';
-import { launchFirefox, type Firefox } from '../helpers/firefox.js';
-import { freePort } from '../helpers/processes.js';
-import { startServer } from '../helpers/server.js';
+import { newContext } from '../helpers/browser.js';
+import type { Firefox } from '../helpers/firefox.js';
 import { openTabs } from '../helpers/tabs.js';
-import {
-  buildPages,
-  median,
-  serveDir,
-  BARE_DIR,
-  FIRST_CONNECT_HOOK,
-  PAGE_DIR,
-  TABMESH_FIRST_CONNECT,
-} from './browser-bench.js';
-import { startFloorRelay } from './floor-relay.js';
+import { buildPages, median, FIRST_CONNECT_HOOK, TABMESH_FIRST_CONNECT } from './browser-bench.js';
+import { startCrossBrowserRig } from './cross-browser.js';
 import { waitForQuiet } from './quiet.js';
 
 const RUNS = Number(process.argv[2] ?? 7);
@@ -63,31 +53,17 @@ async function chromiumOnce(chromium: Browser, url: string): Promise<number> {
 
 async function main(): Promise<void> {
   await buildPages();
-  const firefox = await launchFirefox();
-  const chromium = await launchChromium();
-  const host = firefox.netns?.hostAddress;
-  if (host === undefined) throw new Error('Firefox has no namespace of its own');
-  const port = await freePort();
-  const server = await startServer({
-    staticDir: PAGE_DIR,
-    host: '0.0.0.0',
-    port,
-    publicOrigin: `http://${host}:${port}`,
-    maxSocketsPerIp: 1000,
-  });
-  const bare = await serveDir(BARE_DIR, '0.0.0.0');
-  const relay = await startFloorRelay({ host: '0.0.0.0' });
-  const barePort = new URL(bare.url).port;
+  const rig = await startCrossBrowserRig();
+  const { firefox, chromium, server } = rig;
   const rows: [string, number[]][] = [];
   let listeners: BrowserContext | undefined;
   try {
     listeners = await newContext(chromium);
     await openTabs(listeners, server.url, 1, 'network=bench');
-    await (await listeners.newPage()).goto(`${bare.url}/?id=listener&relay=ws://127.0.0.1:${relay.port}`);
-    const ffTabmesh = `http://${host}:${port}/?network=bench`;
-    const ffBare = (run: string): string =>
-      `http://${host}:${barePort}/?id=ff${run}&dial=listener&relay=ws://${host}:${relay.port}`;
-    const crBare = (run: string): string => `${bare.url}/?id=cr${run}&dial=listener&relay=ws://127.0.0.1:${relay.port}`;
+    await (await listeners.newPage()).goto(rig.chromiumBareListener('listener'));
+    const ffTabmesh = rig.firefoxTabmesh('bench');
+    const ffBare = (run: string): string => rig.firefoxBare(`ff${run}`, 'listener');
+    const crBare = (run: string): string => rig.chromiumBare(`cr${run}`, 'listener');
     const returning = await firefox.browser.createBrowserContext();
     // Returning visitors' first visits, not counted.
     await firefoxOnce(firefox, ffTabmesh, returning);
@@ -123,11 +99,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await listeners?.close();
-    await chromium.close();
-    await firefox.close();
-    await server.close();
-    await bare.close();
-    relay.close();
+    await rig.close();
   }
   console.log(`\n## Page open to first connection, Firefox and Chromium (median of ${RUNS} runs)`);
   console.log('| what | median ms | min ms | max ms |');

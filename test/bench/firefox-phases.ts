@@ -13,13 +13,11 @@
 import { writeFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Page as FirefoxPage } from 'puppeteer-core';
-import { launchChromium, newContext } from '../helpers/browser.js';
-import { launchFirefox, type Firefox } from '../helpers/firefox.js';
-import { freePort } from '../helpers/processes.js';
-import { startServer } from '../helpers/server.js';
+import { newContext } from '../helpers/browser.js';
+import type { Firefox } from '../helpers/firefox.js';
 import { openTabs } from '../helpers/tabs.js';
-import { buildPages, serveDir, BARE_DIR, PAGE_DIR, TABMESH_FIRST_CONNECT } from './browser-bench.js';
-import { startFloorRelay } from './floor-relay.js';
+import { buildPages, PAGE_DIR, TABMESH_FIRST_CONNECT } from './browser-bench.js';
+import { startCrossBrowserRig } from './cross-browser.js';
 import { INSTRUMENT, report, serverEvents } from './phases.js';
 import { waitForQuiet } from './quiet.js';
 
@@ -124,32 +122,18 @@ function chromiumPage(chromium: Browser, url: string): () => Promise<AnyPage & {
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 7);
   if (process.env['PHASES_NOBUILD'] === undefined) await buildPages();
-  const firefox = await launchFirefox();
-  const chromium = await launchChromium();
-  const host = firefox.netns?.hostAddress;
-  if (host === undefined) throw new Error('Firefox has no namespace of its own');
-  const port = await freePort();
-  const server = await startServer({
-    staticDir: process.env['PHASES_DIR'] ?? PAGE_DIR,
-    host: '0.0.0.0',
-    port,
-    publicOrigin: `http://${host}:${port}`,
-    maxSocketsPerIp: 1000,
-  });
-  const bare = await serveDir(BARE_DIR, '0.0.0.0');
-  const relay = await startFloorRelay({ host: '0.0.0.0' });
-  const barePort = new URL(bare.url).port;
+  const rig = await startCrossBrowserRig(process.env['PHASES_DIR'] ?? PAGE_DIR);
+  const { firefox, chromium, server } = rig;
   try {
     const listeners = await newContext(chromium);
     await listeners.addInitScript(INSTRUMENT);
     const [listener] = await openTabs(listeners, server.url, 1, 'network=bench');
     if (listener === undefined) throw new Error('no listener');
     const bareListener = await listeners.newPage();
-    await bareListener.goto(`${bare.url}/?id=listener&relay=ws://127.0.0.1:${relay.port}`);
-    const ffTabmesh = `http://${host}:${port}/?network=bench`;
-    const ffBare = (id: string): string =>
-      `http://${host}:${barePort}/?id=${id}&dial=listener&relay=ws://${host}:${relay.port}`;
-    const crBare = (id: string): string => `${bare.url}/?id=${id}&dial=listener&relay=ws://127.0.0.1:${relay.port}`;
+    await bareListener.goto(rig.chromiumBareListener('listener'));
+    const ffTabmesh = rig.firefoxTabmesh('bench');
+    const ffBare = (id: string): string => rig.firefoxBare(id, 'listener');
+    const crBare = (id: string): string => rig.chromiumBare(id, 'listener');
     // A freshly launched browser's first pages are slow: one of each, not counted.
     // A freshly launched Firefox's first page: shown (a user's first page after starting Firefox is one).
     report('Firefox → Chromium, Tabmesh, the first page of a freshly launched Firefox', [
@@ -176,11 +160,7 @@ async function main(): Promise<void> {
     report('Chromium → Chromium, Tabmesh, first visit', results['ct'] ?? []);
     report('Chromium → Chromium, bare, first visit', results['cb'] ?? []);
   } finally {
-    await chromium.close();
-    await firefox.close();
-    await server.close();
-    await bare.close();
-    relay.close();
+    await rig.close();
   }
 }
 
