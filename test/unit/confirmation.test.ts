@@ -209,7 +209,7 @@ describe('ChannelConfirmation', () => {
     await responder.confirmation.start();
     responder.confirmation.receive(ping());
     expect(responder.failures).toEqual([
-      { code: 'PROTOCOL_VIOLATION', message: 'data before the channel was confirmed' },
+      { code: 'PROTOCOL_VIOLATION', message: 'data before the channel was confirmed (a ping frame)' },
     ]);
     // A confirmation after that counts for nothing.
     await initiator.confirmation.start();

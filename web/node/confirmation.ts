@@ -148,7 +148,7 @@ export class ChannelConfirmation {
       this.arrived = true;
       void this.check(frame);
     } else if (!this.arrived) {
-      this.fail(ErrorCode.PROTOCOL_VIOLATION, 'data before the channel was confirmed');
+      this.fail(ErrorCode.PROTOCOL_VIOLATION, `data before the channel was confirmed (a ${frame.type} frame)`);
     } else if (this.held.length >= MAX_FRAMES_BEFORE_CONFIRMED) {
       this.fail(ErrorCode.PROTOCOL_VIOLATION, 'too many frames while the channel was being confirmed');
     } else {
